@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# memslot: the only Makefile. Every output goes under $(O) (default build/).
+#   make [all|check|bench|man|install|clean] [O=dir] [V=1] [SAN=1]
+
+O ?= build
+ifeq ($(SAN),1)
+OUT := $(O)/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+OUT := $(O)
+SANFLAGS :=
+endif
+
+CC ?= gcc
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-5s %s\n' "$(1)" "$(2)"
+endif
+
+WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
+CFLAGS ?= -O2 -g
+BASE_CFLAGS := -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP \
+	-Ilib/include -DMS_VERSION='"$(VERSION)"'
+LDFLAGS += $(SANFLAGS)
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all check bench man install clean deps
+
+all: $(OUT)/memslot $(OUT)/libmemslot.so man
+
+# --- dependencies --------------------------------------------------------
+# scripts/deps.sh is idempotent; the stamp makes make run it once per tree.
+DEPS_STAMP := $(O)/.deps-ok
+$(DEPS_STAMP): scripts/deps.sh
+	$(call msg,DEPS,scripts/deps.sh)
+	$(Q)mkdir -p $(@D) && bash scripts/deps.sh && touch $@
+deps: $(DEPS_STAMP)
+
+# --- kselftest harness, from Debian's linux-source-6.12 -----------------
+KSRC_TAR ?= /usr/src/linux-source-6.12.tar.xz
+HARNESS := $(O)/include/kselftest_harness.h $(O)/include/kselftest.h
+$(O)/include/kselftest.h: $(O)/include/kselftest_harness.h
+$(O)/include/kselftest_harness.h: | $(DEPS_STAMP)
+	$(call msg,TAR,$@)
+	$(Q)mkdir -p $(@D) && tar -xJf $(KSRC_TAR) -C $(@D) --strip-components=4 \
+		linux-source-6.12/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.12/tools/testing/selftests/kselftest.h
+	$(Q)touch $@
+
+# --- libmemslot ----------------------------------------------------------
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o)
+LIB_CFLAGS := -fPIC -fvisibility=hidden
+
+$(OUT)/lib/%.o: lib/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OUT)/libmemslot.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/libmemslot.so: $(LIB_OBJS) lib/libmemslot.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,--version-script=lib/libmemslot.map -Wl,-soname,libmemslot.so.0 \
+		$(LDFLAGS) -o $@ $(LIB_OBJS)
+
+# --- memslot tool ----------------------------------------------------------
+TOOL_SRCS := $(wildcard tool/*.c)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(OUT)/%.o)
+TOOL_LIBS := -ljson-c
+
+$(OUT)/tool/%.o: tool/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Itool $(CFLAGS) -c $< -o $@
+
+$(OUT)/memslot: $(TOOL_OBJS) $(OUT)/libmemslot.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(OUT)/libmemslot.a $(TOOL_LIBS)
+
+# --- selftests -------------------------------------------------------------
+TEST_SRCS := $(wildcard selftests/test_*.c)
+TEST_BINS := $(TEST_SRCS:selftests/%.c=$(OUT)/selftests/%)
+TESTLIB_SRCS := $(wildcard selftests/lib/*.c)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(OUT)/%.o)
+TEST_CFLAGS := -I$(O)/include -Iselftests/lib -Ilib -Wno-missing-prototypes
+
+$(OUT)/selftests/%.o: selftests/%.c $(HARNESS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OUT)/selftests/test_%: $(OUT)/selftests/test_%.o $(TESTLIB_OBJS) $(OUT)/libmemslot.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(OUT)/libmemslot.a $(TOOL_LIBS)
+
+check: $(TEST_BINS) $(OUT)/memslot
+	$(Q)MEMSLOT=$(abspath $(OUT)/memslot) bash selftests/run.sh $(TEST_BINS)
+
+# --- benchmarks ------------------------------------------------------------
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench/%)
+
+$(OUT)/bench/%: bench/%.c $(OUT)/libmemslot.a | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib $(CFLAGS) -o $@ $< $(OUT)/libmemslot.a $(TOOL_LIBS)
+
+bench: $(BENCH_BINS)
+	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
+
+# --- man pages -------------------------------------------------------------
+# rst2man reads the page from stdin in man/, so that includes resolve there.
+MAN_SRCS := $(filter-out man/common_options.rst man/substitutions.rst,$(wildcard man/*.rst))
+MAN_PAGES := $(MAN_SRCS:man/%.rst=$(O)/man/%)
+MAN_NAMES := $(basename $(notdir $(MAN_SRCS)))
+
+man: $(MAN_PAGES)
+
+$(O)/man/%: man/%.rst man/common_options.rst man/substitutions.rst | $(DEPS_STAMP)
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D) && { cat $<; printf '\nSEE ALSO\n========\n'; \
+		for p in $(MAN_NAMES); do [ "$$p" = "$*" ] || printf '**%s**\\ (8), ' "$${p%.8}"; \
+		done | sed 's/, $$/\n/'; } | (cd man && rst2man --halt=warning - $(abspath $@))
+
+# --- install / clean -------------------------------------------------------
+install: all
+	install -D -m 0755 $(OUT)/memslot $(DESTDIR)$(PREFIX)/sbin/memslot
+	install -D -m 0644 $(OUT)/libmemslot.so $(DESTDIR)$(PREFIX)/lib/libmemslot.so.0
+	install -d $(DESTDIR)$(PREFIX)/include/memslot
+	install -m 0644 lib/include/memslot/*.h $(DESTDIR)$(PREFIX)/include/memslot/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man8/
+
+clean:
+	rm -rf $(O)
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

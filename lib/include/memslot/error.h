@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libmemslot error details and logging.
+ */
+#ifndef MEMSLOT_ERROR_H
+#define MEMSLOT_ERROR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef MS_API
+#define MS_API __attribute__((visibility("default")))
+#endif
+
+/* Size of &struct ms_error's message buffer, including the NUL. */
+#define MS_ERROR_MSG_LEN 256
+
+/**
+ * struct ms_error - details of a failed call
+ * @err: the negative errno the call returned (0 if nothing failed)
+ * @msg: one line naming the object and the value, e.g.
+ *       "slot 7: 0x100000+0x1000 overlaps slot 3"; empty if nothing failed
+ *
+ * Caller-owned. Fallible library calls take an optional last parameter
+ * ``struct ms_error *err`` (may be NULL) and fill it on failure only.
+ */
+struct ms_error {
+	int err;
+	char msg[MS_ERROR_MSG_LEN];
+};
+
+/**
+ * ms_error_set() - record a failure in an optional error object
+ * @e: error object, may be NULL
+ * @err: negative errno
+ * @fmt: printf format of the one-line message
+ *
+ * Return: @err, so callers can write ``return ms_error_set(e, -EINVAL, ...)``.
+ */
+MS_API int ms_error_set(struct ms_error *e, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * enum ms_print_level - severity of a library message
+ * @MS_WARN: something the caller should know about
+ * @MS_INFO: progress information
+ * @MS_DEBUG: details for debugging
+ */
+enum ms_print_level {
+	MS_WARN,
+	MS_INFO,
+	MS_DEBUG,
+};
+
+/**
+ * typedef ms_print_fn_t - library logging callback
+ * @level: severity
+ * @fmt: printf format
+ * @ap: arguments
+ *
+ * Return: number of characters printed (ignored).
+ */
+typedef int (*ms_print_fn_t)(enum ms_print_level level, const char *fmt, va_list ap);
+
+/**
+ * ms_set_print() - route library messages through @fn
+ * @fn: new callback, or NULL to silence the library
+ *
+ * By default warnings go to stderr and info/debug are dropped.
+ *
+ * Return: the previous callback.
+ */
+MS_API ms_print_fn_t ms_set_print(ms_print_fn_t fn);
+
+#endif /* MEMSLOT_ERROR_H */

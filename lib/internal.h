@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libmemslot internals shared between the library sources. Not installed.
+ */
+#ifndef MEMSLOT_INTERNAL_H
+#define MEMSLOT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MS_API __attribute__((visibility("default")))
+#include "memslot/memslot.h"
+
+typedef __int128 ms_s128;
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Minimal doubly linked list, kernel style. */
+struct list_head {
+	struct list_head *next, *prev;
+};
+
+static inline void list_init(struct list_head *h)
+{
+	h->next = h->prev = h;
+}
+
+static inline bool list_empty(const struct list_head *h)
+{
+	return h->next == h;
+}
+
+/* Insert @n before @pos (at the tail when @pos is the head). */
+static inline void list_add_before(struct list_head *n, struct list_head *pos)
+{
+	n->prev = pos->prev;
+	n->next = pos;
+	pos->prev->next = n;
+	pos->prev = n;
+}
+
+static inline void list_del(struct list_head *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->next = n->prev = n;
+}
+
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_for_each(pos, head) \
+	for (pos = (head)->next; pos != (head); pos = pos->next)
+#define list_for_each_reverse(pos, head) \
+	for (pos = (head)->prev; pos != (head); pos = pos->prev)
+
+/* A run of equal-priority subregions in a container's list (rule 3.3). */
+struct prio_group {
+	int32_t prio;
+	struct ms_region *first;	/* newest of the run */
+	unsigned int count;
+};
+
+struct ioeventfd {
+	uint64_t addr;		/* region-relative, or absolute in an AS list */
+	uint32_t size;
+	bool match_data;
+	uint64_t data;
+	void *notifier;
+};
+
+struct coalesced {
+	uint64_t start;
+	ms_u128 size;
+};
+
+struct ms_region {
+	struct ms_ctx *ctx;
+	char *name;
+	char *owner, *parent;		/* -o texts, may be NULL */
+	enum ms_region_kind kind;
+	ms_u128 size;
+	uint64_t addr;
+	int32_t priority;
+	unsigned int refcount;
+
+	struct ms_region *container;
+	struct list_head node;		/* in container->subregions */
+	struct list_head subregions;	/* priority desc, newest first */
+	struct prio_group *groups;	/* sorted by prio desc */
+	unsigned int nr_groups, alloc_groups;
+	unsigned int nr_subregions;
+
+	bool enabled, readonly, nonvolatile, unmergeable, romd_mode;
+	bool ram, rom_device, ram_device, terminates, migratable;
+
+	struct ms_region *alias;
+	uint64_t alias_offset;
+	unsigned int mapped_via_alias;
+
+	uint8_t vga_log_mask;
+	unsigned int vga_log_count;
+
+	void *host;			/* RAM block, may be NULL */
+	size_t host_size;		/* bytes mapped by the library (0: caller's) */
+	int fd;				/* memfd or -1 */
+
+	struct ms_region_ops ops;
+	bool has_ops;
+	void *opaque;
+
+	struct ioeventfd *ioeventfds;
+	unsigned int nr_ioeventfds;
+	struct coalesced *coalesced;
+	unsigned int nr_coalesced;
+};
+
+struct ms_flatview {
+	unsigned int refcount;
+	struct ms_region *root;
+	struct ms_flat_range *ranges;
+	size_t nr;
+};
+
+struct view_cache_entry {
+	struct ms_region *root;
+	struct ms_flatview *fv;
+};
+
+struct ms_ctx {
+	unsigned int depth;
+	bool update_pending;
+	bool ioeventfd_pending;
+	bool in_commit;
+	struct list_head as_list;	/* creation order */
+	struct list_head listeners;	/* priority ascending */
+	unsigned int global_dirty;
+	unsigned int postponed_stop;
+	bool running;
+	struct ms_flatview *empty_view;	/* rule 7.5 */
+	struct view_cache_entry *views;	/* rule 7.4 */
+	size_t nr_views, alloc_views;
+};
+
+struct ms_as {
+	struct ms_ctx *ctx;
+	char *name;
+	struct ms_region *root;
+	struct ms_flatview *fv;
+	struct list_head node;		/* in ctx->as_list */
+	struct list_head listeners;	/* priority ascending */
+	struct ioeventfd *ioeventfds;	/* absolute, sorted (rule 4.3) */
+	unsigned int nr_ioeventfds;
+	unsigned int nr_eventfd_listeners;
+};
+
+struct ms_listener {
+	struct ms_listener_ops ops;
+	void *opaque;
+	unsigned int priority;
+	char *name;
+	struct ms_as *as;
+	struct list_head gnode;		/* in ctx->listeners */
+	struct list_head anode;		/* in as->listeners */
+};
+
+/* error.c */
+void ms_pr(enum ms_print_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define pr_warn(...) ms_pr(MS_WARN, __VA_ARGS__)
+#define pr_debug(...) ms_pr(MS_DEBUG, __VA_ARGS__)
+
+/* region.c */
+ms_u128 size_from_u64(uint64_t size);
+uint8_t region_dirty_log_mask(const struct ms_region *mr);
+const struct ms_region *region_final_target(const struct ms_region *mr);
+
+/* flatview.c */
+struct ms_flatview *flatview_new_empty(void);
+struct ms_flatview *flatview_render(struct ms_region *root);
+struct ms_region *flatview_select_root(struct ms_region *mr);
+void flat_range_section(struct ms_flatview *fv, const struct ms_flat_range *fr,
+			struct ms_section *s);
+
+/* as.c */
+void ctx_mark_update(struct ms_ctx *ctx);
+void ctx_mark_ioeventfd(struct ms_ctx *ctx);
+void ctx_coalesced_notify(struct ms_region *mr, const struct coalesced *c, bool add);
+
+#endif /* MEMSLOT_INTERNAL_H */
