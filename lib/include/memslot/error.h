@@ -13,6 +13,17 @@
 #define MS_API __attribute__((visibility("default")))
 #endif
 
+/*
+ * MS_OPTS() - declare an options struct with its size filled in
+ * @type: struct tag, e.g. ms_slotmap_opts
+ * @name: variable name
+ *
+ * Extensible calls take an options struct whose first field is ``size_t
+ * sz``; unnamed fields are zero.
+ */
+#define MS_OPTS(type, name, ...) \
+	struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
+
 /* Size of &struct ms_error's message buffer, including the NUL. */
 #define MS_ERROR_MSG_LEN 256
 

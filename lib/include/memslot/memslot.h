@@ -10,6 +10,7 @@
 #include "region.h"
 #include "flatview.h"
 #include "as.h"
+#include "kvm.h"
 
 /**
  * ms_version() - library version string

@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Memslot mapping: the decisions of QEMU's KVM memory listener, without
+ * ioctls (kvm-memslots.md sections 3-6 and 8).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct section_queue {
+	struct ms_section *s;
+	size_t nr, alloc;
+};
+
+struct ms_slotmap {
+	struct ms_as *as;
+	struct ms_listener *listener;
+	uint16_t as_id;
+	uint32_t max_slots;
+	uint64_t max_slot_size;
+	uint64_t page_size;
+	bool ro_mem;
+	ms_slot_exec_fn exec;
+	void *exec_opaque;
+
+	struct ms_memslot *slots;	/* index = id; size 0 = free (rule 5.1) */
+	uint32_t nr_alloc;
+	uint32_t first_free;		/* no free entry below this index */
+	unsigned int nr_used;
+	uint32_t *by_gpa;		/* used ids sorted by gpa */
+	unsigned int nr_by_gpa;
+
+	struct section_queue q_add, q_del;
+	struct ms_slot_op *ops;
+	size_t nr_ops, alloc_ops;
+	uint64_t commits;
+	bool pause_needed;
+	bool has_err;
+	struct ms_error err;
+};
+
+static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (map->has_err)
+		return;
+	map->has_err = true;
+	map->err.err = err;
+	va_start(ap, fmt);
+	vsnprintf(map->err.msg, sizeof(map->err.msg), fmt, ap);
+	va_end(ap);
+}
+
+static void emit(struct ms_slotmap *map, enum ms_slot_op_kind kind, const struct ms_memslot *s,
+		 uint32_t old_flags)
+{
+	struct ms_slot_op op = {
+		.kind = kind,
+		.slot = *s,
+		.old_flags = old_flags,
+		.commit = map->commits + 1,
+	};
+	int ret;
+
+	if (map->nr_ops == map->alloc_ops) {
+		size_t n = map->alloc_ops ? 2 * map->alloc_ops : 64;
+		struct ms_slot_op *o = realloc(map->ops, n * sizeof(*o));
+
+		if (!o) {
+			map_fail(map, -ENOMEM, "slot %u: out of memory logging operations",
+				 s->slot);
+			return;
+		}
+		map->ops = o;
+		map->alloc_ops = n;
+	}
+	map->ops[map->nr_ops++] = op;
+	if (map->exec) {
+		ret = map->exec(map->exec_opaque, &op);
+		if (ret)
+			map_fail(map, ret, "slot %u: 0x%llx+0x%llx: %s failed: %s", s->slot,
+				 (unsigned long long)s->gpa, (unsigned long long)s->size,
+				 kind == MS_SLOT_OP_CREATE ? "create" :
+				 kind == MS_SLOT_OP_DELETE ? "delete" : "update", strerror(-ret));
+	}
+}
+
+/* Position of the first used id whose slot gpa is >= @gpa. */
+static unsigned int gpa_lower_bound(const struct ms_slotmap *map, uint64_t gpa)
+{
+	unsigned int lo = 0, hi = map->nr_by_gpa;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (map->slots[map->by_gpa[mid]].gpa < gpa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct ms_memslot *lookup(const struct ms_slotmap *map, uint64_t gpa, uint64_t size)
+{
+	unsigned int i = gpa_lower_bound(map, gpa);
+
+	/* rule 5.3: exact start and size */
+	for (; i < map->nr_by_gpa && map->slots[map->by_gpa[i]].gpa == gpa; i++)
+		if (map->slots[map->by_gpa[i]].size == size)
+			return &map->slots[map->by_gpa[i]];
+	return NULL;
+}
+
+/* rule 5.2: lowest free entry; the table grows by doubling up to the limit */
+static struct ms_memslot *alloc_slot(struct ms_slotmap *map, uint64_t gpa)
+{
+	uint32_t id;
+	unsigned int pos;
+	uint32_t *idx;
+
+	for (id = map->first_free; id < map->nr_alloc; id++)
+		if (!map->slots[id].size)
+			break;
+	if (id == map->nr_alloc) {
+		uint32_t n = map->nr_alloc ? 2 * map->nr_alloc : 16;
+		struct ms_memslot *s;
+
+		if (map->nr_alloc >= map->max_slots)
+			return NULL;
+		if (n > map->max_slots)
+			n = map->max_slots;
+		s = realloc(map->slots, n * sizeof(*s));
+		if (!s)
+			return NULL;
+		memset(&s[map->nr_alloc], 0, (n - map->nr_alloc) * sizeof(*s));
+		idx = realloc(map->by_gpa, n * sizeof(*idx));
+		if (!idx) {
+			map->slots = s;
+			return NULL;
+		}
+		map->slots = s;
+		map->by_gpa = idx;
+		map->nr_alloc = n;
+	}
+	map->first_free = id + 1;
+	pos = gpa_lower_bound(map, gpa);
+	memmove(&map->by_gpa[pos + 1], &map->by_gpa[pos],
+		(map->nr_by_gpa - pos) * sizeof(*map->by_gpa));
+	map->by_gpa[pos] = id;
+	map->nr_by_gpa++;
+	map->nr_used++;
+	map->slots[id].slot = id;
+	return &map->slots[id];
+}
+
+static void release_slot(struct ms_slotmap *map, struct ms_memslot *s)
+{
+	unsigned int pos = gpa_lower_bound(map, s->gpa);
+
+	while (map->by_gpa[pos] != s->slot)
+		pos++;
+	memmove(&map->by_gpa[pos], &map->by_gpa[pos + 1],
+		(map->nr_by_gpa - pos - 1) * sizeof(*map->by_gpa));
+	map->nr_by_gpa--;
+	map->nr_used--;
+	if (s->slot < map->first_free)
+		map->first_free = s->slot;
+	ms_region__unref(s->mr);
+	memset(s, 0, sizeof(*s));
+	s->slot = (uint32_t)(s - map->slots);
+}
+
+/* rule 6.3 */
+static uint32_t mem_flags(const struct ms_slotmap *map, const struct ms_region *mr)
+{
+	uint32_t flags = 0;
+
+	if (region_dirty_log_mask(mr))
+		flags |= MS_KVM_MEM_LOG_DIRTY_PAGES;
+	if (((mr->ram && mr->readonly) || (mr->rom_device && mr->romd_mode)) && map->ro_mem)
+		flags |= MS_KVM_MEM_READONLY;
+	return flags;
+}
+
+/* rule 4.1: host-page trimming; returns the trimmed size (0: ignore) */
+static uint64_t align_section(const struct ms_slotmap *map, const struct ms_section *s,
+			      uint64_t *start, uint64_t *offset)
+{
+	uint64_t page = map->page_size;
+	ms_u128 st = ((ms_u128)s->offset_within_address_space + page - 1) & ~(ms_u128)(page - 1);
+	ms_u128 delta = st - s->offset_within_address_space;
+	ms_u128 size;
+
+	if (delta > s->size)
+		return 0;
+	size = (s->size - delta) & ~(ms_u128)(page - 1);
+	if (!size || st >= MS_SIZE_2_64)
+		return 0;
+	*start = (uint64_t)st;
+	*offset = s->offset_within_region + (uint64_t)delta;
+	/* a slot cannot reach 2^64: KVM refuses wrapping ranges (rule 10.3) */
+	return size >= MS_SIZE_2_64 ? UINT64_MAX & ~(page - 1) : (uint64_t)size;
+}
+
+static uint64_t chunk_size(const struct ms_slotmap *map, uint64_t size)
+{
+	return map->max_slot_size && map->max_slot_size < size ? map->max_slot_size : size;
+}
+
+/* rule 3.1 and 6.1/6.2: QEMU's kvm_set_phys_mem */
+static void set_phys_mem(struct ms_slotmap *map, const struct ms_section *sec, bool add)
+{
+	struct ms_region *mr = sec->mr;
+	uint64_t start, offset, size, chunk;
+	struct ms_memslot *s;
+
+	if (!mr->ram) {
+		if (!mr->readonly && !mr->rom_device)
+			return;		/* MMIO: every access exits */
+		if (!map->ro_mem || !mr->rom_device)
+			return;		/* rule 3.3; non-RAM read-only I/O: ignored */
+		if (!mr->romd_mode)
+			add = false;
+	}
+	size = align_section(map, sec, &start, &offset);
+	if (!size)
+		return;
+	if (!add) {
+		while (size) {
+			struct ms_memslot old;
+
+			chunk = chunk_size(map, size);
+			s = lookup(map, start, chunk);
+			if (!s)
+				return;
+			/* the ioctl carries the old address and host pointer, size 0 */
+			old = *s;
+			old.size = 0;
+			old.flags = 0;
+			release_slot(map, s);
+			emit(map, MS_SLOT_OP_DELETE, &old, 0);
+			start += chunk;
+			size -= chunk;
+		}
+		return;
+	}
+	while (size) {
+		chunk = chunk_size(map, size);
+		s = alloc_slot(map, start);
+		if (!s) {
+			map_fail(map, -ENOSPC,
+				 "%s: 0x%llx+0x%llx: no free slot available (limit %u)",
+				 mr->name ? mr->name : "(null)", (unsigned long long)start,
+				 (unsigned long long)chunk, map->max_slots);
+			return;
+		}
+		s->as_id = map->as_id;
+		s->gpa = start;
+		s->size = chunk;
+		s->flags = mem_flags(map, mr);
+		s->mr = ms_region__ref(mr);
+		s->offset_in_region = offset;
+		s->hva = mr->host ? (char *)mr->host + offset : NULL;
+		emit(map, MS_SLOT_OP_CREATE, s, 0);
+		start += chunk;
+		offset += chunk;
+		size -= chunk;
+	}
+}
+
+/* rules 6.6, 6.7 */
+static void update_flags(struct ms_slotmap *map, const struct ms_section *sec)
+{
+	uint64_t start, offset, size, chunk;
+	struct ms_memslot *s;
+
+	size = align_section(map, sec, &start, &offset);
+	while (size) {
+		uint32_t old, flags;
+
+		chunk = chunk_size(map, size);
+		s = lookup(map, start, chunk);
+		if (!s)
+			return;
+		old = s->flags;
+		flags = mem_flags(map, sec->mr);
+		if (flags != old) {
+			s->flags = flags;
+			if ((flags ^ old) & MS_KVM_MEM_READONLY) {
+				struct ms_memslot del = *s;
+
+				del.size = 0;
+				del.flags = 0;
+				emit(map, MS_SLOT_OP_DELETE, &del, old);
+				emit(map, MS_SLOT_OP_CREATE, s, old);
+			} else {
+				emit(map, MS_SLOT_OP_UPDATE, s, old);
+			}
+		}
+		start += chunk;
+		size -= chunk;
+	}
+}
+
+static void queue_push(struct ms_slotmap *map, struct section_queue *q, const struct ms_section *s)
+{
+	if (q->nr == q->alloc) {
+		size_t n = q->alloc ? 2 * q->alloc : 32;
+		struct ms_section *ns = realloc(q->s, n * sizeof(*ns));
+
+		if (!ns) {
+			map_fail(map, -ENOMEM, "%s: out of memory queueing a section",
+				 s->mr->name ? s->mr->name : "(null)");
+			return;
+		}
+		q->s = ns;
+		q->alloc = n;
+	}
+	q->s[q->nr] = *s;
+	q->s[q->nr].fv = NULL;	/* the view may be gone at commit */
+	ms_region__ref(s->mr);
+	q->nr++;
+}
+
+static void queue_drain(struct section_queue *q)
+{
+	for (size_t i = 0; i < q->nr; i++)
+		ms_region__unref(q->s[i].mr);
+	q->nr = 0;
+}
+
+static void l_region_add(void *opaque, const struct ms_section *s)
+{
+	struct ms_slotmap *map = opaque;
+
+	queue_push(map, &map->q_add, s);
+}
+
+static void l_region_del(void *opaque, const struct ms_section *s)
+{
+	struct ms_slotmap *map = opaque;
+
+	queue_push(map, &map->q_del, s);
+}
+
+static bool sections_overlap(const struct ms_section *a, const struct ms_section *b)
+{
+	ms_u128 as = a->offset_within_address_space, bs = b->offset_within_address_space;
+
+	return as < bs + b->size && bs < as + a->size;
+}
+
+/* rule 6.4: does any removal overlap any addition? Both queues are sorted
+ * by address (the diff walks in address order), so one merge walk does. */
+static bool queues_overlap(const struct section_queue *del, const struct section_queue *add)
+{
+	size_t i = 0, k = 0;
+
+	while (i < del->nr && k < add->nr) {
+		const struct ms_section *d = &del->s[i], *a = &add->s[k];
+
+		if (sections_overlap(d, a))
+			return true;
+		if (d->offset_within_address_space + d->size <=
+		    a->offset_within_address_space + a->size)
+			i++;
+		else
+			k++;
+	}
+	return false;
+}
+
+static void l_commit(void *opaque)
+{
+	struct ms_slotmap *map = opaque;
+
+	if (!map->q_add.nr && !map->q_del.nr) {
+		map->commits++;
+		return;
+	}
+	map->pause_needed = queues_overlap(&map->q_del, &map->q_add);
+	for (size_t i = 0; i < map->q_del.nr; i++)
+		set_phys_mem(map, &map->q_del.s[i], false);
+	for (size_t i = 0; i < map->q_add.nr; i++)
+		set_phys_mem(map, &map->q_add.s[i], true);
+	queue_drain(&map->q_del);
+	queue_drain(&map->q_add);
+	map->commits++;
+}
+
+static void l_log_start(void *opaque, const struct ms_section *s, int old, int new)
+{
+	(void)new;
+	if (!old)	/* rule 6.6: first logging client only */
+		update_flags(opaque, s);
+}
+
+static void l_log_stop(void *opaque, const struct ms_section *s, int old, int new)
+{
+	(void)old;
+	if (!new)	/* last client gone */
+		update_flags(opaque, s);
+}
+
+static const struct ms_listener_ops slotmap_ops = {
+	.region_add = l_region_add,
+	.region_del = l_region_del,
+	.commit = l_commit,
+	.log_start = l_log_start,
+	.log_stop = l_log_stop,
+};
+
+struct ms_slotmap *ms_slotmap__new(struct ms_as *as, const struct ms_slotmap_opts *opts,
+				   struct ms_error *err)
+{
+	struct ms_slotmap_opts o = { 0 };
+	struct ms_slotmap *map;
+	long page;
+	int ret;
+
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (!as) {
+		errno = EINVAL;
+		ms_error_set(err, -EINVAL, "slot map: no address space");
+		return NULL;
+	}
+	page = o.page_size ? (long)o.page_size : sysconf(_SC_PAGESIZE);
+	if (page <= 0 || (page & (page - 1)) ||
+	    (o.max_slot_size && o.max_slot_size % (uint64_t)page)) {
+		errno = EINVAL;
+		ms_error_set(err, -EINVAL, "slot map: bad page size %ld or slot size 0x%llx", page,
+			     (unsigned long long)o.max_slot_size);
+		return NULL;
+	}
+	map = calloc(1, sizeof(*map));
+	if (!map)
+		goto err_nomem;
+	map->as = as;
+	map->as_id = o.as_id;
+	map->max_slots = o.max_slots ? o.max_slots : MS_KVM_MEMSLOTS_DEFAULT;
+	map->max_slot_size = o.max_slot_size;
+	map->page_size = (uint64_t)page;
+	map->ro_mem = !o.no_readonly_mem;
+	map->exec = o.exec;
+	map->exec_opaque = o.exec_opaque;
+	map->listener = ms_listener__new(&slotmap_ops, map, MS_LISTENER_PRIORITY_ACCEL,
+					 o.name ? o.name : "kvm-memory");
+	if (!map->listener)
+		goto err_free;
+	ret = ms_listener__register(map->listener, as, err);
+	if (ret) {
+		ms_listener__free(map->listener);
+		free(map);
+		errno = -ret;
+		return NULL;
+	}
+	return map;
+
+err_free:
+	free(map);
+err_nomem:
+	errno = ENOMEM;
+	ms_error_set(err, -ENOMEM, "slot map: out of memory");
+	return NULL;
+}
+
+void ms_slotmap__free(struct ms_slotmap *map)
+{
+	if (!map)
+		return;
+	/* unregistering replays region_del into the queue; drop it unexecuted */
+	map->exec = NULL;
+	ms_listener__free(map->listener);
+	queue_drain(&map->q_add);
+	queue_drain(&map->q_del);
+	for (uint32_t i = 0; i < map->nr_alloc; i++)
+		ms_region__unref(map->slots[i].mr);
+	free(map->q_add.s);
+	free(map->q_del.s);
+	free(map->slots);
+	free(map->by_gpa);
+	free(map->ops);
+	free(map);
+}
+
+unsigned int ms_slotmap__nr_used(const struct ms_slotmap *map) { return map->nr_used; }
+unsigned int ms_slotmap__max_slots(const struct ms_slotmap *map) { return map->max_slots; }
+struct ms_as *ms_slotmap__as(const struct ms_slotmap *map) { return map->as; }
+bool ms_slotmap__vcpu_pause_needed(const struct ms_slotmap *map) { return map->pause_needed; }
+
+int ms_slotmap__for_each(const struct ms_slotmap *map,
+			 int (*fn)(const struct ms_memslot *s, void *opaque), void *opaque)
+{
+	int ret;
+
+	for (uint32_t i = 0; i < map->nr_alloc; i++) {
+		if (!map->slots[i].size)
+			continue;
+		ret = fn(&map->slots[i], opaque);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+const struct ms_memslot *ms_slotmap__lookup(const struct ms_slotmap *map, uint64_t gpa,
+					    uint64_t size)
+{
+	return lookup(map, gpa, size);
+}
+
+bool ms_slotmap__has_memory(const struct ms_slotmap *map, uint64_t start, ms_u128 size)
+{
+	uint64_t sz = size >= MS_SIZE_2_64 ? UINT64_MAX : (uint64_t)size;
+
+	/* rule 8.1: only the first chunk of a split range is checked */
+	return lookup(map, start, chunk_size(map, sz)) != NULL;
+}
+
+const struct ms_slot_op *ms_slotmap__ops(const struct ms_slotmap *map, size_t *nr)
+{
+	*nr = map->nr_ops;
+	return map->ops;
+}
+
+void ms_slotmap__clear_ops(struct ms_slotmap *map)
+{
+	map->nr_ops = 0;
+	map->has_err = false;
+	memset(&map->err, 0, sizeof(map->err));
+}
+
+const struct ms_error *ms_slotmap__error(const struct ms_slotmap *map)
+{
+	return map->has_err ? &map->err : NULL;
+}
+
+bool ms_mtree_kvm_marker(void *opaque, struct ms_as *as, uint64_t start, ms_u128 size)
+{
+	struct ms_slotmap **maps = opaque;
+
+	for (; *maps; maps++)
+		if ((*maps)->as == as && ms_slotmap__has_memory(*maps, start, size))
+			return true;
+	return false;
+}
