@@ -82,6 +82,7 @@ static struct cov_node *cov_pop_max(struct cov_node **t)
 		p = &(*p)->r;
 	n = *p;
 	*p = n->l;
+	n->l = NULL;	/* detached: its old subtree stays in @t */
 	return n;
 }
 

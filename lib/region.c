@@ -759,3 +759,23 @@ void ms_region__set_coalescing(struct ms_region *mr)
 	ms_region__clear_coalescing(mr);
 	ms_region__add_coalescing(mr, 0, ms_region__size(mr));
 }
+
+/*
+ * A region of @kind whose RAM exists only as a description (imported
+ * dumps): flags as its constructor would set them, no host memory.
+ */
+struct ms_region *region_new_described(struct ms_ctx *ctx, const char *name, uint64_t size,
+				       enum ms_region_kind kind, struct ms_error *err)
+{
+	struct ms_region *mr = region_alloc(ctx, name, size, kind, err);
+
+	if (!mr)
+		return NULL;
+	mr->terminates = kind != MS_REGION_CONTAINER && kind != MS_REGION_ALIAS;
+	mr->ram = kind == MS_REGION_RAM || kind == MS_REGION_ROM || kind == MS_REGION_RAM_DEVICE;
+	mr->rom_device = kind == MS_REGION_ROM_DEVICE;
+	mr->ram_device = kind == MS_REGION_RAM_DEVICE;
+	mr->readonly = kind == MS_REGION_ROM;
+	mr->migratable = mr->ram || mr->rom_device;
+	return mr;
+}

@@ -11,6 +11,7 @@
 #include "flatview.h"
 #include "as.h"
 #include "kvm.h"
+#include "import.h"
 
 /**
  * ms_version() - library version string

@@ -1,0 +1,1173 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Importing QEMU's ``info mtree`` text (qemu-mtree-format.md 2, 4, 5, 7)
+ * and parsing/comparing ``info mtree -f`` dumps (section 3).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- lines ------------------------------------------------------------- */
+
+struct line {
+	char *s;
+	unsigned int no;
+};
+
+struct lines {
+	struct line *v;
+	size_t nr;
+	char *buf;
+};
+
+static int split_lines(const char *text, size_t len, struct lines *ls)
+{
+	size_t alloc = 64;
+	char *p, *end;
+
+	ls->buf = malloc(len + 1);
+	ls->v = malloc(alloc * sizeof(*ls->v));
+	ls->nr = 0;
+	if (!ls->buf || !ls->v)
+		return -ENOMEM;
+	memcpy(ls->buf, text, len);
+	ls->buf[len] = 0;
+	p = ls->buf;
+	end = ls->buf + len;
+	while (p < end) {
+		char *nl = memchr(p, '\n', end - p);
+		size_t l;
+
+		if (!nl)
+			nl = end;
+		*nl = 0;
+		l = nl - p;
+		if (l && p[l - 1] == '\r')	/* rule 1.3: CRLF through the monitor */
+			p[--l] = 0;
+		if (ls->nr == alloc) {
+			struct line *v = realloc(ls->v, 2 * alloc * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			ls->v = v;
+			alloc *= 2;
+		}
+		ls->v[ls->nr].s = p;
+		ls->v[ls->nr].no = (unsigned int)ls->nr + 1;
+		ls->nr++;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+static void free_lines(struct lines *ls)
+{
+	free(ls->v);
+	free(ls->buf);
+}
+
+static bool parse_hex16(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (int i = 0; i < 16; i++) {
+		int c = s[i];
+
+		if (c >= '0' && c <= '9')
+			x = x << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			x = x << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return false;
+	}
+	*v = x;
+	return true;
+}
+
+/* "<16hex>-<16hex>" */
+static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
+{
+	return parse_hex16(s, a) && s[16] == '-' && parse_hex16(s + 17, b);
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t l = strlen(suffix);
+
+	return len >= l && !memcmp(s + len - l, suffix, l);
+}
+
+/* ---- region lines ------------------------------------------------------ */
+
+enum type {
+	T_RAM, T_ROM, T_ROMD, T_RAMD, T_IO,
+};
+
+struct node {
+	unsigned int line;
+	unsigned int level;
+	uint64_t start, end;	/* as printed */
+	int32_t prio;
+	enum type type;
+	bool nv, disabled, hidden, is_alias;
+	char *name;		/* NULL for hidden parents */
+	char *target;		/* alias target name */
+	uint64_t alias_off, alias_end;
+	char *owner, *parent;
+	struct node *up;
+	struct node **kids;
+	size_t nr_kids, alloc_kids;
+	struct ms_region *mr;
+	bool in_as_tree;
+	unsigned int section;	/* index of the section holding it */
+};
+
+struct section {
+	bool is_as;		/* address-space group, else memory-region */
+	char **names;		/* address-space names, or the one region name */
+	size_t nr_names;
+	struct node *root;	/* level-1 node (may be a hidden parent) */
+	unsigned int line;
+};
+
+struct parser {
+	struct ms_ctx *ctx;
+	struct ms_error *err;
+	struct section *secs;
+	size_t nr_secs;
+	struct node **nodes;	/* every node, file order */
+	size_t nr_nodes, alloc_nodes;
+	bool owner_mode;
+	bool disabled_mode;		/* -D dump: every region printed */
+	struct ms_flatdump *flat;
+};
+
+static int perr(struct parser *p, unsigned int line, const char *what, const char *text)
+{
+	char shown[64];
+
+	snprintf(shown, sizeof(shown), "%s", text ? text : "");
+	return ms_error_set(p->err, -EINVAL, "line %u: %s%s%s", line, what, text ? ": " : "",
+			    text ? shown : "");
+}
+
+static struct node *new_node(struct parser *p, unsigned int line)
+{
+	struct node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->line = line;
+	if (p->nr_nodes == p->alloc_nodes) {
+		size_t a = p->alloc_nodes ? 2 * p->alloc_nodes : 64;
+		struct node **v = realloc(p->nodes, a * sizeof(*v));
+
+		if (!v) {
+			free(n);
+			return NULL;
+		}
+		p->nodes = v;
+		p->alloc_nodes = a;
+	}
+	p->nodes[p->nr_nodes++] = n;
+	return n;
+}
+
+static int add_kid(struct node *up, struct node *n)
+{
+	if (up->nr_kids == up->alloc_kids) {
+		size_t a = up->alloc_kids ? 2 * up->alloc_kids : 4;
+		struct node **v = realloc(up->kids, a * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		up->kids = v;
+		up->alloc_kids = a;
+	}
+	up->kids[up->nr_kids++] = n;
+	n->up = up;
+	return 0;
+}
+
+/* rule 5.1: " orphan", or " owner:{...}" and/or " parent:{...}" at the end */
+static bool strip_owner(char *s, size_t *len, char **owner, char **parent)
+{
+	size_t l = *len;
+	char *o = NULL, *pa = NULL;
+
+	if (ends_with(s, l, " orphan")) {
+		*len = l - 7;
+		*owner = *parent = NULL;
+		return true;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const char *tags[] = { " parent:{", " owner:{" };
+		char *open;
+
+		if (!l || s[l - 1] != '}')
+			break;
+		s[l - 1] = 0;
+		open = strrchr(s, '{');
+		s[l - 1] = '}';
+		if (!open)
+			break;
+		for (int t = 0; t < 2; t++) {
+			size_t tl = strlen(tags[t]);
+
+			if (open + 1 - s >= (long)tl && !memcmp(open + 1 - tl, tags[t], tl)) {
+				char *val = strndup(open + 1, s + l - 1 - open - 1);
+
+				if (t == 0 && !pa && !o)
+					pa = val;
+				else if (t == 1 && !o)
+					o = val;
+				else
+					free(val);
+				l = open + 1 - tl - s;
+				break;
+			}
+		}
+	}
+	if (!o && !pa)
+		return false;
+	*len = l;
+	*owner = o;
+	*parent = pa;
+	return true;
+}
+
+static int parse_type(const char *s, size_t len, enum type *t, bool *nv)
+{
+	static const struct { const char *s; enum type t; } types[] = {
+		{ "ram", T_RAM }, { "rom", T_ROM }, { "romd", T_ROMD }, { "ramd", T_RAMD },
+		{ "i/o", T_IO },
+	};
+
+	*nv = len > 3 && !memcmp(s, "nv-", 3);
+	if (*nv) {
+		s += 3;
+		len -= 3;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		if (strlen(types[i].s) == len && !memcmp(s, types[i].s, len)) {
+			*t = types[i].t;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* One region line (rule 2.3); @s is modified. */
+static int parse_region_line(struct parser *p, const struct line *ln, struct node *n)
+{
+	char *s = ln->s, *q, *rest;
+	size_t spaces = 0, len;
+	long long prio;
+	char *endp;
+
+	if (!strncmp(s, "[DETECTED OVERFLOW!] ", 21))
+		s += 21;
+	while (s[spaces] == ' ')
+		spaces++;
+	if (spaces < 2 || spaces % 2)
+		return perr(p, ln->no, "wrong indentation: expected an even number of spaces",
+			    ln->s);
+	n->level = (unsigned int)spaces / 2;
+	s += spaces;
+	if (strlen(s) < 33 || !parse_range(s, &n->start, &n->end))
+		return perr(p, ln->no, "expected <start>-<end> of 16 hex digits each", s);
+	s += 33;
+	if (strncmp(s, " (prio ", 7))
+		return perr(p, ln->no, "expected \" (prio \"", s);
+	s += 7;
+	errno = 0;
+	prio = strtoll(s, &endp, 10);
+	if (endp == s || errno || prio < INT32_MIN || prio > INT32_MAX || strncmp(endp, ", ", 2))
+		return perr(p, ln->no, "expected a 32-bit priority", s);
+	n->prio = (int32_t)prio;
+	s = endp + 2;
+	q = strstr(s, "): ");
+	if (!q)
+		return perr(p, ln->no, "expected \"<type>): <name>\"", s);
+	if (parse_type(s, q - s, &n->type, &n->nv))
+		return perr(p, ln->no, "unknown region type", s);
+	rest = q + 3;
+	len = strlen(rest);
+	if (p->owner_mode && !strip_owner(rest, &len, &n->owner, &n->parent))
+		return perr(p, ln->no, "expected owner text (-o): \" orphan\" or \" owner:{...}\"",
+			    rest);
+	rest[len] = 0;
+	if (ends_with(rest, len, " [disabled]")) {
+		n->disabled = true;
+		len -= 11;
+		rest[len] = 0;
+	}
+	if (!strncmp(rest, "alias ", 6)) {
+		char *at;
+
+		/* "alias <name> @<target> <off>-<offend>": names may hold spaces */
+		if (len < 6 + 35 || rest[len - 34] != ' ' ||
+		    !parse_range(rest + len - 33, &n->alias_off, &n->alias_end))
+			return perr(p, ln->no, "expected alias offsets <off>-<end>", rest);
+		rest[len - 34] = 0;
+		at = strstr(rest + 6, " @");
+		if (!at)
+			return perr(p, ln->no, "expected \"alias <name> @<target>\"", rest);
+		*at = 0;
+		n->is_alias = true;
+		n->name = strdup(rest + 6);
+		n->target = strdup(at + 2);
+		if (!n->name || !n->target)
+			return -ENOMEM;
+		return 0;
+	}
+	n->name = strdup(rest);
+	return n->name ? 0 : -ENOMEM;
+}
+
+/* Does any region line carry owner text? Decide once per file. */
+static bool detect_owner_mode(const struct lines *ls)
+{
+	for (size_t i = 0; i < ls->nr; i++) {
+		const char *s = ls->v[i].s;
+		size_t l = strlen(s);
+
+		if (s[0] == ' ' && strstr(s, "): "))
+			return ends_with(s, l, " orphan") || (l && s[l - 1] == '}' &&
+							      (strstr(s, " owner:{") ||
+							       strstr(s, " parent:{")));
+	}
+	return false;
+}
+
+static int push_section(struct parser *p, struct section *sec)
+{
+	struct section *v = realloc(p->secs, (p->nr_secs + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	p->secs = v;
+	p->secs[p->nr_secs++] = *sec;
+	return 0;
+}
+
+/* Sections: header lines, region lines, one empty line (rules 2.1, 2.2). */
+static int parse_sections(struct parser *p, struct lines *ls)
+{
+	size_t i = 0;
+	int ret;
+
+	while (i < ls->nr) {
+		struct section sec = { .line = ls->v[i].no };
+		struct node *stack[256] = { 0 };
+		unsigned int depth = 0;
+
+		if (!ls->v[i].s[0] && i == ls->nr - 1)
+			break;		/* the final empty line of the last section */
+		if (!strncmp(ls->v[i].s, "address-space: ", 15)) {
+			sec.is_as = true;
+			while (i < ls->nr && !strncmp(ls->v[i].s, "address-space: ", 15)) {
+				char **v = realloc(sec.names, (sec.nr_names + 1) * sizeof(*v));
+
+				if (!v || !(v[sec.nr_names] = strdup(ls->v[i].s + 15))) {
+					free(v ? v : sec.names);
+					return -ENOMEM;
+				}
+				sec.names = v;
+				sec.nr_names++;
+				i++;
+			}
+		} else if (!strncmp(ls->v[i].s, "memory-region: ", 15)) {
+			sec.names = malloc(sizeof(*sec.names));
+			if (!sec.names || !(sec.names[0] = strdup(ls->v[i].s + 15))) {
+				free(sec.names);
+				return -ENOMEM;
+			}
+			sec.nr_names = 1;
+			i++;
+		} else {
+			return perr(p, ls->v[i].no,
+				    "expected \"address-space: <name>\" or \"memory-region: <name>\"",
+				    ls->v[i].s);
+		}
+		ret = push_section(p, &sec);
+		if (ret) {
+			for (size_t k = 0; k < sec.nr_names; k++)
+				free(sec.names[k]);
+			free(sec.names);
+			return ret;
+		}
+		for (; i < ls->nr && ls->v[i].s[0]; i++) {
+			struct node *n = new_node(p, ls->v[i].no);
+
+			if (!n)
+				return -ENOMEM;
+			n->section = (unsigned int)p->nr_secs - 1;
+			n->in_as_tree = sec.is_as;
+			ret = parse_region_line(p, &ls->v[i], n);
+			if (ret)
+				return ret;
+			if (n->level >= ARRAY_SIZE(stack))
+				return perr(p, ls->v[i].no, "region nesting too deep", NULL);
+			/* A deeper jump means the parents were disabled and not printed
+			 * (rule 2.3: children print regardless): stand-in containers.
+			 * With -D every region is printed, so a jump is an error. */
+			if (n->level > depth + 1 && p->disabled_mode)
+				return perr(p, ls->v[i].no,
+					    "wrong indentation: a level skipped in a -D dump",
+					    ls->v[i].s);
+			if (depth == 0 && p->secs[p->nr_secs - 1].root)
+				return perr(p, ls->v[i].no,
+					    "wrong indentation: a second top-level region",
+					    ls->v[i].s);
+			while (depth + 1 < n->level) {
+				struct node *h = new_node(p, ls->v[i].no);
+
+				if (!h)
+					return -ENOMEM;
+				h->hidden = h->disabled = true;
+				h->level = depth + 1;
+				h->type = T_IO;
+				h->section = n->section;
+				h->in_as_tree = sec.is_as;
+				h->start = depth ? stack[depth]->start : 0;
+				h->end = h->start;
+				if (depth)
+					ret = add_kid(stack[depth], h);
+				else
+					p->secs[p->nr_secs - 1].root = h;
+				if (ret)
+					return ret;
+				stack[++depth] = h;
+			}
+			depth = n->level;
+			if (depth == 1) {
+				if (p->secs[p->nr_secs - 1].root)
+					return perr(p, ls->v[i].no,
+						    "wrong indentation: a second top-level region",
+						    ls->v[i].s);
+				p->secs[p->nr_secs - 1].root = n;
+			} else {
+				ret = add_kid(stack[depth - 1], n);
+				if (ret)
+					return ret;
+			}
+			stack[depth] = n;
+		}
+		if (!p->secs[p->nr_secs - 1].root && !p->secs[p->nr_secs - 1].is_as)
+			return perr(p, sec.line, "expected a region line after the header",
+				    p->secs[p->nr_secs - 1].names[0]);
+		if (i == ls->nr)
+			return perr(p, ls->v[ls->nr - 1].no,
+				    "unexpected end of file: expected an empty line closing the section",
+				    NULL);
+		i++;	/* the empty line */
+	}
+	if (!p->nr_secs)
+		return perr(p, 1, "expected \"address-space: <name>\"", ls->nr ? ls->v[0].s : "");
+	return 0;
+}
+
+/* ---- building regions --------------------------------------------------- */
+
+static ms_u128 node_size(const struct node *n)
+{
+	/* printed end = start + size - 1 (rule 1.5); size 0 is indistinguishable
+	 * from size 1 and read as 1 */
+	uint64_t d = n->end - n->start;
+
+	return d == UINT64_MAX ? MS_SIZE_2_64 : (ms_u128)d + 1;
+}
+
+static uint64_t size_arg(ms_u128 size)
+{
+	return size >= MS_SIZE_2_64 ? UINT64_MAX : (uint64_t)size;
+}
+
+/* Names of flat ranges lying in [start, end] of some view; NULL: any view. */
+static bool flat_has_name_within(const struct ms_flatdump *fd, const char *name, bool ranged,
+				 uint64_t start, uint64_t end);
+
+static bool has_named_descendant(const struct node *n, const char *name)
+{
+	for (size_t i = 0; i < n->nr_kids; i++)
+		if ((n->kids[i]->name && !strcmp(n->kids[i]->name, name)) ||
+		    has_named_descendant(n->kids[i], name))
+			return true;
+	return false;
+}
+
+static bool io_terminates(struct parser *p, const struct node *n)
+{
+	const struct section *sec = &p->secs[n->section];
+	bool as_root = sec->is_as && sec->root == n;
+
+	if (n->hidden)
+		return false;
+	if (p->flat) {
+		/* rule 7.1: a terminating region shows up under its own name (a
+		 * same-named descendant does not count) */
+		if (!has_named_descendant(n, n->name) &&
+		    flat_has_name_within(p->flat, n->name, n->in_as_tree, n->start, n->end))
+			return true;
+		if (n->nr_kids)
+			return false;
+	}
+	if (!n->nr_kids)
+		return !(as_root && node_size(n) == MS_SIZE_2_64);
+	return as_root && node_size(n) < MS_SIZE_2_64;
+}
+
+static enum ms_region_kind node_kind(struct parser *p, const struct node *n)
+{
+	switch (n->type) {
+	case T_RAM:
+		return MS_REGION_RAM;
+	case T_ROM:
+		return MS_REGION_ROM;
+	case T_ROMD:
+		return MS_REGION_ROM_DEVICE;
+	case T_RAMD:
+		return MS_REGION_RAM_DEVICE;
+	case T_IO:
+	default:
+		return io_terminates(p, n) ? MS_REGION_IO : MS_REGION_CONTAINER;
+	}
+}
+
+static int create_plain(struct parser *p, struct node *n)
+{
+	if (n->is_alias)
+		return 0;
+	n->mr = region_new_described(p->ctx, n->name, size_arg(node_size(n)), node_kind(p, n),
+				     p->err);
+	if (!n->mr)
+		return -errno;
+	if (n->nv)
+		n->mr->nonvolatile = true;
+	if (n->disabled)
+		n->mr->enabled = false;
+	if (n->owner || n->parent)
+		ms_region__set_owner(n->mr, n->owner, n->parent);
+	return 0;
+}
+
+/* Same printed shape: fields and subtree (used to match memory-region
+ * sections with regions already seen, rule 2.2). */
+static bool same_shape(const struct node *a, const struct node *b)
+{
+	if (a->is_alias != b->is_alias || a->prio != b->prio || a->type != b->type ||
+	    a->nv != b->nv || a->nr_kids != b->nr_kids || node_size(a) != node_size(b) ||
+	    a->hidden != b->hidden)
+		return false;
+	if (!a->hidden && strcmp(a->name, b->name))
+		return false;
+	if (a->is_alias && (strcmp(a->target, b->target) || a->alias_off != b->alias_off))
+		return false;
+	for (size_t i = 0; i < a->nr_kids; i++) {
+		const struct node *x = a->kids[i], *y = b->kids[i];
+
+		if (x->start - a->start != y->start - b->start || !same_shape(x, y))
+			return false;
+	}
+	return true;
+}
+
+static uint64_t node_addr(const struct node *n)
+{
+	return n->up ? n->start - n->up->start : n->start;
+}
+
+/* The node a memory-region section stands for: an earlier node of the same
+ * shape (and own address), or the section's own root. */
+static struct node *section_region(struct parser *p, const struct section *sec)
+{
+	struct node *r = sec->root;
+
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		struct node *n = p->nodes[i];
+
+		if (n->section >= (unsigned int)(sec - p->secs))
+			break;
+		if (!n->hidden && !strcmp(n->name, r->name) && node_addr(n) == r->start &&
+		    same_shape(n, r))
+			return n;
+	}
+	return r;
+}
+
+static struct node *find_target(struct parser *p, const char *name)
+{
+	for (size_t i = 0; i < p->nr_secs; i++) {
+		const struct section *sec = &p->secs[i];
+
+		if (!sec->is_as && !strcmp(sec->names[0], name))
+			return section_region(p, sec);
+	}
+	return NULL;
+}
+
+static int create_alias(struct parser *p, struct node *n, unsigned int depth)
+{
+	struct node *t;
+	uint64_t d;
+
+	if (n->mr || !n->is_alias)
+		return 0;
+	if (depth > 64)
+		return perr(p, n->line, "alias chain too long or looping", n->name);
+	t = find_target(p, n->target);
+	if (!t)
+		return perr(p, n->line, "alias target not found (no \"memory-region:\" section)",
+			    n->target);
+	if (t->is_alias) {
+		int ret = create_alias(p, t, depth + 1);
+
+		if (ret)
+			return ret;
+	}
+	d = n->alias_end - n->alias_off;
+	n->mr = ms_region__new_alias(p->ctx, n->name, t->mr, n->alias_off,
+				     d == UINT64_MAX ? UINT64_MAX : d + 1, p->err);
+	if (!n->mr)
+		return -errno;
+	if (n->nv)
+		n->mr->nonvolatile = true;
+	if (n->disabled)
+		n->mr->enabled = false;
+	if (n->owner || n->parent)
+		ms_region__set_owner(n->mr, n->owner, n->parent);
+	return 0;
+}
+
+/*
+ * Add the children so that the list order matches what was printed: QEMU
+ * prints siblings by address, then priority descending, then list order
+ * (newest first). Adding in reverse print order makes the first printed of
+ * equal (address, priority) siblings the newest, as it was.
+ */
+static int link_children(struct parser *p, struct node *n)
+{
+	for (size_t i = n->nr_kids; i-- > 0;) {
+		struct node *k = n->kids[i];
+		int ret;
+
+		if (k->mr->container)
+			continue;	/* already linked via a matched section */
+		ret = ms_region__add_subregion_overlap(n->mr, node_addr(k), k->mr, k->prio, p->err);
+		if (ret)
+			return perr(p, k->line, "cannot map region", k->name);
+	}
+	for (size_t i = 0; i < n->nr_kids; i++) {
+		int ret = link_children(p, n->kids[i]);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+struct ms_import {
+	struct ms_ctx *ctx;
+	struct ms_as **as;
+	size_t nr_as;
+	struct ms_region **regions;	/* references held */
+	size_t nr_regions;
+};
+
+static void free_nodes(struct parser *p)
+{
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		struct node *n = p->nodes[i];
+
+		free(n->name);
+		free(n->target);
+		free(n->owner);
+		free(n->parent);
+		free(n->kids);
+		free(n);
+	}
+	free(p->nodes);
+	for (size_t i = 0; i < p->nr_secs; i++) {
+		for (size_t k = 0; k < p->secs[i].nr_names; k++)
+			free(p->secs[i].names[k]);
+		free(p->secs[i].names);
+	}
+	free(p->secs);
+}
+
+void ms_import__free(struct ms_import *imp)
+{
+	if (!imp)
+		return;
+	for (size_t i = 0; i < imp->nr_as; i++)
+		ms_as__free(imp->as[i]);
+	ms_ctx__begin(imp->ctx);
+	for (size_t i = 0; i < imp->nr_regions; i++)
+		ms_region__unref(imp->regions[i]);
+	ms_ctx__commit(imp->ctx);
+	free(imp->as);
+	free(imp->regions);
+	free(imp);
+}
+
+/* Was an alias with target @name printed before node index @upto? */
+static bool target_met(struct parser *p, const char *name, size_t upto)
+{
+	for (size_t i = 0; i < upto && i < p->nr_nodes; i++)
+		if (p->nodes[i]->is_alias && !strcmp(p->nodes[i]->target, name))
+			return true;
+	return false;
+}
+
+/*
+ * rule 2.2: a memory-region section nothing printed refers to was queued by
+ * an alias that was not printed (disabled, no -D), e.g. PCI "bus master"
+ * aliases of "system". Stand in for it with a disabled alias met at the
+ * same point of the walk: first in the address-space section that follows
+ * the one where the previous target was first met.
+ */
+static int add_hidden_aliases(struct parser *p, struct ms_import *imp)
+{
+	const char *prev = NULL;
+
+	for (size_t i = 0; i < p->nr_secs; i++) {
+		struct section *sec = &p->secs[i];
+		size_t host = 0, k;
+		struct ms_region *a;
+		struct node *t;
+		int ret;
+
+		if (sec->is_as)
+			continue;
+		if (target_met(p, sec->names[0], p->nr_nodes)) {
+			prev = sec->names[0];
+			continue;
+		}
+		if (prev) {
+			for (k = 0; k < p->nr_nodes; k++)
+				if (p->nodes[k]->is_alias && !strcmp(p->nodes[k]->target, prev))
+					break;
+			host = k < p->nr_nodes ? p->nodes[k]->section + 1 : 0;
+		}
+		while (host < p->nr_secs && (!p->secs[host].is_as || !p->secs[host].root))
+			host++;
+		prev = sec->names[0];
+		if (host == p->nr_secs)
+			continue;
+		t = section_region(p, sec);
+		a = ms_region__new_alias(p->ctx, "(hidden alias)", t->mr, 0, size_arg(node_size(t)),
+					 p->err);
+		if (!a)
+			return -errno;
+		a->enabled = false;
+		ret = ms_region__add_subregion_overlap(p->secs[host].root->mr, 0, a, INT32_MAX,
+						       p->err);
+		imp->regions[imp->nr_regions++] = a;
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int build(struct parser *p, struct ms_import *imp)
+{
+	int ret;
+
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		ret = create_plain(p, p->nodes[i]);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		ret = create_alias(p, p->nodes[i], 0);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < p->nr_secs; i++) {
+		struct section *sec = &p->secs[i];
+
+		if (!sec->root || (!sec->is_as && section_region(p, sec) != sec->root))
+			continue;
+		ret = link_children(p, sec->root);
+		if (ret)
+			return ret;
+	}
+	ret = add_hidden_aliases(p, imp);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < p->nr_secs; i++) {
+		struct section *sec = &p->secs[i];
+
+		if (!sec->is_as)
+			continue;
+		for (size_t k = 0; k < sec->nr_names; k++) {
+			struct ms_as *as = ms_as__new(p->ctx, sec->root ? sec->root->mr : NULL,
+						      sec->names[k], p->err);
+
+			if (!as)
+				return -errno;
+			imp->as[imp->nr_as++] = as;
+		}
+	}
+	return 0;
+}
+
+/* The import keeps one reference per created region; on failure the
+ * address spaces go first, then every region. */
+static void build_finish(struct parser *p, struct ms_import *imp, bool ok)
+{
+	if (!ok) {
+		for (size_t i = 0; i < imp->nr_as; i++)
+			ms_as__free(imp->as[i]);
+		imp->nr_as = 0;
+	}
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		if (!p->nodes[i]->mr)
+			continue;
+		if (ok)
+			imp->regions[imp->nr_regions++] = p->nodes[i]->mr;
+		else
+			ms_region__unref(p->nodes[i]->mr);
+	}
+}
+
+struct ms_import *ms_import__parse(struct ms_ctx *ctx, const char *tree, size_t tree_len,
+				   const char *flat, size_t flat_len, struct ms_error *err)
+{
+	struct parser p = { .ctx = ctx, .err = err };
+	struct ms_import *imp = NULL;
+	struct lines ls = { 0 };
+	size_t nr_names = 0;
+	int ret;
+
+	if (!ctx || !tree) {
+		ret = ms_error_set(err, -EINVAL, "import: no context or text");
+		goto out;
+	}
+	ret = split_lines(tree, tree_len, &ls);
+	if (ret)
+		goto nomem;
+	if (flat) {
+		p.flat = ms_flatdump__parse(flat, flat_len, err);
+		if (!p.flat) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	p.owner_mode = detect_owner_mode(&ls);
+	for (size_t i = 0; i < ls.nr && !p.disabled_mode; i++)
+		p.disabled_mode = ls.v[i].s[0] == ' ' &&
+				  strstr(ls.v[i].s, " [disabled]") != NULL;
+	ret = parse_sections(&p, &ls);
+	if (ret)
+		goto out;
+	imp = calloc(1, sizeof(*imp));
+	for (size_t i = 0; i < p.nr_secs; i++)
+		nr_names += p.secs[i].is_as ? p.secs[i].nr_names : 0;
+	if (!imp || !(imp->as = calloc(nr_names + 1, sizeof(*imp->as))) ||
+	    !(imp->regions = calloc(p.nr_nodes + p.nr_secs + 1, sizeof(*imp->regions))))
+		goto nomem;
+	imp->ctx = ctx;
+	ms_ctx__begin(ctx);
+	ret = build(&p, imp);
+	build_finish(&p, imp, !ret);
+	ms_ctx__commit(ctx);
+	if (ret) {
+		ms_import__free(imp);
+		imp = NULL;
+	}
+	goto out;
+nomem:
+	ret = ms_error_set(err, -ENOMEM, "import: out of memory");
+	if (imp) {
+		free(imp->as);
+		free(imp->regions);
+		free(imp);
+		imp = NULL;
+	}
+out:
+	free_nodes(&p);
+	free_lines(&ls);
+	ms_flatdump__free(p.flat);
+	if (!imp)
+		errno = ret < 0 ? -ret : EINVAL;
+	return imp;
+}
+
+size_t ms_import__nr_as(const struct ms_import *imp)
+{
+	return imp->nr_as;
+}
+
+struct ms_as *ms_import__as(const struct ms_import *imp, size_t i)
+{
+	return i < imp->nr_as ? imp->as[i] : NULL;
+}
+
+struct ms_as *ms_import__find_as(const struct ms_import *imp, const char *name)
+{
+	for (size_t i = 0; i < imp->nr_as; i++)
+		if (!strcmp(ms_as__name(imp->as[i]), name))
+			return imp->as[i];
+	return NULL;
+}
+
+/* ---- flat dumps (rule 3.2) ---------------------------------------------- */
+
+struct fd_view {
+	char **as_names;
+	size_t nr_as;
+	char **lines;
+	size_t nr_lines;
+	unsigned int first_line;
+};
+
+struct ms_flatdump {
+	struct fd_view *views;
+	size_t nr_views;
+};
+
+void ms_flatdump__free(struct ms_flatdump *fd)
+{
+	if (!fd)
+		return;
+	for (size_t i = 0; i < fd->nr_views; i++) {
+		for (size_t k = 0; k < fd->views[i].nr_as; k++)
+			free(fd->views[i].as_names[k]);
+		for (size_t k = 0; k < fd->views[i].nr_lines; k++)
+			free(fd->views[i].lines[k]);
+		free(fd->views[i].as_names);
+		free(fd->views[i].lines);
+	}
+	free(fd->views);
+	free(fd);
+}
+
+static int strv_push(char ***v, size_t *nr, const char *s, size_t len)
+{
+	char **n = realloc(*v, (*nr + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	*v = n;
+	n[*nr] = strndup(s, len);
+	if (!n[*nr])
+		return -ENOMEM;
+	(*nr)++;
+	return 0;
+}
+
+struct ms_flatdump *ms_flatdump__parse(const char *text, size_t len, struct ms_error *err)
+{
+	struct ms_flatdump *fd = calloc(1, sizeof(*fd));
+	struct lines ls = { 0 };
+	struct fd_view *v = NULL;
+	int ret = -ENOMEM;
+
+	if (!fd || split_lines(text, len, &ls))
+		goto fail_nomem;
+	for (size_t i = 0; i < ls.nr; i++) {
+		const char *s = ls.v[i].s;
+
+		if (!strncmp(s, "FlatView #", 10)) {
+			struct fd_view *nv = realloc(fd->views, (fd->nr_views + 1) * sizeof(*nv));
+
+			if (!nv)
+				goto fail_nomem;
+			fd->views = nv;
+			v = &fd->views[fd->nr_views++];
+			memset(v, 0, sizeof(*v));
+			v->first_line = ls.v[i].no;
+		} else if (!s[0]) {
+			v = NULL;
+		} else if (!v) {
+			ret = ms_error_set(err, -EINVAL, "line %u: expected \"FlatView #<n>\": %.40s",
+					   ls.v[i].no, s);
+			goto fail;
+		} else if (!strncmp(s, " AS \"", 5)) {
+			const char *q = strstr(s + 5, "\", root: ");
+
+			if (!q) {
+				ret = ms_error_set(err, -EINVAL,
+						   "line %u: expected ' AS \"<name>\", root: <region>': %.40s",
+						   ls.v[i].no, s);
+				goto fail;
+			}
+			if (strv_push(&v->as_names, &v->nr_as, s + 5, q - s - 5))
+				goto fail_nomem;
+		} else if (!strncmp(s, " Root memory region: ", 21) || !strncmp(s, "  ", 2)) {
+			if (strv_push(&v->lines, &v->nr_lines, s, strlen(s)))
+				goto fail_nomem;
+		} else {
+			ret = ms_error_set(err, -EINVAL, "line %u: unexpected text in a FlatView: %.40s",
+					   ls.v[i].no, s);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < fd->nr_views; i++) {
+		if (!fd->views[i].nr_as || !fd->views[i].nr_lines) {
+			ret = ms_error_set(err, -EINVAL,
+					   "line %u: FlatView without address spaces or lines",
+					   fd->views[i].first_line);
+			goto fail;
+		}
+	}
+	free_lines(&ls);
+	return fd;
+
+fail_nomem:
+	ret = ms_error_set(err, -ENOMEM, "flat dump: out of memory");
+fail:
+	free_lines(&ls);
+	ms_flatdump__free(fd);
+	errno = -ret;
+	return NULL;
+}
+
+static const struct fd_view *view_of(const struct ms_flatdump *fd, const char *as_name)
+{
+	for (size_t i = 0; i < fd->nr_views; i++)
+		for (size_t k = 0; k < fd->views[i].nr_as; k++)
+			if (!strcmp(fd->views[i].as_names[k], as_name))
+				return &fd->views[i];
+	return NULL;
+}
+
+size_t ms_flatdump__nr_as(const struct ms_flatdump *fd)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fd->nr_views; i++)
+		n += fd->views[i].nr_as;
+	return n;
+}
+
+const char *ms_flatdump__as_name(const struct ms_flatdump *fd, size_t i)
+{
+	for (size_t v = 0; v < fd->nr_views; v++) {
+		if (i < fd->views[v].nr_as)
+			return fd->views[v].as_names[i];
+		i -= fd->views[v].nr_as;
+	}
+	return NULL;
+}
+
+const char *const *ms_flatdump__view_lines(const struct ms_flatdump *fd, const char *as_name,
+					   size_t *nr)
+{
+	const struct fd_view *v = view_of(fd, as_name);
+
+	if (!v)
+		return NULL;
+	*nr = v->nr_lines;
+	return (const char *const *)v->lines;
+}
+
+/* Name of the region of a range line: between "): " and " @<16hex>",
+ * the owner text or the " KVM" markers. */
+static bool range_line_name(const char *line, const char **name, size_t *len, uint64_t *start,
+			    uint64_t *end)
+{
+	const char *q = strstr(line, "): ");
+	size_t l;
+
+	if (strncmp(line, "  ", 2) || !parse_range(line + 2, start, end) || !q)
+		return false;
+	*name = q + 3;
+	l = strlen(*name);
+	while (ends_with(*name, l, " KVM"))
+		l -= 4;
+	for (const char *at = *name; (at = strstr(at, " @")) && at < *name + l; at++) {
+		uint64_t off;
+
+		if (at + 18 <= *name + l && parse_hex16(at + 2, &off)) {
+			l = at - *name;
+			break;
+		}
+	}
+	*len = l;
+	return true;
+}
+
+static bool flat_has_name_within(const struct ms_flatdump *fd, const char *name, bool ranged,
+				 uint64_t start, uint64_t end)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < fd->nr_views; i++) {
+		for (size_t k = 0; k < fd->views[i].nr_lines; k++) {
+			const char *n;
+			uint64_t s, e;
+			size_t l;
+
+			if (!range_line_name(fd->views[i].lines[k], &n, &l, &s, &e))
+				continue;
+			/* owner text may follow the name: accept a prefix match
+			 * ending at " owner:{", " parent:{" or " orphan" */
+			if (l < nl || memcmp(n, name, nl) ||
+			    (l > nl && strncmp(n + nl, " owner:{", 8) &&
+			     strncmp(n + nl, " parent:{", 9) && strncmp(n + nl, " orphan", 7)))
+				continue;
+			if (!ranged || (s >= start && e <= end))
+				return true;
+		}
+	}
+	return false;
+}
+
+unsigned int ms_flatdump__diff(const struct ms_flatdump *expected, const struct ms_flatdump *got,
+			       FILE *out)
+{
+	unsigned int ndiff = 0;
+
+	for (size_t i = 0; i < expected->nr_views; i++) {
+		const struct fd_view *e = &expected->views[i];
+
+		for (size_t a = 0; a < e->nr_as; a++) {
+			const struct fd_view *g = view_of(got, e->as_names[a]);
+			size_t n = 0;
+			bool differs = false;
+
+			if (!g) {
+				if (out)
+					fprintf(out, "AS \"%s\": missing\n", e->as_names[a]);
+				ndiff++;
+				continue;
+			}
+			/* a line-by-line report, good enough for sorted ranges */
+			for (size_t k = 0; k < e->nr_lines || k < g->nr_lines; k++) {
+				const char *x = k < e->nr_lines ? e->lines[k] : NULL;
+				const char *y = k < g->nr_lines ? g->lines[k] : NULL;
+
+				if (x && y && !strcmp(x, y))
+					continue;
+				if (!differs && out)
+					fprintf(out, "AS \"%s\": flat view differs\n", e->as_names[a]);
+				differs = true;
+				if (out && n++ < 20) {
+					if (x)
+						fprintf(out, "-%s\n", x);
+					if (y)
+						fprintf(out, "+%s\n", y);
+				}
+			}
+			ndiff += differs;
+		}
+	}
+	for (size_t i = 0; i < got->nr_views; i++) {
+		for (size_t a = 0; a < got->views[i].nr_as; a++) {
+			if (view_of(expected, got->views[i].as_names[a]))
+				continue;
+			if (out)
+				fprintf(out, "AS \"%s\": not in the expected dump\n",
+					got->views[i].as_names[a]);
+			ndiff++;
+		}
+	}
+	return ndiff;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libmemslot: rebuild a region tree from QEMU's ``info mtree`` text, and
+ * parse and compare ``info mtree -f`` dumps (qemu-mtree-format.md).
+ */
+#ifndef MEMSLOT_IMPORT_H
+#define MEMSLOT_IMPORT_H
+
+#include "as.h"
+
+struct ms_import;
+struct ms_flatdump;
+
+/**
+ * ms_import__parse() - rebuild regions and address spaces from a dump
+ * @ctx: context to create them in (normally a new, empty one)
+ * @tree: ``info mtree`` text, with or without ``-o`` and ``-D``, LF or CRLF
+ * @tree_len: bytes in @tree
+ * @flat: optional ``info mtree -f`` text of the same VM, or NULL; it
+ *	settles which ``i/o`` regions with subregions terminate
+ *	(qemu-mtree-format.md 7.1) and the order of address spaces
+ * @flat_len: bytes in @flat
+ * @err: optional error details: "line N: <what was expected>: <text>"
+ *
+ * RAM and ROM regions get no host memory. Without @flat, an ``i/o``
+ * region with subregions is taken for a container, except an
+ * address-space root smaller than 2^64 (QEMU's "io"); a childless one
+ * terminates unless it is a 2^64 address-space root. Aliases are created
+ * after their targets; siblings of equal priority and address are added
+ * so that the list order QEMU printed is kept, others newest-last in
+ * address order. On failure nothing is left in @ctx.
+ *
+ * Return: the import, or NULL with errno set (EINVAL for malformed input).
+ */
+MS_API struct ms_import *ms_import__parse(struct ms_ctx *ctx, const char *tree, size_t tree_len,
+					  const char *flat, size_t flat_len,
+					  struct ms_error *err);
+
+/**
+ * ms_import__free() - free the address spaces and drop the region references
+ * @imp: import, may be NULL
+ *
+ * Listeners on its address spaces must be gone.
+ */
+MS_API void ms_import__free(struct ms_import *imp);
+
+/** ms_import__nr_as() - number of address spaces. @imp: import. Return: the count. */
+MS_API size_t ms_import__nr_as(const struct ms_import *imp);
+
+/**
+ * ms_import__as() - one address space, in file order
+ * @imp: import
+ * @i: index
+ *
+ * Return: the address space or NULL.
+ */
+MS_API struct ms_as *ms_import__as(const struct ms_import *imp, size_t i);
+
+/**
+ * ms_import__find_as() - address space by name
+ * @imp: import
+ * @name: name
+ *
+ * Return: the first address space named @name, or NULL.
+ */
+MS_API struct ms_as *ms_import__find_as(const struct ms_import *imp, const char *name);
+
+/**
+ * ms_flatdump__parse() - parse an ``info mtree -f`` dump
+ * @text: dump, LF or CRLF
+ * @len: bytes
+ * @err: optional error details
+ *
+ * Return: the parsed dump, or NULL with errno set.
+ */
+MS_API struct ms_flatdump *ms_flatdump__parse(const char *text, size_t len, struct ms_error *err);
+
+/** ms_flatdump__free() - free a dump. @fd: dump, may be NULL. */
+MS_API void ms_flatdump__free(struct ms_flatdump *fd);
+
+/**
+ * ms_flatdump__nr_as() - number of address spaces named in the dump
+ * @fd: dump
+ *
+ * Return: the count.
+ */
+MS_API size_t ms_flatdump__nr_as(const struct ms_flatdump *fd);
+
+/**
+ * ms_flatdump__as_name() - one address space name, in dump order
+ * @fd: dump
+ * @i: index
+ *
+ * Return: the name or NULL.
+ */
+MS_API const char *ms_flatdump__as_name(const struct ms_flatdump *fd, size_t i);
+
+/**
+ * ms_flatdump__view_lines() - the lines of the view an address space uses
+ * @fd: dump
+ * @as_name: address space
+ * @nr: set to the number of lines
+ *
+ * The lines are " Root memory region: ..." and the range lines (or
+ * "  No rendered FlatView"), without line ends.
+ *
+ * Return: the lines, or NULL if @as_name is not in the dump.
+ */
+MS_API const char *const *ms_flatdump__view_lines(const struct ms_flatdump *fd,
+						   const char *as_name, size_t *nr);
+
+/**
+ * ms_flatdump__diff() - compare two dumps address space by address space
+ * @expected: reference dump (e.g. QEMU's)
+ * @got: dump to check
+ * @out: stream for a readable report of each difference, or NULL
+ *
+ * QEMU prints views in hash order, so views are matched by address-space
+ * name. Every address space of @expected must be in @got with identical
+ * lines, and @got must have no others.
+ *
+ * Return: the number of address spaces that differ.
+ */
+MS_API unsigned int ms_flatdump__diff(const struct ms_flatdump *expected,
+				      const struct ms_flatdump *got, FILE *out);
+
+#endif /* MEMSLOT_IMPORT_H */
