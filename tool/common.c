@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * memslot tool: error reporting, the JSON writer and number parsing shared
+ * by every command.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memslot.h"
+
+bool json_output;
+bool pretty_output;
+bool debug_output;
+
+static const char *cmd_name;
+/* STYLE.md "JSON": exactly one document per run, errors included. */
+static bool json_written;
+
+void set_cmd_name(const char *name)
+{
+	cmd_name = name;
+}
+
+static void vreport(const char *fmt, va_list ap)
+{
+	char msg[512];
+	int n = 0;
+
+	if (cmd_name)
+		n = snprintf(msg, sizeof(msg), "%s: ", cmd_name);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+
+	if (json_output && !json_written) {
+		struct json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "error", json_object_new_string(msg));
+			json_print(o);
+			return;
+		}
+	}
+	fprintf(stderr, "memslot: %s\n", msg);
+}
+
+void p_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+}
+
+int usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+int json_print(struct json_object *obj)
+{
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
+	const char *s;
+
+	flags |= pretty_output ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
+				 JSON_C_TO_STRING_PLAIN;
+	s = json_object_to_json_string_ext(obj, flags);
+	json_written = true;
+	if (!s) {
+		json_object_put(obj);
+		fprintf(stderr, "memslot: %s%scannot format JSON: %s\n", cmd_name ?: "",
+			cmd_name ? ": " : "", strerror(ENOMEM));
+		return 1;
+	}
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	json_object_put(obj);
+	return 0;
+}
+
+struct json_object *json_u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+struct json_object *json_str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+int parse_u64(const char *str, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull accepts leading blanks and a minus sign; QEMU does not. */
+	if (!str || !isdigit((unsigned char)str[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(str, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (end == str || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int suffix_shift(char c)
+{
+	switch (tolower((unsigned char)c)) {
+	case 'b': return 0;
+	case 'k': return 10;
+	case 'm': return 20;
+	case 'g': return 30;
+	case 't': return 40;
+	case 'p': return 50;
+	case 'e': return 60;
+	default: return -1;
+	}
+}
+
+/*
+ * QEMU's qemu_strtosz family (util/cutils.c behaviour, QEMU 7.2): decimal
+ * with an optional fraction and an optional one-letter binary suffix, or
+ * plain hexadecimal; a fraction needs a multiplier above 1 byte.
+ */
+int parse_size(const char *str, uint64_t unit, uint64_t *out)
+{
+	unsigned __int128 val = 0, frac = 0, div = 1, mul, res;
+	const char *p = str;
+	int shift;
+
+	if (!str || !isdigit((unsigned char)*p))
+		return -EINVAL;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		p += 2;
+		if (!isxdigit((unsigned char)*p))
+			return -EINVAL;
+		for (; isxdigit((unsigned char)*p); p++) {
+			val = val * 16 + (isdigit((unsigned char)*p) ? *p - '0' :
+					  tolower((unsigned char)*p) - 'a' + 10);
+			if (val > UINT64_MAX)
+				return -ERANGE;
+		}
+		if (*p)
+			return -EINVAL;
+		*out = (uint64_t)val;
+		return 0;
+	}
+
+	for (; isdigit((unsigned char)*p); p++) {
+		val = val * 10 + (*p - '0');
+		if (val > UINT64_MAX)
+			return -ERANGE;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		/* 18 digits keep frac * 2^60 inside 128 bits; more cannot matter. */
+		for (int n = 0; isdigit((unsigned char)*p); p++, n++) {
+			if (n < 18) {
+				frac = frac * 10 + (*p - '0');
+				div *= 10;
+			}
+		}
+	}
+
+	mul = unit;
+	if (*p) {
+		shift = suffix_shift(*p);
+		if (shift < 0 || p[1])
+			return -EINVAL;
+		mul = (unsigned __int128)1 << shift;
+	}
+	if (frac && mul == 1)
+		return -EINVAL;
+
+	res = val * mul + frac * mul / div;
+	if (res > UINT64_MAX)
+		return -ERANGE;
+	*out = (uint64_t)res;
+	return 0;
+}

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * memslot: QEMU memory-map and KVM memslot tool.
+ *
+ * memslot [OPTIONS] COMMAND [ARGS]: the global options come first, then a
+ * command from cmds[] matched by its full name (STYLE.md "CLI").
+ * Exit status: 0 success, 1 error, 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "memslot.h"
+
+#ifndef MS_VERSION
+#error "MS_VERSION must be defined by the Makefile"
+#endif
+
+const struct cmd cmds[] = {
+	{ "help",	do_help,	"list the commands, or show the help of one" },
+	{ "mtree",	do_mtree,	"print the default topology like QEMU's info mtree" },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: memslot [OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json     write one JSON document on stdout\n"
+		"  -p, --pretty   indented JSON (implies -j)\n"
+		"  -d, --debug    print library debug messages on stderr\n"
+		"  -V, --version  print the version and exit\n"
+		"  -h, --help     print this help and exit\n"
+		"\n"
+		"Commands:\n");
+	for (const struct cmd *c = cmds; c->name; c++)
+		fprintf(f, "  %-8s %s\n", c->name, c->summary);
+	fprintf(f, "\nRun 'memslot COMMAND --help' for the options of a command.\n");
+}
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (const struct cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int do_help(int argc, char **argv)
+{
+	struct json_object *arr, *o;
+	const struct cmd *c;
+
+	if (argc > 2)
+		return usage_err("unexpected argument: %s", argv[2]);
+	if (argc == 2) {
+		char help_opt[] = "--help";
+		char *sub_argv[] = { argv[1], help_opt, NULL };
+
+		if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
+		    !strcmp(argv[1], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		c = find_cmd(argv[1]);
+		if (!c)
+			return usage_err("unknown command: %s", argv[1]);
+		set_cmd_name(c->name);
+		return c->handler(2, sub_argv);
+	}
+
+	if (!json_output) {
+		for (c = cmds; c->name; c++)
+			printf("%-8s %s\n", c->name, c->summary);
+		return 0;
+	}
+
+	/* {"commands": [{"name": "...", "summary": "..."}, ...]} */
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	if (!o || !arr) {
+		json_object_put(o);
+		json_object_put(arr);
+		p_err("cannot build JSON: %s", strerror(ENOMEM));
+		return 1;
+	}
+	json_object_object_add(o, "commands", arr);
+	for (c = cmds; c->name; c++) {
+		struct json_object *e = json_object_new_object();
+
+		if (!e) {
+			json_object_put(o);
+			p_err("cannot build JSON: %s", strerror(ENOMEM));
+			return 1;
+		}
+		json_object_object_add(e, "name", json_object_new_string(c->name));
+		json_object_object_add(e, "summary", json_object_new_string(c->summary));
+		json_object_array_add(arr, e);
+	}
+	return json_print(o);
+}
+
+static int print_version(void)
+{
+	struct json_object *o;
+
+	if (!json_output) {
+		printf("memslot %s\nlibmemslot %s\n", MS_VERSION, ms_version());
+		return 0;
+	}
+	/* {"version": "...", "library_version": "..."} */
+	o = json_object_new_object();
+	if (!o) {
+		p_err("cannot build JSON: %s", strerror(ENOMEM));
+		return 1;
+	}
+	json_object_object_add(o, "version", json_object_new_string(MS_VERSION));
+	json_object_object_add(o, "library_version", json_object_new_string(ms_version()));
+	return json_print(o);
+}
+
+/*
+ * Output is buffered: a full disk or closed pipe shows up at the flush.
+ * A command that failed has reported its error already.
+ */
+static int finish(int ret, const char *cmd)
+{
+	if ((fflush(stdout) || ferror(stdout)) && !ret) {
+		fprintf(stderr, "memslot: %s%scannot write output: %s\n", cmd ?: "",
+			cmd ? ": " : "", strerror(errno));
+		return 1;
+	}
+	return ret;
+}
+
+/* -d: every library message, debug included, goes to stderr. */
+static int print_all(enum ms_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json",	no_argument,	NULL, 'j' },
+		{ "pretty",	no_argument,	NULL, 'p' },
+		{ "debug",	no_argument,	NULL, 'd' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ "help",	no_argument,	NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool version = false, help = false;
+	const struct cmd *c;
+	int opt, ret;
+
+	/* Our own messages only; '+': options end at the command name. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:jpdVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json_output = true;
+			break;
+		case 'p':
+			json_output = true;
+			pretty_output = true;
+			break;
+		case 'd':
+			debug_output = true;
+			break;
+		case 'V':
+			version = true;
+			break;
+		case 'h':
+			help = true;
+			break;
+		default:
+			if (optopt)
+				return usage_err("unknown option: -%c", optopt);
+			return usage_err("unknown option: %s", argv[optind - 1]);
+		}
+	}
+
+	if (debug_output)
+		ms_set_print(print_all);
+
+	if (help) {
+		usage(stdout);
+		return finish(0, NULL);
+	}
+	if (version)
+		return finish(print_version(), NULL);
+
+	if (optind >= argc) {
+		usage(stderr);
+		if (json_output)
+			return usage_err("missing command");
+		return EXIT_USAGE;
+	}
+
+	c = find_cmd(argv[optind]);
+	if (!c)
+		return usage_err("unknown command: %s", argv[optind]);
+
+	set_cmd_name(c->name);
+	argc -= optind;
+	argv += optind;
+	/* Handlers parse their own options: argv[0] is the command name. */
+	optind = 0;
+	ret = c->handler(argc, argv);
+	return finish(ret, c->name);
+}

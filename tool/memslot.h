@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * memslot tool: internal declarations shared by main.c, the command files
+ * and the embedded default topology.
+ */
+#ifndef MEMSLOT_TOOL_H
+#define MEMSLOT_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <memslot/memslot.h>
+
+/* Global options (main.c), set before any command handler runs. */
+extern bool json_output;	/* -j/--json, or -p */
+extern bool pretty_output;	/* -p/--pretty */
+extern bool debug_output;	/* -d/--debug */
+
+/**
+ * struct cmd - one entry of the command table
+ * @name: full command name (no abbreviations are accepted)
+ * @handler: do_<name>(argc, argv); argv[0] is the command name. Returns the
+ *	exit status: 0, 1 (error) or 2 (usage error)
+ * @summary: one line for `memslot help`
+ */
+struct cmd {
+	const char *name;
+	int (*handler)(int argc, char **argv);
+	const char *summary;
+};
+
+/* The command table (main.c), terminated by an entry with a NULL name. */
+extern const struct cmd cmds[];
+
+/* Exit statuses (STYLE.md "CLI"). */
+#define EXIT_USAGE 2
+
+/**
+ * set_cmd_name() - name the running command in error messages
+ * @name: command name, or NULL for errors of the global command line
+ */
+void set_cmd_name(const char *name);
+
+/**
+ * p_err() - report an error
+ * @fmt: printf format of "<problem>: <value>"
+ *
+ * Prints `memslot: <cmd>: <problem>: <value>` on stderr, or in JSON mode the
+ * document `{"error": "<cmd>: <problem>: <value>"}` on stdout (only if no
+ * document was written yet; otherwise the line goes to stderr).
+ */
+void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * usage_err() - report a usage error
+ * @fmt: printf format of "<problem>: <value>"
+ *
+ * Like p_err().
+ *
+ * Return: EXIT_USAGE, for `return usage_err(...)`.
+ */
+int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * json_print() - write the one JSON document of this run on stdout
+ * @obj: document, consumed (its reference is dropped); NULL writes `null`
+ *
+ * Plain one-line output, or indented with -p. Slashes are not escaped.
+ *
+ * Return: 0, or 1 after reporting a write error.
+ */
+int json_print(struct json_object *obj);
+
+/**
+ * json_u64() - exact unsigned 64-bit JSON integer
+ * @v: value
+ *
+ * Return: a new JSON object (NULL only on allocation failure).
+ */
+struct json_object *json_u64(uint64_t v);
+
+/**
+ * json_str_or_null() - JSON string, or JSON null for a NULL string
+ * @s: string or NULL
+ *
+ * Return: a new JSON object, or NULL (which json-c serialises as null).
+ */
+struct json_object *json_str_or_null(const char *s);
+
+/**
+ * parse_size() - parse a size with QEMU's suffixes (qemu_strtosz rules)
+ * @str: text, e.g. "4G", "1.5M", "0x1000", "512k", "100"
+ * @unit: multiplier of a number without suffix (1 for bytes, 1 << 20 for
+ *	QEMU's `-m`, which defaults to MiB)
+ * @out: result in bytes
+ *
+ * Suffixes B, K, M, G, T, P, E (either case) are powers of 1024. A decimal
+ * fraction is allowed ("1.5G", rounded down to whole bytes); hexadecimal
+ * numbers take no fraction and no suffix. Leading or trailing garbage,
+ * negative values and results of 2^64 or more are refused.
+ *
+ * Return: 0, -EINVAL for malformed text, -ERANGE for an overflow.
+ */
+int parse_size(const char *str, uint64_t unit, uint64_t *out);
+
+/**
+ * parse_u64() - parse an unsigned number (decimal, 0x hex or 0 octal)
+ * @str: text without sign or suffix
+ * @out: result
+ *
+ * Return: 0, -EINVAL for malformed text, -ERANGE for an overflow.
+ */
+int parse_u64(const char *str, uint64_t *out);
+
+/*
+ * Embedded default topology (topology.c): a QEMU 7.2 "pc" machine with
+ * 4 GiB RAM (split around the PCI hole), a few MMIO and port-I/O devices,
+ * the PAM and SMRAM aliases, and five address spaces.
+ */
+
+/* Size of the default machine's RAM: 3 GiB below 4 GiB, 1 GiB above. */
+#define TOPO_RAM_SIZE		(4ULL << 30)
+#define TOPO_BELOW_4G		0xc0000000ULL
+
+/**
+ * struct topo_owner - owner text recorded for ``-o`` (one per region)
+ * @mr: region
+ * @owner: inner text of owner:{...} or NULL
+ * @parent: inner text of parent:{...} or NULL
+ */
+struct topo_owner {
+	const struct ms_region *mr;
+	const char *owner;
+	const char *parent;
+};
+
+#define TOPO_MAX_REGIONS	96
+#define TOPO_MAX_AS		8
+#define TOPO_MAX_DEVS		16
+
+/**
+ * struct topology - a machine built in a context
+ * @ctx: the context (not owned)
+ * @regions: every region created, each holding the creator's reference
+ * @owners: owner text set on @regions[i], same index
+ * @nr_regions: count of @regions
+ * @as: address spaces in creation order
+ * @nr_as: count of @as
+ * @system: the "system" container (root of "memory" and "cpu-memory-0")
+ * @io: the "io" region (root of "I/O")
+ * @ram: "pc.ram"
+ * @latch: state of the simple I/O devices (one register each: reads
+ *	return the last value written)
+ * @nr_latches: count of @latch in use
+ * @err: details of the failure of topology_default()
+ */
+struct topology {
+	struct ms_ctx *ctx;
+	struct ms_region *regions[TOPO_MAX_REGIONS];
+	struct topo_owner owners[TOPO_MAX_REGIONS];
+	size_t nr_regions;
+	struct ms_as *as[TOPO_MAX_AS];
+	size_t nr_as;
+	struct ms_region *system;
+	struct ms_region *io;
+	struct ms_region *ram;
+	uint64_t latch[TOPO_MAX_DEVS];
+	size_t nr_latches;
+	struct ms_error err;
+};
+
+/**
+ * topology_default() - build the embedded default machine
+ * @ctx: empty context
+ * @t: filled; free with topology_free() on success
+ *
+ * Return: 0, or a negative errno with @t->err describing the failure
+ * (nothing is left allocated in @ctx).
+ */
+int topology_default(struct ms_ctx *ctx, struct topology *t);
+
+/**
+ * topology_free() - free the address spaces and regions of a topology
+ * @t: topology; the context itself is left to the caller
+ */
+void topology_free(struct topology *t);
+
+/**
+ * topology_owner() - owner text recorded for a region
+ * @t: topology
+ * @mr: region
+ *
+ * Return: the record, or NULL if @mr is not part of @t.
+ */
+const struct topo_owner *topology_owner(const struct topology *t, const struct ms_region *mr);
+
+/* Command handlers. */
+int do_help(int argc, char **argv);
+int do_mtree(int argc, char **argv);
+
+#endif /* MEMSLOT_TOOL_H */
