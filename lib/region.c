@@ -599,6 +599,8 @@ const struct ms_region *region_final_target(const struct ms_region *mr)
 }
 
 const char *ms_region__name(const struct ms_region *mr) { return mr->name; }
+const char *ms_region__owner(const struct ms_region *mr) { return mr->owner; }
+const char *ms_region__parent(const struct ms_region *mr) { return mr->parent; }
 enum ms_region_kind ms_region__kind(const struct ms_region *mr) { return mr->kind; }
 ms_u128 ms_region__size128(const struct ms_region *mr) { return mr->size; }
 uint64_t ms_region__addr(const struct ms_region *mr) { return mr->addr; }

@@ -443,6 +443,22 @@ MS_API void ms_region__set_migratable(struct ms_region *mr, bool migratable);
  */
 MS_API int ms_region__set_owner(struct ms_region *mr, const char *owner, const char *parent);
 
+/**
+ * ms_region__owner() - owner text set by ms_region__set_owner()
+ * @mr: region
+ *
+ * Return: the text or NULL.
+ */
+MS_API const char *ms_region__owner(const struct ms_region *mr);
+
+/**
+ * ms_region__parent() - parent text set by ms_region__set_owner()
+ * @mr: region
+ *
+ * Return: the text or NULL.
+ */
+MS_API const char *ms_region__parent(const struct ms_region *mr);
+
 /* Accessors. Sizes read back as UINT64_MAX for 2^64 (rule 2.2). */
 
 /** ms_region__name() - name, or NULL if unnamed. @mr: region. Return: the name. */
