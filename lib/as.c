@@ -344,7 +344,8 @@ static void as_update_ioeventfds(struct ms_as *as)
 			list[nr++] = e;
 		}
 	}
-	qsort(list, nr, sizeof(*list), ioeventfd_qcmp);
+	if (nr)
+		qsort(list, nr, sizeof(*list), ioeventfd_qcmp);
 	while (io < as->nr_ioeventfds || in < nr) {
 		if (io < as->nr_ioeventfds &&
 		    (in == nr || ioeventfd_cmp(&as->ioeventfds[io], &list[in]) < 0)) {

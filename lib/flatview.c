@@ -333,7 +333,8 @@ struct ms_flatview *flatview_render(struct ms_region *root)
 		errno = -st.err;
 		return NULL;
 	}
-	qsort(st.out, st.nr, sizeof(*st.out), range_cmp);
+	if (st.nr)	/* qsort's array must not be NULL, even when empty */
+		qsort(st.out, st.nr, sizeof(*st.out), range_cmp);
 	st.nr = simplify(st.out, st.nr);
 	shrunk = st.nr ? realloc(st.out, st.nr * sizeof(*st.out)) : NULL;
 	if (st.nr && shrunk)

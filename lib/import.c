@@ -122,6 +122,7 @@ struct node {
 	struct node **kids;
 	size_t nr_kids, alloc_kids;
 	struct ms_region *mr;
+	struct node *tnode;	/* resolved alias target */
 	bool in_as_tree;
 	unsigned int section;	/* index of the section holding it */
 };
@@ -468,7 +469,7 @@ static int parse_sections(struct parser *p, struct lines *ls)
 		i++;	/* the empty line */
 	}
 	if (!p->nr_secs)
-		return perr(p, 1, "expected \"address-space: <name>\"", ls->nr ? ls->v[0].s : "");
+		return perr(p, 1, "expected \"address-space: <name>\"", ls->nr ? ls->v[0].s : NULL);
 	return 0;
 }
 
@@ -499,6 +500,80 @@ static bool has_named_descendant(const struct node *n, const char *name)
 		    has_named_descendant(n->kids[i], name))
 			return true;
 	return false;
+}
+
+struct flat_range_text {
+	uint64_t start, end;
+	const char *type;	/* up to "): " */
+	size_t type_len;
+	const char *name;
+	size_t name_len;
+};
+
+static bool parse_flat_range(const char *line, struct flat_range_text *r);
+static bool range_line_name(const char *line, const char **name, size_t *len, uint64_t *start,
+			    uint64_t *end);
+
+static struct node *alias_target(struct parser *p, struct node *a);
+
+/* Final non-alias target of an alias node, or NULL. */
+static struct node *final_target(struct parser *p, struct node *n)
+{
+	for (int depth = 0; n && n->is_alias && depth < 64; depth++)
+		n = alias_target(p, n);
+	return n && !n->is_alias ? n : NULL;
+}
+
+/* Is @a the alias that wins at @addr among the enabled aliases of the same
+ * section onto @t? Higher priority wins, then the one printed first (the
+ * newest, rule 3.3). */
+static bool alias_wins(struct parser *p, struct node *a, struct node *t, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		struct node *b = p->nodes[i];
+
+		if (b == a || !b->is_alias || b->disabled || b->section != a->section ||
+		    addr < b->start || addr > b->end || final_target(p, b) != t)
+			continue;
+		if (b->prio > a->prio || (b->prio == a->prio && b->line < a->line))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A read-only alias of RAM prints as "ram" in the tree (rule 4.2 of the
+ * format) but makes its flat ranges "rom": PC PAM "pam-rom". With a -f dump,
+ * an alias onto writable RAM is read-only if, at a point where it is the
+ * winning alias, the view shows the target as "rom".
+ */
+static void settle_readonly_aliases(struct parser *p)
+{
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		struct node *a = p->nodes[i], *t;
+		const char *const *lines;
+		const struct section *sec;
+		size_t nr;
+
+		if (!a->is_alias || a->disabled || !a->in_as_tree)
+			continue;
+		t = final_target(p, a);
+		if (!t || t->type != T_RAM)
+			continue;
+		sec = &p->secs[a->section];
+		lines = ms_flatdump__view_lines(p->flat, sec->names[0], &nr);
+		for (size_t k = 0; lines && k < nr && !a->mr->readonly; k++) {
+			struct flat_range_text r;
+			uint64_t at;
+
+			if (!parse_flat_range(lines[k], &r) || r.end < a->start || r.start > a->end ||
+			    r.name_len != strlen(t->name) || memcmp(r.name, t->name, r.name_len))
+				continue;
+			at = r.start > a->start ? r.start : a->start;
+			if (r.type_len == 3 && !memcmp(r.type, "rom", 3) && alias_wins(p, a, t, at))
+				a->mr->readonly = true;
+		}
+	}
 }
 
 static bool io_terminates(struct parser *p, const struct node *n)
@@ -600,15 +675,66 @@ static struct node *section_region(struct parser *p, const struct section *sec)
 	return r;
 }
 
-static struct node *find_target(struct parser *p, const char *name)
+static bool subtree_has_name(const struct node *n, const char *name, size_t len)
 {
+	if (n->name && strlen(n->name) == len && !memcmp(n->name, name, len))
+		return true;
+	for (size_t i = 0; i < n->nr_kids; i++)
+		if (subtree_has_name(n->kids[i], name, len))
+			return true;
+	return false;
+}
+
+/* How many ranges of the alias's window in QEMU's view name a region of
+ * @cand's subtree (or of its own alias targets one level down)? */
+static unsigned int target_score(struct parser *p, const struct node *a, const struct node *cand)
+{
+	const char *const *lines;
+	unsigned int score = 0;
+	size_t nr;
+
+	if (!p->flat || !a->in_as_tree)
+		return 0;
+	lines = ms_flatdump__view_lines(p->flat, p->secs[a->section].names[0], &nr);
+	for (size_t k = 0; lines && k < nr; k++) {
+		struct flat_range_text r;
+
+		if (parse_flat_range(lines[k], &r) && r.end >= a->start && r.start <= a->end &&
+		    subtree_has_name(cand, r.name, r.name_len))
+			score++;
+	}
+	return score;
+}
+
+/*
+ * The region an alias shows: the memory-region section of its target's name.
+ * Distinct regions may share a name (two PCI bridges' "pci_bridge_pci");
+ * then the candidate whose subtree explains most of what QEMU's view shows
+ * in the alias window wins, else the first one.
+ */
+static struct node *alias_target(struct parser *p, struct node *a)
+{
+	struct node *best = NULL;
+	unsigned int best_score = 0;
+
+	if (a->tnode)
+		return a->tnode;
 	for (size_t i = 0; i < p->nr_secs; i++) {
 		const struct section *sec = &p->secs[i];
+		struct node *cand;
+		unsigned int score;
 
-		if (!sec->is_as && !strcmp(sec->names[0], name))
-			return section_region(p, sec);
+		if (sec->is_as || strcmp(sec->names[0], a->target))
+			continue;
+		cand = section_region(p, sec);
+		score = target_score(p, a, cand);
+		if (!best || score > best_score) {
+			best = cand;
+			best_score = score;
+		}
 	}
-	return NULL;
+	a->tnode = best;
+	return best;
 }
 
 static int create_alias(struct parser *p, struct node *n, unsigned int depth)
@@ -620,7 +746,7 @@ static int create_alias(struct parser *p, struct node *n, unsigned int depth)
 		return 0;
 	if (depth > 64)
 		return perr(p, n->line, "alias chain too long or looping", n->name);
-	t = find_target(p, n->target);
+	t = alias_target(p, n);
 	if (!t)
 		return perr(p, n->line, "alias target not found (no \"memory-region:\" section)",
 			    n->target);
@@ -788,6 +914,8 @@ static int build(struct parser *p, struct ms_import *imp)
 		if (ret)
 			return ret;
 	}
+	if (p->flat)
+		settle_readonly_aliases(p);
 	for (size_t i = 0; i < p->nr_secs; i++) {
 		struct section *sec = &p->secs[i];
 
@@ -1068,6 +1196,23 @@ const char *const *ms_flatdump__view_lines(const struct ms_flatdump *fd, const c
 	return (const char *const *)v->lines;
 }
 
+/* "  <start>-<end> (prio <p>, <type>): <name>...": the type and the name
+ * (see range_line_name() for where the name ends). */
+static bool parse_flat_range(const char *line, struct flat_range_text *r)
+{
+	const char *c, *q;
+
+	if (!range_line_name(line, &r->name, &r->name_len, &r->start, &r->end))
+		return false;
+	q = r->name - 3;
+	c = memchr(line, ',', q - line);
+	if (!c || c[1] != ' ')
+		return false;
+	r->type = c + 2;
+	r->type_len = q - r->type;
+	return true;
+}
+
 /* Name of the region of a range line: between "): " and " @<16hex>",
  * the owner text or the " KVM" markers. */
 static bool range_line_name(const char *line, const char **name, size_t *len, uint64_t *start,
@@ -1156,6 +1301,8 @@ unsigned int ms_flatdump__diff(const struct ms_flatdump *expected, const struct 
 						fprintf(out, "+%s\n", y);
 				}
 			}
+			if (out && n > 20)
+				fprintf(out, "... %zu more differing lines\n", n - 20);
 			ndiff += differs;
 		}
 	}

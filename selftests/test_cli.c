@@ -7,14 +7,25 @@
  *
  * The tool is the binary named by $MEMSLOT (default build/memslot), run
  * with stdin on /dev/null and stdout/stderr captured in memory files.
+ *
+ * `mtree --import` is checked against the QEMU 7.2 captures in
+ * spec/samples/qemu-7.2: $MEMSLOT_SAMPLES, else ../shared/spec/samples/qemu-7.2
+ * from the working directory (the Makefile runs tests from the repository
+ * root, with ../shared beside the clone), else the same place relative to
+ * the test binary (build/selftests/). Tests that need them skip if none
+ * exists; the malformed-input and SMRAM tests use inline dumps.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -791,6 +802,799 @@ TEST(json_error)
 	ASSERT_NE(NULL, o);
 	EXPECT_NE(NULL, str_key(o, "error"));
 	json_object_put(o);
+	result_free(&r);
+}
+
+/* --- mtree --import: helpers ------------------------------------------ */
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+/* Directory of the QEMU 7.2 reference dumps, or NULL (see the top comment). */
+static const char *samples_dir(void)
+{
+	static char buf[PATH_MAX];
+	const char *env = getenv("MEMSLOT_SAMPLES");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env)
+		return is_dir(env) ? env : NULL;
+	if (is_dir("../shared/spec/samples/qemu-7.2"))
+		return "../shared/spec/samples/qemu-7.2";
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	snprintf(buf, sizeof(buf), "%s/../../../shared/spec/samples/qemu-7.2", dirname(exe));
+	return is_dir(buf) ? buf : NULL;
+}
+
+#define NO_SAMPLES \
+	"no QEMU 7.2 samples (set MEMSLOT_SAMPLES or put ../shared/spec beside the repository)"
+
+/* Whole file as a string, "\r" removed if @strip_cr; NULL on error. */
+static char *read_text(const char *path, bool strip_cr)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *s, *w;
+
+	if (fd < 0)
+		return NULL;
+	s = slurp(fd);
+	close(fd);
+	if (s && strip_cr) {
+		w = s;
+		for (const char *r = s; *r; r++)
+			if (*r != '\r')
+				*w++ = *r;
+		*w = '\0';
+	}
+	return s;
+}
+
+/*
+ * Put @text in a memory file and name it in @path (PATH_MAX bytes) as
+ * /proc/self/fd/<n>: the descriptor is inherited by the tool, and nothing
+ * is left on disk when a test stops at a failed ASSERT (the harness skips
+ * the teardown then).
+ */
+static int write_temp(char *path, const char *text, size_t len)
+{
+	int fd = memfd_create("memslot-test", 0);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len) {
+		close(fd);
+		return -EIO;
+	}
+	snprintf(path, PATH_MAX, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
+/* Number of lines of @text starting with @prefix. */
+static int count_prefixed(const char *text, const char *prefix)
+{
+	int n = 0;
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		n += starts_with(p, prefix);
+	return n;
+}
+
+/* Does every line of @want appear as a line of @text? Logs the first miss. */
+static bool has_all_lines(struct __test_metadata *_metadata, const char *text, const char *want)
+{
+	char line[512];
+
+	for (const char *p = want; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		if (!has_line(text, line)) {
+			TH_LOG("missing line: %s", line);
+			return false;
+		}
+		p += len + (nl ? 1 : 0);
+	}
+	return true;
+}
+
+/* --- mtree --import: the QEMU 7.2 samples ----------------------------- */
+
+FIXTURE(sample) {
+	char tree[PATH_MAX];
+	char flat[PATH_MAX];
+	char *flat_text;	/* QEMU's `info mtree -f`, "\r" removed */
+};
+
+FIXTURE_VARIANT(sample) {
+	const char *prefix;
+};
+
+FIXTURE_VARIANT_ADD(sample, pc_256m_stopped) {
+	.prefix = "pc-256m-stopped",
+};
+
+FIXTURE_VARIANT_ADD(sample, pc_4g_dimms_nvdimm) {
+	.prefix = "pc-4g-dimms-nvdimm",
+};
+
+FIXTURE_VARIANT_ADD(sample, pc_pflash_virtio_mem) {
+	.prefix = "pc-pflash-virtio-mem",
+};
+
+FIXTURE_VARIANT_ADD(sample, q35_1g_stopped) {
+	.prefix = "q35-1g-stopped",
+};
+
+FIXTURE_SETUP(sample)
+{
+	const char *dir = samples_dir();
+
+	if (!dir)
+		SKIP(return, NO_SAMPLES);
+	snprintf(self->tree, sizeof(self->tree), "%s/%s.mtree.txt", dir, variant->prefix);
+	snprintf(self->flat, sizeof(self->flat), "%s/%s.mtree_f.txt", dir, variant->prefix);
+	self->flat_text = read_text(self->flat, true);
+	ASSERT_NE(NULL, self->flat_text) TH_LOG("cannot read %s", self->flat);
+	ASSERT_EQ(0, access(self->tree, R_OK)) TH_LOG("cannot read %s", self->tree);
+}
+
+FIXTURE_TEARDOWN(sample)
+{
+	free(self->flat_text);
+}
+
+/* Our flat views, " KVM" markers included, equal QEMU's view by view. */
+TEST_F(sample, check_flat)
+{
+	int nr_as = count_prefixed(self->flat_text, " AS \"");
+	struct result r;
+	char want[64];
+
+	ASSERT_LT(0, nr_as);
+	snprintf(want, sizeof(want), "flat views identical: %d address spaces\n", nr_as);
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->tree, "--check-flat", self->flat));
+	if (r.status)
+		TH_LOG("%s%s", r.out, r.err);
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ(want, r.out);
+	EXPECT_STREQ("", r.err);
+	result_free(&r);
+}
+
+TEST_F(sample, check_flat_json)
+{
+	int nr_as = count_prefixed(self->flat_text, " AS \"");
+	struct json_object *o, *c;
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", self->tree, "--check-flat", self->flat));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	o = parse_one(r.out);
+	ASSERT_NE(NULL, o);
+	EXPECT_EQ(2, json_object_object_length(o));
+	EXPECT_EQ(nr_as, json_object_array_length(key(o, "address_spaces")));
+	c = key(o, "check_flat");
+	ASSERT_NE(NULL, c);
+	EXPECT_TRUE(json_object_is_type(key(c, "identical"), json_type_boolean));
+	EXPECT_TRUE(json_object_get_boolean(key(c, "identical")));
+	EXPECT_TRUE(json_object_is_type(key(c, "differences"), json_type_array));
+	EXPECT_EQ(0, json_object_array_length(key(c, "differences")));
+	json_object_put(o);
+	result_free(&r);
+}
+
+/* -f prints every line QEMU printed (views in another order), markers too. */
+TEST_F(sample, flat_lines)
+{
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->tree, "--check-flat", self->flat, "-f"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_TRUE(has_all_lines(_metadata, r.out, self->flat_text));
+	EXPECT_EQ(count_lines(self->flat_text) + 1, count_lines(r.out));
+	EXPECT_EQ(count_prefixed(self->flat_text, "FlatView #"),
+		  count_prefixed(r.out, "FlatView #"));
+	EXPECT_TRUE(strstr(r.out, " KVM\n") != NULL);
+	result_free(&r);
+}
+
+/* The tree printed back is the dump, byte for byte, without the "\r". */
+TEST_F(sample, tree_round_trip)
+{
+	char *want = read_text(self->tree, true);
+	struct result r;
+
+	ASSERT_NE(NULL, want);
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->tree));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	EXPECT_STREQ(want, r.out);
+	free(want);
+	result_free(&r);
+}
+
+/* An `info mtree -D` dump prints back with -D, and as the plain dump without. */
+TEST(import_disabled_round_trip)
+{
+	char tree_d[PATH_MAX], tree[PATH_MAX];
+	const char *dir = samples_dir();
+	char *want_d, *want;
+	struct result r;
+
+	if (!dir)
+		SKIP(return, NO_SAMPLES);
+	snprintf(tree_d, sizeof(tree_d), "%s/pc-256m-stopped.mtree_D.txt", dir);
+	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
+	want_d = read_text(tree_d, true);
+	want = read_text(tree, true);
+	ASSERT_NE(NULL, want_d);
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, strstr(want_d, " [disabled]\n"));
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree_d, "-D"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	EXPECT_STREQ(want_d, r.out);
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree_d));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ(want, r.out);
+	result_free(&r);
+	free(want_d);
+	free(want);
+}
+
+/*
+ * kvm-memslots.md 6.5: the registration replay maps the stopped pc machine
+ * in address order, lowest free id first; ROMs read-only (rule 6.3), the
+ * MMIO ranges and the unaligned nothing.
+ */
+TEST(import_memslots_json)
+{
+	static const struct {
+		uint64_t gpa, size;
+		uint32_t flags;
+		const char *region;
+	} want[] = {
+		{ 0x0, 0xc0000, 0, "pc.ram" },
+		{ 0xc0000, 0x20000, 2, "pc.rom" },
+		{ 0xe0000, 0x20000, 2, "pc.bios" },
+		{ 0x100000, 0xff00000, 0, "pc.ram" },
+		{ 0xfffc0000, 0x40000, 2, "pc.bios" },
+	};
+	const char *dir = samples_dir();
+	struct json_object *o, *slots;
+	char tree[PATH_MAX];
+	struct result r;
+
+	if (!dir)
+		SKIP(return, NO_SAMPLES);
+	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
+	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", tree, "--memslots"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	o = parse_one(r.out);
+	ASSERT_NE(NULL, o);
+	EXPECT_EQ(2, json_object_object_length(o));
+	EXPECT_EQ(7, json_object_array_length(key(o, "address_spaces")));
+	EXPECT_STREQ("i440FX", json_object_get_string(
+			     json_object_array_get_idx(key(o, "address_spaces"), 0)));
+	slots = key(o, "memslots");
+	ASSERT_TRUE(json_object_is_type(slots, json_type_array));
+	ASSERT_EQ(5, json_object_array_length(slots));
+	for (size_t i = 0; i < 5; i++) {
+		struct json_object *s = json_object_array_get_idx(slots, i);
+
+		if (json_object_get_uint64(key(s, "gpa")) != want[i].gpa ||
+		    json_object_get_uint64(key(s, "flags")) != want[i].flags)
+			TH_LOG("slot %zu: %s", i, json_object_to_json_string(s));
+		EXPECT_EQ(6, json_object_object_length(s));
+		EXPECT_EQ(i, json_object_get_uint64(key(s, "slot")));
+		EXPECT_EQ(0, json_object_get_uint64(key(s, "as")));
+		EXPECT_EQ(want[i].gpa, json_object_get_uint64(key(s, "gpa")));
+		EXPECT_EQ(want[i].size, json_object_get_uint64(key(s, "size")));
+		EXPECT_TRUE(json_object_is_type(key(s, "flags"), json_type_int));
+		EXPECT_EQ(want[i].flags, json_object_get_uint64(key(s, "flags")));
+		EXPECT_STREQ(want[i].region, str_key(s, "region"));
+	}
+	json_object_put(o);
+	result_free(&r);
+}
+
+TEST(import_memslots_text)
+{
+	static const char want[] =
+		"slot  as  gpa                 size                flags  region\n"
+		"   0   0  0x0000000000000000  0x00000000000c0000  -      pc.ram\n"
+		"   1   0  0x00000000000c0000  0x0000000000020000  ro     pc.rom\n"
+		"   2   0  0x00000000000e0000  0x0000000000020000  ro     pc.bios\n"
+		"   3   0  0x0000000000100000  0x000000000ff00000  -      pc.ram\n"
+		"   4   0  0x00000000fffc0000  0x0000000000040000  ro     pc.bios\n"
+		"total: 5 slots, 0x10040000 bytes\n";
+	const char *dir = samples_dir();
+	char tree[PATH_MAX], flat[PATH_MAX];
+	struct result r;
+	const char *p;
+
+	if (!dir)
+		SKIP(return, NO_SAMPLES);
+	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
+	snprintf(flat, sizeof(flat), "%s/pc-256m-stopped.mtree_f.txt", dir);
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "--memslots"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	EXPECT_STREQ(want, r.out);
+	result_free(&r);
+
+	/* Combined: flat views, then the table, then the check. */
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "-f", "--memslots", "--check-flat", flat));
+	EXPECT_EQ(0, r.status);
+	EXPECT_TRUE(starts_with(r.out, "FlatView #0\n"));
+	p = strstr(r.out, "\n\nslot  as  gpa");
+	ASSERT_NE(NULL, p);
+	EXPECT_TRUE(starts_with(p + 2, want));
+	EXPECT_STREQ("flat views identical: 7 address spaces\n", p + 2 + strlen(want));
+	result_free(&r);
+}
+
+/* A flat dump with one range changed: the line is reported, exit 1. */
+TEST(import_check_flat_corrupted)
+{
+	static const char good[] =
+		"  0000000000100000-000000000fffffff (prio 0, ram): pc.ram @0000000000100000 KVM";
+	static const char bad[] =
+		"  0000000000100000-000000000effffff (prio 0, ram): pc.ram @0000000000100000 KVM";
+	struct json_object *o, *c, *diffs;
+	char tree[PATH_MAX], flat[PATH_MAX], tmp[PATH_MAX], line[200];
+	const char *dir = samples_dir();
+	bool seen_memory = false;
+	struct result r;
+	char *text, *p;
+
+	if (!dir)
+		SKIP(return, NO_SAMPLES);
+	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
+	snprintf(flat, sizeof(flat), "%s/pc-256m-stopped.mtree_f.txt", dir);
+	text = read_text(flat, false);		/* CRLF kept */
+	ASSERT_NE(NULL, text);
+	p = strstr(text, good);
+	ASSERT_NE(NULL, p);
+	memcpy(p, bad, strlen(bad));
+	ASSERT_EQ(0, write_temp(tmp, text, strlen(text)));
+	free(text);
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "--check-flat", tmp));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.err);
+	snprintf(line, sizeof(line), "-%s", bad);
+	EXPECT_TRUE(has_line(r.out, line));
+	snprintf(line, sizeof(line), "+%s", good);
+	EXPECT_TRUE(has_line(r.out, line));
+	/* "memory" and "cpu-memory-0" share the view: both differ. */
+	EXPECT_TRUE(has_line(r.out, "AS \"memory\": flat view differs"));
+	EXPECT_TRUE(has_line(r.out, "AS \"cpu-memory-0\": flat view differs"));
+	EXPECT_TRUE(has_line(r.out, "flat views differ: 2 of 7 address spaces"));
+	EXPECT_EQ(NULL, strstr(r.out, "identical"));
+	EXPECT_EQ(NULL, strstr(r.out, "AS \"I/O\""));
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", tree, "--check-flat", tmp));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.err);
+	o = parse_one(r.out);
+	ASSERT_NE(NULL, o);
+	c = key(o, "check_flat");
+	EXPECT_FALSE(json_object_get_boolean(key(c, "identical")));
+	diffs = key(c, "differences");
+	ASSERT_EQ(2, json_object_array_length(diffs));
+	for (size_t i = 0; i < 2; i++) {
+		struct json_object *d = json_object_array_get_idx(diffs, i);
+		const char *as = str_key(d, "address_space");
+
+		ASSERT_NE(NULL, as);
+		seen_memory |= !strcmp(as, "memory");
+		EXPECT_TRUE(!strcmp(as, "memory") || !strcmp(as, "cpu-memory-0"));
+		ASSERT_EQ(1, json_object_array_length(key(d, "expected")));
+		ASSERT_EQ(1, json_object_array_length(key(d, "got")));
+		EXPECT_STREQ(bad, json_object_get_string(
+				     json_object_array_get_idx(key(d, "expected"), 0)));
+		EXPECT_STREQ(good, json_object_get_string(
+				     json_object_array_get_idx(key(d, "got"), 0)));
+	}
+	EXPECT_TRUE(seen_memory);
+	json_object_put(o);
+	result_free(&r);
+}
+
+/* --- mtree --import: inline dumps --------------------------------------- */
+
+/*
+ * A machine with KVM SMM (kvm-memslots.md 1.2): VGA MMIO over RAM in
+ * "memory", SMRAM opened over it in "KVM-SMRAM".
+ */
+#define SMM_SYSTEM \
+	"  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n" \
+	"    0000000000000000-0000000007ffffff (prio 0, ram): alias ram-below-4g @pc.ram 0000000000000000-0000000007ffffff\n" \
+	"    00000000000a0000-00000000000bffff (prio 1, i/o): vga-lowmem\n" \
+	"    00000000fffc0000-00000000ffffffff (prio 0, rom): pc.bios\n"
+static const char smm_tree[] =
+	"address-space: memory\n"
+	SMM_SYSTEM
+	"\n"
+	"address-space: KVM-SMRAM\n"
+	"  0000000000000000-ffffffffffffffff (prio 0, i/o): mem-container-smram\n"
+	"    0000000000000000-ffffffffffffffff (prio 0, i/o): alias mem-smram @system 0000000000000000-ffffffffffffffff\n"
+	"    00000000000a0000-00000000000bffff (prio 10, ram): alias smram-low @pc.ram 00000000000a0000-00000000000bffff\n"
+	"\n"
+	"memory-region: pc.ram\n"
+	"  0000000000000000-0000000007ffffff (prio 0, ram): pc.ram\n"
+	"\n"
+	"memory-region: system\n"
+	SMM_SYSTEM
+	"\n";
+
+TEST(import_round_trip_lf_crlf)
+{
+	char path[2][PATH_MAX], crlf[sizeof(smm_tree) * 2];
+	struct result r;
+	size_t n = 0;
+
+	ASSERT_EQ(0, write_temp(path[0], smm_tree, strlen(smm_tree)));
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path[0]));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	EXPECT_STREQ(smm_tree, r.out);
+	result_free(&r);
+
+	for (const char *p = smm_tree; *p; p++) {
+		if (*p == '\n')
+			crlf[n++] = '\r';
+		crlf[n++] = *p;
+	}
+	ASSERT_EQ(0, write_temp(path[1], crlf, n));
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path[1]));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ(smm_tree, r.out);
+	result_free(&r);
+}
+
+/* "KVM-SMRAM" gets its own slot table with KVM address space id 1. */
+TEST(import_smram)
+{
+	static const struct {
+		uint32_t slot, as;
+		uint64_t gpa, size;
+		uint32_t flags;
+	} want[] = {
+		{ 0, 0, 0x0, 0xa0000, 0 },
+		{ 1, 0, 0xc0000, 0x7f40000, 0 },
+		{ 2, 0, 0xfffc0000, 0x40000, 2 },
+		{ 0, 1, 0x0, 0x8000000, 0 },
+		{ 1, 1, 0xfffc0000, 0x40000, 2 },
+	};
+	struct json_object *o, *slots, *views;
+	char path[PATH_MAX];
+	struct result r;
+	int smram_kvm = 0;
+
+	ASSERT_EQ(0, write_temp(path, smm_tree, strlen(smm_tree)));
+	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", path, "--memslots", "-f"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	o = parse_one(r.out);
+	ASSERT_NE(NULL, o);
+	slots = key(o, "memslots");
+	ASSERT_EQ(5, json_object_array_length(slots));
+	for (size_t i = 0; i < 5; i++) {
+		struct json_object *s = json_object_array_get_idx(slots, i);
+
+		if (json_object_get_uint64(key(s, "gpa")) != want[i].gpa ||
+		    json_object_get_uint64(key(s, "as")) != want[i].as)
+			TH_LOG("row %zu: %s", i, json_object_to_json_string(s));
+		EXPECT_EQ(want[i].slot, json_object_get_uint64(key(s, "slot")));
+		EXPECT_EQ(want[i].as, json_object_get_uint64(key(s, "as")));
+		EXPECT_EQ(want[i].gpa, json_object_get_uint64(key(s, "gpa")));
+		EXPECT_EQ(want[i].size, json_object_get_uint64(key(s, "size")));
+		EXPECT_EQ(want[i].flags, json_object_get_uint64(key(s, "flags")));
+	}
+	/* Markers: each range names the address spaces whose map has it. */
+	views = key(o, "flat_views");
+	ASSERT_EQ(2, json_object_array_length(views));
+	for (size_t v = 0; v < 2; v++) {
+		struct json_object *view = json_object_array_get_idx(views, v);
+		struct json_object *ranges = key(view, "ranges");
+		const char *as = as_name(view, 0);
+
+		for (size_t i = 0; i < json_object_array_length(ranges); i++) {
+			struct json_object *rg = json_object_array_get_idx(ranges, i);
+			struct json_object *kvm = key(rg, "kvm");
+			bool io = !strcmp(str_key(rg, "region"), "vga-lowmem");
+
+			ASSERT_TRUE(json_object_is_type(kvm, json_type_array));
+			EXPECT_EQ(io ? 0 : 1, json_object_array_length(kvm));
+			if (!io)
+				EXPECT_STREQ(as, json_object_get_string(
+						     json_object_array_get_idx(kvm, 0)));
+			smram_kvm += !strcmp(as, "KVM-SMRAM") && !io;
+		}
+	}
+	EXPECT_EQ(2, smram_kvm);
+	json_object_put(o);
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path, "--memslots"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_TRUE(has_line(r.out,
+		"   0   1  0x0000000000000000  0x0000000008000000  -      pc.ram"));
+	EXPECT_TRUE(has_line(r.out, "total: 5 slots (as 0: 3, as 1: 2), 0x10060000 bytes"));
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path, "-f"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out,
+		" AS \"KVM-SMRAM\", root: mem-container-smram\n"
+		" Root memory region: mem-container-smram\n"
+		"  0000000000000000-0000000007ffffff (prio 0, ram): pc.ram KVM\n"
+		"  00000000fffc0000-00000000ffffffff (prio 0, rom): pc.bios KVM\n\n"));
+	EXPECT_TRUE(has_line(r.out,
+		"  00000000000a0000-00000000000bffff (prio 1, i/o): vga-lowmem"));
+	EXPECT_TRUE(has_line(r.out,
+		"  00000000000c0000-0000000007ffffff (prio 0, ram): pc.ram @00000000000c0000 KVM"));
+	result_free(&r);
+}
+
+/* JSON tree of an import; owner text from a -o dump via the region getters. */
+TEST(import_json_tree_owner)
+{
+	static const char tree[] =
+		"address-space: memory\n"
+		"  0000000000000000-ffffffffffffffff (prio 0, i/o): system parent:{obj path=/machine/unattached}\n"
+		"    0000000000000000-0000000007ffffff (prio 0, ram): pc.ram owner:{obj path=/objects/pc.ram}\n"
+		"    00000000fed00000-00000000fed003ff (prio 0, i/o): hpet orphan\n"
+		"\n";
+	struct json_object *o, *root, *mr;
+	char path[PATH_MAX];
+	struct result r;
+
+	ASSERT_EQ(0, write_temp(path, tree, strlen(tree)));
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path, "-o"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ(tree, r.out);
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", path, "-o"));
+	EXPECT_EQ(0, r.status);
+	o = parse_one(r.out);
+	ASSERT_NE(NULL, o);
+	EXPECT_EQ(2, json_object_object_length(o));
+	EXPECT_EQ(0, json_object_array_length(key(o, "alias_targets")));
+	root = key(json_object_array_get_idx(key(o, "address_spaces"), 0), "root");
+	ASSERT_NE(NULL, root);
+	EXPECT_STREQ("system", str_key(root, "name"));
+	EXPECT_TRUE(json_object_is_type(key(root, "owner"), json_type_null));
+	EXPECT_STREQ("obj path=/machine/unattached", str_key(root, "parent"));
+	mr = find_region(root, "pc.ram");
+	ASSERT_NE(NULL, mr);
+	EXPECT_STREQ("obj path=/objects/pc.ram", str_key(mr, "owner"));
+	EXPECT_TRUE(json_object_is_type(key(mr, "parent"), json_type_null));
+	mr = find_region(root, "hpet");
+	ASSERT_NE(NULL, mr);
+	EXPECT_TRUE(json_object_object_get_ex(mr, "owner", NULL));
+	EXPECT_TRUE(json_object_is_type(key(mr, "owner"), json_type_null));
+	json_object_put(o);
+	result_free(&r);
+}
+
+/* Malformed dumps: one error line naming file and line, nothing on stdout. */
+#define BAD_L1 "address-space: memory\n"
+#define BAD_L2 "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+#define BAD_L3 "    0000000000000000-0000000007ffffff (prio 0, ram): alias ram-below-4g @pc.ram 0000000000000000-0000000007ffffff\n"
+#define BAD_L4 "    00000000000a0000-00000000000bffff (prio 1, i/o): vga-lowmem\n"
+#define BAD_L5 "    00000000fffc0000-00000000ffffffff (prio 0, rom): pc.bios\n"
+#define BAD_TAIL "\nmemory-region: pc.ram\n" \
+	"  0000000000000000-0000000007ffffff (prio 0, ram): pc.ram\n\n"
+
+FIXTURE(malformed) {
+	char path[PATH_MAX];
+};
+
+FIXTURE_VARIANT(malformed) {
+	const char *text;
+	unsigned int line;
+};
+
+/* The well-formed base of the variants: must import. */
+FIXTURE_VARIANT_ADD(malformed, none) {
+	.text = BAD_L1 BAD_L2 BAD_L3 BAD_L4 BAD_L5 BAD_TAIL,
+	.line = 0,
+};
+
+FIXTURE_VARIANT_ADD(malformed, truncated_mid_line) {
+	.text = BAD_L1 BAD_L2
+		"    0000000000000000-0000000007ffffff (prio 0, ram): alias ram-below-4g @pc.ram 00000000",
+	.line = 3,
+};
+
+FIXTURE_VARIANT_ADD(malformed, odd_indentation) {
+	.text = BAD_L1 BAD_L2 BAD_L3
+		"     00000000000a0000-00000000000bffff (prio 1, i/o): vga-lowmem\n"
+		BAD_L5 BAD_TAIL,
+	.line = 4,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unknown_type) {
+	.text = BAD_L1 BAD_L2 BAD_L3
+		"    00000000000a0000-00000000000bffff (prio 0, foo): vga-lowmem\n"
+		BAD_L5 BAD_TAIL,
+	.line = 4,
+};
+
+FIXTURE_VARIANT_ADD(malformed, alias_to_missing_region) {
+	.text = BAD_L1 BAD_L2
+		"    0000000000000000-0000000007ffffff (prio 0, ram): alias ram-below-4g @nowhere 0000000000000000-0000000007ffffff\n"
+		BAD_L4 BAD_L5 BAD_TAIL,
+	.line = 3,
+};
+
+FIXTURE_VARIANT_ADD(malformed, address_of_17_digits) {
+	.text = BAD_L1 BAD_L2 BAD_L3 BAD_L4
+		"    000000000fffc0000-00000000ffffffff (prio 0, rom): pc.bios\n"
+		BAD_TAIL,
+	.line = 5,
+};
+
+FIXTURE_SETUP(malformed)
+{
+	ASSERT_EQ(0, write_temp(self->path, variant->text, strlen(variant->text)));
+}
+
+FIXTURE_TEARDOWN(malformed)
+{
+	/* The memory file goes with the test process. */
+}
+
+TEST_F(malformed, text)
+{
+	char want[PATH_MAX + 64];
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->path));
+	if (!variant->line) {
+		EXPECT_EQ(0, r.status);
+		EXPECT_STREQ("", r.err);
+		EXPECT_STREQ(variant->text, r.out);
+		result_free(&r);
+		return;
+	}
+	snprintf(want, sizeof(want), "memslot: mtree: %s: line %u: ", self->path, variant->line);
+	if (!starts_with(r.err, want))
+		TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.out);
+	EXPECT_TRUE(starts_with(r.err, want));
+	EXPECT_EQ(1, count_lines(r.err));
+	result_free(&r);
+
+	/* The other outputs fail the same way. */
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->path, "-f", "--memslots"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.out);
+	EXPECT_TRUE(starts_with(r.err, want));
+	result_free(&r);
+}
+
+TEST_F(malformed, json)
+{
+	struct json_object *o;
+	char want[PATH_MAX + 64];
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", self->path, "--memslots"));
+	EXPECT_STREQ("", r.err);
+	o = parse_one(r.out);
+	ASSERT_NE(NULL, o);
+	if (!variant->line) {
+		EXPECT_EQ(0, r.status);
+		EXPECT_NE(NULL, key(o, "memslots"));
+	} else {
+		snprintf(want, sizeof(want), "mtree: %s: line %u: ", self->path, variant->line);
+		EXPECT_EQ(1, r.status);
+		EXPECT_EQ(1, json_object_object_length(o));
+		ASSERT_NE(NULL, str_key(o, "error"));
+		EXPECT_TRUE(starts_with(str_key(o, "error"), want));
+	}
+	json_object_put(o);
+	result_free(&r);
+}
+
+/* A malformed --check-flat dump is reported under its own name. */
+TEST(import_malformed_flat)
+{
+	static const char flat[] = "FlatView #0\n AS \"memory\", root: system\nbogus\n\n";
+	static const char tree_text[] = BAD_L1 BAD_L2 BAD_L3 BAD_L4 BAD_L5 BAD_TAIL;
+	char tree[PATH_MAX], fpath[PATH_MAX], want[PATH_MAX + 64];
+	struct result r;
+
+	ASSERT_EQ(0, write_temp(tree, tree_text, strlen(tree_text)));
+	ASSERT_EQ(0, write_temp(fpath, flat, strlen(flat)));
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "--check-flat", fpath));
+	snprintf(want, sizeof(want), "memslot: mtree: %s: line 3: ", fpath);
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.out);
+	EXPECT_TRUE(starts_with(r.err, want));
+	EXPECT_EQ(1, count_lines(r.err));
+	result_free(&r);
+}
+
+TEST(import_unreadable)
+{
+	struct json_object *o;
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", "/nonexistent/tree.txt"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.out);
+	EXPECT_STREQ("memslot: mtree: /nonexistent/tree.txt: No such file or directory\n", r.err);
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--import", "/"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("memslot: mtree: /: Is a directory\n", r.err);
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", "/nonexistent/tree.txt"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.err);
+	o = parse_one(r.out);
+	ASSERT_NE(NULL, o);
+	EXPECT_STREQ("mtree: /nonexistent/tree.txt: No such file or directory",
+		     str_key(o, "error"));
+	json_object_put(o);
+	result_free(&r);
+}
+
+TEST(import_usage_errors)
+{
+	static const char *const cases[][4] = {
+		{ "mtree", "--check-flat", "x.txt", NULL },
+		{ "mtree", "--memslots", NULL },
+		{ "mtree", "--import", NULL },
+		{ "mtree", "--import", "x.txt", "--bogus" },
+	};
+	static const char *const errs[] = {
+		"memslot: mtree: option needs --import: --check-flat\n",
+		"memslot: mtree: option needs --import: --memslots\n",
+		"memslot: mtree: missing argument of option: --import\n",
+		"memslot: mtree: unknown option: --bogus\n",
+	};
+	struct result r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASSERT_EQ(0, run_to(&r, NULL, cases[i]));
+		if (strcmp(errs[i], r.err))
+			TH_LOG("case %zu", i);
+		EXPECT_EQ(2, r.status);
+		EXPECT_STREQ("", r.out);
+		EXPECT_STREQ(errs[i], r.err);
+		result_free(&r);
+	}
+
+	ASSERT_EQ(0, RUN(&r, "mtree", "--help"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "--import TREE.txt"));
+	EXPECT_NE(NULL, strstr(r.out, "--memslots"));
+	EXPECT_NE(NULL, strstr(r.out, "--check-flat FLAT.txt"));
 	result_free(&r);
 }
 

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * memslot tool: error reporting, the JSON writer and number parsing shared
- * by every command.
+ * memslot tool: error reporting, the JSON writer, number parsing, file
+ * reading and the memslot JSON row shared by every command.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memslot.h"
 
@@ -191,4 +193,95 @@ int parse_size(const char *str, uint64_t unit, uint64_t *out)
 		return -ERANGE;
 	*out = (uint64_t)res;
 	return 0;
+}
+
+int read_file(const char *path, char **buf, size_t *len)
+{
+	size_t n = 0, cap = 1 << 16;
+	char *b = NULL, *nb;
+	ssize_t r;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (!b || cap - n < 2) {
+			cap = b ? cap * 2 : cap;
+			nb = realloc(b, cap);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto free_buf;
+			}
+			b = nb;
+		}
+		r = read(fd, b + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto free_buf;
+		}
+		if (!r)
+			break;
+		n += r;
+	}
+	close(fd);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+
+free_buf:
+	free(b);
+	close(fd);
+	return ret;
+}
+
+const char *memslot_flags_str(uint32_t flags, char *buf, size_t size)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ MS_KVM_MEM_LOG_DIRTY_PAGES,	"log" },
+		{ MS_KVM_MEM_READONLY,		"ro" },
+		{ MS_KVM_MEM_GUEST_MEMFD,	"gmem" },
+	};
+	size_t n = 0;
+
+	if (!size)
+		return buf;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		flags &= ~names[i].bit;
+		n += snprintf(buf + n, n < size ? size - n : 0, "%s%s", n ? "," : "",
+			      names[i].name);
+	}
+	if (flags)
+		n += snprintf(buf + n, n < size ? size - n : 0, "%s0x%x", n ? "," : "", flags);
+	if (!n)
+		snprintf(buf, size, "-");
+	return buf;
+}
+
+struct json_object *memslot_json(const struct ms_memslot *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (json_object_object_add(o, "slot", json_object_new_uint64(s->slot)) ||
+	    json_object_object_add(o, "as", json_object_new_uint64(s->as_id)) ||
+	    json_object_object_add(o, "gpa", json_u64(s->gpa)) ||
+	    json_object_object_add(o, "size", json_u64(s->size)) ||
+	    json_object_object_add(o, "flags", json_object_new_uint64(s->flags)) ||
+	    json_object_object_add(o, "region",
+				   json_str_or_null(s->mr ? ms_region__name(s->mr) : NULL))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }

@@ -20,7 +20,8 @@
 
 const struct cmd cmds[] = {
 	{ "help",	do_help,	"list the commands, or show the help of one" },
-	{ "mtree",	do_mtree,	"print the default topology like QEMU's info mtree" },
+	{ "mtree",	do_mtree,
+	  "print a memory region tree or its flat views like QEMU's info mtree" },
 	{ NULL, NULL, NULL },
 };
 

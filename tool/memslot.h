@@ -114,6 +114,43 @@ int parse_size(const char *str, uint64_t unit, uint64_t *out);
  */
 int parse_u64(const char *str, uint64_t *out);
 
+/**
+ * read_file() - read a whole file into memory
+ * @path: file name
+ * @buf: set to a malloc()ed copy of the contents, NUL-terminated (the NUL
+ *	is not counted in @len); the caller frees it
+ * @len: set to the number of bytes read
+ *
+ * Return: 0, or a negative errno (nothing allocated).
+ */
+int read_file(const char *path, char **buf, size_t *len);
+
+/**
+ * memslot_flags_str() - KVM slot flags as short text
+ * @flags: MS_KVM_MEM_* bits
+ * @buf: output buffer
+ * @size: bytes in @buf (24 holds every combination)
+ *
+ * "log" (LOG_DIRTY_PAGES), "ro" (READONLY) and "gmem" (GUEST_MEMFD),
+ * comma-separated in that order; unknown bits as "0x<hex>"; "-" for none.
+ *
+ * Return: @buf.
+ */
+const char *memslot_flags_str(uint32_t flags, char *buf, size_t size);
+
+/**
+ * memslot_json() - one KVM memory slot as a JSON object
+ * @s: slot
+ *
+ * {"slot": u32, "as": KVM address space id, "gpa": u64, "size": u64,
+ *  "flags": MS_KVM_MEM_* bits as an integer, "region": name or null}.
+ * Shared by every command that prints slots (mtree --memslots, plan,
+ * run, census) so the rows look the same everywhere.
+ *
+ * Return: a new JSON object, or NULL on allocation failure.
+ */
+struct json_object *memslot_json(const struct ms_memslot *s);
+
 /*
  * Embedded default topology (topology.c): a QEMU 7.2 "pc" machine with
  * 4 GiB RAM (split around the PCI hole), a few MMIO and port-I/O devices,
@@ -124,18 +161,6 @@ int parse_u64(const char *str, uint64_t *out);
 #define TOPO_RAM_SIZE		(4ULL << 30)
 #define TOPO_BELOW_4G		0xc0000000ULL
 
-/**
- * struct topo_owner - owner text recorded for ``-o`` (one per region)
- * @mr: region
- * @owner: inner text of owner:{...} or NULL
- * @parent: inner text of parent:{...} or NULL
- */
-struct topo_owner {
-	const struct ms_region *mr;
-	const char *owner;
-	const char *parent;
-};
-
 #define TOPO_MAX_REGIONS	96
 #define TOPO_MAX_AS		8
 #define TOPO_MAX_DEVS		16
@@ -144,7 +169,6 @@ struct topo_owner {
  * struct topology - a machine built in a context
  * @ctx: the context (not owned)
  * @regions: every region created, each holding the creator's reference
- * @owners: owner text set on @regions[i], same index
  * @nr_regions: count of @regions
  * @as: address spaces in creation order
  * @nr_as: count of @as
@@ -159,7 +183,6 @@ struct topo_owner {
 struct topology {
 	struct ms_ctx *ctx;
 	struct ms_region *regions[TOPO_MAX_REGIONS];
-	struct topo_owner owners[TOPO_MAX_REGIONS];
 	size_t nr_regions;
 	struct ms_as *as[TOPO_MAX_AS];
 	size_t nr_as;
@@ -186,15 +209,6 @@ int topology_default(struct ms_ctx *ctx, struct topology *t);
  * @t: topology; the context itself is left to the caller
  */
 void topology_free(struct topology *t);
-
-/**
- * topology_owner() - owner text recorded for a region
- * @t: topology
- * @mr: region
- *
- * Return: the record, or NULL if @mr is not part of @t.
- */
-const struct topo_owner *topology_owner(const struct topology *t, const struct ms_region *mr);
 
 /* Command handlers. */
 int do_help(int argc, char **argv);

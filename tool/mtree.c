@@ -1,10 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * memslot mtree: print the embedded default topology like QEMU's
+ * memslot mtree: print the embedded default topology, or a QEMU 7.2
+ * `info mtree` dump imported with --import, like QEMU's
  * `info mtree [-f] [-o] [-D]` (spec/qemu-mtree-format.md).
  *
  * Text output is ms_mtree_print()'s, byte for byte QEMU's layout (without
- * the monitor's "\r"). No " KVM" markers: nothing is mapped into KVM here.
+ * the monitor's "\r"). The default topology gets no " KVM" markers:
+ * nothing is mapped into KVM there.
+ *
+ * Import mode (--import TREE.txt [--check-flat FLAT.txt]): the dump is
+ * rebuilt with ms_import__parse() (FLAT.txt, QEMU's `info mtree -f` of the
+ * same VM, settles which i/o regions terminate), then KVM's memory
+ * listeners are modelled as QEMU's KVM accelerator registers them
+ * (kvm-memslots.md 1.1, 1.2): an ms_slotmap with KVM address space id 0 on
+ * "memory" and, if the dump has it, one with id 1 on "KVM-SMRAM"
+ * (32764 slots as KVM_CAP_NR_MEMSLOTS on current x86 kernels, 4 KiB host
+ * pages, read-only memory supported). Without -f/--memslots/--check-flat
+ * the tree is printed; -f prints the flat views with QEMU's " KVM" markers
+ * (rule 8.1); --memslots prints the slot table:
+ *
+ *   slot  as  gpa                 size                flags  region
+ *      0   0  0x0000000000000000  0x00000000000c0000  -      pc.ram
+ *   total: 1 slots, 0xc0000 bytes
+ *
+ * one row per slot, address space 0 first, slot ids ascending; flags are
+ * "log", "ro", "gmem" (comma-separated) or "-"; with two address spaces
+ * the total line adds "(as 0: N, as 1: M)". --check-flat renders our own
+ * flat dump (with markers, and owners with -o), compares it with FLAT.txt
+ * address space by address space (ms_flatdump__diff(), QEMU prints views
+ * in hash order) and prints the differing lines and "flat views differ:
+ * N of M address spaces" (M: in either dump), exit 1, or "flat views
+ * identical: M address spaces". Outputs come in the order flat views, slot
+ * table, check result. Without FLAT.txt, an i/o region with subregions is
+ * taken for a container (qemu-mtree-format.md 7.1), so e.g. the pc "rtc"
+ * renders as a gap of "io": give --check-flat for exact flat views.
  *
  * JSON output (-j). Addresses, sizes and offsets are exact u64 integers.
  * "end" is inclusive and follows QEMU's rule 1.5 (start + size - 1 modulo
@@ -43,9 +72,29 @@
  *              "owner", "parent" (with -o only)}
  *   "priority" is the terminating region's own priority, "type" is "rom"
  *   for read-only ranges, else the region's type string without "nv-".
+ *   In import mode each range also has "kvm": [<as name>...], the address
+ *   spaces of the view for which QEMU prints a " KVM" marker.
+ *
+ * Import mode with -f, --memslots or --check-flat:
+ *   {"address_spaces": [<as name>...]        (import order),
+ *    "flat_views": [...]                     (-f, as above),
+ *    "memslots": [{"slot", "as", "gpa", "size", "flags", "region"}...]
+ *                                            (--memslots; "as" is the KVM
+ *                                             address space id, "flags" the
+ *                                             KVM flag bits),
+ *    "check_flat": {"identical": bool,       (--check-flat)
+ *                   "differences": [{"address_space": <name>,
+ *                                    "expected": [<line>...]|null,
+ *                                    "got": [<line>...]|null}...]}}
+ *   "expected" (QEMU's) and "got" (ours) hold the lines that differ, by
+ *   position in the view (" Root memory region: ..." and range lines);
+ *   null where the address space is missing from that dump (the other
+ *   side then has all its lines). The exit status is 1 if a view differs.
+ *   Without those options the document is the tree shape above.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,20 +105,38 @@ struct mtree_opts {
 	bool flat;
 	bool owner;
 	bool disabled;
+	bool memslots;
+	const char *import;	/* TREE.txt, or NULL: the default topology */
+	const char *check_flat;	/* FLAT.txt or NULL */
 };
+
+/* Slot table of import mode (kvm-memslots.md 1.1, 1.2, 10.9). */
+#define IMPORT_MAX_SLOTS	32764
+#define IMPORT_PAGE_SIZE	4096
 
 static void mtree_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: memslot [OPTIONS] mtree [-f|--flat] [-o|--owner] [-D|--disabled]\n"
+		"       memslot [OPTIONS] mtree --import TREE.txt [--check-flat FLAT.txt]\n"
+		"                              [-f|--flat] [--memslots] [-o] [-D]\n"
 		"\n"
-		"Print the embedded default machine (QEMU pc, 4 GiB RAM) like QEMU's\n"
-		"'info mtree'.\n"
+		"Print the embedded default machine (QEMU pc, 4 GiB RAM), or a machine\n"
+		"imported from QEMU's 'info mtree' text, like QEMU's 'info mtree'.\n"
 		"\n"
-		"  -f, --flat      print the flat views instead of the region trees\n"
-		"  -o, --owner     print owner and parent of every region or range\n"
-		"  -D, --disabled  also print disabled regions (tree view only)\n"
-		"  -h, --help      print this help\n");
+		"  -f, --flat               print the flat views instead of the region trees\n"
+		"                           (with --import: with QEMU's \" KVM\" markers)\n"
+		"  -o, --owner              print owner and parent of every region or range\n"
+		"  -D, --disabled           also print disabled regions (tree view only)\n"
+		"      --import TREE.txt    rebuild the machine from an 'info mtree' dump\n"
+		"                           (QEMU 7.2 layout, LF or CRLF, with or without -o/-D)\n"
+		"                           and map it to KVM memslots as QEMU's KVM listeners do\n"
+		"      --memslots           print the predicted KVM memslot table (with --import)\n"
+		"      --check-flat FLAT.txt\n"
+		"                           compare our flat views with QEMU's 'info mtree -f'\n"
+		"                           dump of the same machine; exit 1 if one differs\n"
+		"                           (with --import; FLAT.txt also settles i/o regions)\n"
+		"  -h, --help               print this help\n");
 }
 
 static uint64_t end_of(uint64_t start, ms_u128 size)
@@ -87,13 +154,10 @@ static void add_extent(struct json_object *o, uint64_t start, ms_u128 size)
 		json_object_object_add(o, "size", json_u64((uint64_t)size));
 }
 
-static void add_owner(struct json_object *o, const struct topology *t,
-		      const struct ms_region *mr)
+static void add_owner(struct json_object *o, const struct ms_region *mr)
 {
-	const struct topo_owner *ow = topology_owner(t, mr);
-
-	json_object_object_add(o, "owner", json_str_or_null(ow ? ow->owner : NULL));
-	json_object_object_add(o, "parent", json_str_or_null(ow ? ow->parent : NULL));
+	json_object_object_add(o, "owner", json_str_or_null(ms_region__owner(mr)));
+	json_object_object_add(o, "parent", json_str_or_null(ms_region__parent(mr)));
 }
 
 /* Type string without the "nv-" prefix; the library never adds one. */
@@ -105,7 +169,6 @@ static const char *type_of(const struct ms_region *mr)
 /* --- tree mode --------------------------------------------------------- */
 
 struct tree_walk {
-	const struct topology *t;
 	const struct mtree_opts *o;
 	struct ms_region **targets;	/* alias targets, first-met order */
 	size_t nr_targets, cap_targets;
@@ -223,7 +286,7 @@ static void tree_region(struct tree_walk *w, struct ms_region *mr, uint64_t base
 			json_object_object_add(node, "alias", a);
 		}
 		if (w->o->owner)
-			add_owner(node, w->t, mr);
+			add_owner(node, mr);
 		json_object_object_add(node, "subregions", subs);
 		json_object_array_add(siblings, node);
 	}
@@ -284,10 +347,10 @@ static struct json_object *tree_section(struct tree_walk *w, struct ms_region *m
 	return node;
 }
 
-static int mtree_json_tree(struct ms_ctx *ctx, const struct topology *t,
-			   const struct mtree_opts *o, struct json_object *doc)
+static int mtree_json_tree(struct ms_ctx *ctx, const struct mtree_opts *o,
+			   struct json_object *doc)
 {
-	struct tree_walk w = { .t = t, .o = o };
+	struct tree_walk w = { .o = o };
 	struct json_object *groups, *targets;
 	struct as_list l = { 0 };
 	const char **names = NULL;
@@ -345,8 +408,12 @@ out:
 
 /* --- flat mode --------------------------------------------------------- */
 
-static int mtree_json_flat(struct ms_ctx *ctx, const struct topology *t,
-			   const struct mtree_opts *o, struct json_object *doc)
+/*
+ * @maps: NULL-terminated slot maps (import mode: adds "kvm" to every
+ * range), or NULL.
+ */
+static int mtree_json_flat(struct ms_ctx *ctx, const struct mtree_opts *o,
+			   struct ms_slotmap **maps, struct json_object *doc)
 {
 	struct json_object *views = json_object_new_array();
 	struct as_list l = { 0 };
@@ -393,12 +460,13 @@ static int mtree_json_flat(struct ms_ctx *ctx, const struct topology *t,
 
 		for (size_t k = 0; k < nr; k++) {
 			const struct ms_flat_range *fr = ms_flatview__range(fv, k);
-			struct json_object *r = json_object_new_object();
+			struct json_object *r = json_object_new_object(), *kvm;
 
 			if (!r) {
 				err = -ENOMEM;
 				break;
 			}
+			json_object_array_add(ranges, r);
 			add_extent(r, fr->start, fr->size);
 			json_object_object_add(r, "priority",
 					       json_object_new_int(ms_region__priority(fr->mr)));
@@ -413,8 +481,21 @@ static int mtree_json_flat(struct ms_ctx *ctx, const struct topology *t,
 			json_object_object_add(r, "nonvolatile",
 					       json_object_new_boolean(fr->nonvolatile));
 			if (o->owner)
-				add_owner(r, t, fr->mr);
-			json_object_array_add(ranges, r);
+				add_owner(r, fr->mr);
+			if (!maps)
+				continue;
+			/* Rule 8.1: one marker per address space sharing the view. */
+			kvm = json_object_new_array();
+			if (!kvm) {
+				err = -ENOMEM;
+				break;
+			}
+			json_object_object_add(r, "kvm", kvm);
+			for (size_t j = i; j < l.nr; j++)
+				if (ms_as__flatview(l.as[j]) == fv &&
+				    ms_mtree_kvm_marker(maps, l.as[j], fr->start, fr->size))
+					json_object_array_add(kvm, json_object_new_string(
+								      ms_as__name(l.as[j])));
 		}
 	}
 out:
@@ -422,15 +503,416 @@ out:
 	return err;
 }
 
+/* --- import mode ------------------------------------------------------- */
+
+/*
+ * An imported machine: the regions and address spaces, the KVM slot maps
+ * (NULL-terminated, address space id order) and the --check-flat result.
+ */
+struct imported {
+	struct ms_import *imp;
+	struct ms_slotmap *maps[3];
+	size_t nr_maps;
+	struct ms_flatdump *expected;	/* QEMU's flat dump */
+	struct ms_flatdump *got;	/* ours */
+	char *diff;			/* text report of ms_flatdump__diff() */
+	size_t diff_len;
+	unsigned int ndiff;
+};
+
+static void imported_free(struct imported *im)
+{
+	while (im->nr_maps)
+		ms_slotmap__free(im->maps[--im->nr_maps]);
+	ms_import__free(im->imp);
+	ms_flatdump__free(im->expected);
+	ms_flatdump__free(im->got);
+	free(im->diff);
+	memset(im, 0, sizeof(*im));
+}
+
+/*
+ * kvm-memslots.md 1.1 and 1.2: "kvm-memory" (id 0) on "memory", and with
+ * SMM "kvm-smram" (id 1) on "KVM-SMRAM". Registration replays the view, so
+ * the slots exist when this returns.
+ */
+static int add_slotmap(struct imported *im, const char *as_name, uint16_t as_id,
+		       const char *listener)
+{
+	MS_OPTS(ms_slotmap_opts, opts, .as_id = as_id, .max_slots = IMPORT_MAX_SLOTS,
+		.page_size = IMPORT_PAGE_SIZE, .name = listener);
+	struct ms_as *as = ms_import__find_as(im->imp, as_name);
+	const struct ms_error *e;
+	struct ms_error err = { 0 };
+	struct ms_slotmap *map;
+
+	if (!as)
+		return 0;
+	map = ms_slotmap__new(as, &opts, &err);
+	if (!map) {
+		p_err("address space %s: cannot map KVM memslots: %s", as_name,
+		      err.msg[0] ? err.msg : strerror(errno));
+		return -1;
+	}
+	im->maps[im->nr_maps++] = map;
+	e = ms_slotmap__error(map);
+	if (e) {
+		p_err("address space %s: cannot map KVM memslots: %s", as_name,
+		      e->msg[0] ? e->msg : strerror(-e->err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Render our flat views (with markers) and compare them with QEMU's. */
+static int check_flat(struct ms_ctx *ctx, struct imported *im, const struct mtree_opts *o)
+{
+	unsigned int flags = MS_MTREE_FLAT | (o->owner ? MS_MTREE_OWNER : 0);
+	struct ms_error err = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		p_err("cannot render the flat views: %s", strerror(errno));
+		return -1;
+	}
+	ret = ms_mtree_print(ctx, f, flags, ms_mtree_kvm_marker, im->maps);
+	if (fclose(f) && !ret)
+		ret = -ENOMEM;
+	if (ret) {
+		free(buf);
+		p_err("cannot render the flat views: %s", strerror(-ret));
+		return -1;
+	}
+	im->got = ms_flatdump__parse(buf, len, &err);
+	free(buf);
+	if (!im->got) {
+		/* Our own output should always parse: a library bug. */
+		p_err("cannot parse the rendered flat views: %s",
+		      err.msg[0] ? err.msg : strerror(errno));
+		return -1;
+	}
+
+	f = open_memstream(&im->diff, &im->diff_len);
+	if (!f) {
+		p_err("cannot compare the flat views: %s", strerror(errno));
+		return -1;
+	}
+	im->ndiff = ms_flatdump__diff(im->expected, im->got, f);
+	if (fclose(f)) {
+		p_err("cannot compare the flat views: %s", strerror(ENOMEM));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read and parse everything; print nothing but an error. */
+static int import_load(struct ms_ctx *ctx, struct imported *im, const struct mtree_opts *o)
+{
+	char *tree = NULL, *flat = NULL;
+	size_t tree_len = 0, flat_len = 0;
+	struct ms_error err = { 0 };
+	int ret, status = -1;
+
+	ret = read_file(o->import, &tree, &tree_len);
+	if (ret) {
+		p_err("%s: %s", o->import, strerror(-ret));
+		return -1;
+	}
+	if (o->check_flat) {
+		ret = read_file(o->check_flat, &flat, &flat_len);
+		if (ret) {
+			p_err("%s: %s", o->check_flat, strerror(-ret));
+			goto free_text;
+		}
+		/*
+		 * Parsed on its own first so that its errors name its file;
+		 * ms_import__parse() parses it again for the i/o inference.
+		 */
+		im->expected = ms_flatdump__parse(flat, flat_len, &err);
+		if (!im->expected) {
+			p_err("%s: %s", o->check_flat, err.msg[0] ? err.msg : strerror(errno));
+			goto free_text;
+		}
+	}
+
+	im->imp = ms_import__parse(ctx, tree, tree_len, flat, flat_len, &err);
+	if (!im->imp) {
+		p_err("%s: %s", o->import, err.msg[0] ? err.msg : strerror(errno));
+		goto free_text;
+	}
+	if (add_slotmap(im, "memory", 0, "kvm-memory") ||
+	    add_slotmap(im, "KVM-SMRAM", 1, "kvm-smram"))
+		goto free_text;
+	if (o->check_flat && check_flat(ctx, im, o))
+		goto free_text;
+	status = 0;
+
+free_text:
+	free(tree);
+	free(flat);
+	return status;
+}
+
+struct slot_rows {
+	struct json_object *arr;	/* JSON mode */
+	FILE *f;			/* text mode */
+	unsigned int nr;
+	uint64_t bytes;
+	int err;
+};
+
+static int slot_row(const struct ms_memslot *s, void *opaque)
+{
+	struct slot_rows *r = opaque;
+	const char *name = s->mr ? ms_region__name(s->mr) : NULL;
+	char flags[24];
+
+	r->nr++;
+	r->bytes += s->size;
+	if (r->arr) {
+		struct json_object *o = memslot_json(s);
+
+		if (!o || json_object_array_add(r->arr, o)) {
+			json_object_put(o);
+			r->err = -ENOMEM;
+			return 1;
+		}
+		return 0;
+	}
+	fprintf(r->f, "%4u  %2u  0x%016" PRIx64 "  0x%016" PRIx64 "  %-5s  %s\n", s->slot,
+		s->as_id, s->gpa, s->size, memslot_flags_str(s->flags, flags, sizeof(flags)),
+		name ?: "(null)");
+	return 0;
+}
+
+static void print_memslots(const struct imported *im, FILE *f)
+{
+	struct slot_rows r = { .f = f };
+	unsigned int per_as[2] = { 0 };
+
+	fprintf(f, "slot  as  gpa                 size                flags  region\n");
+	for (size_t i = 0; i < im->nr_maps; i++) {
+		unsigned int before = r.nr;
+
+		ms_slotmap__for_each(im->maps[i], slot_row, &r);
+		per_as[i] = r.nr - before;
+	}
+	fprintf(f, "total: %u slots", r.nr);
+	if (im->nr_maps > 1)
+		fprintf(f, " (as 0: %u, as 1: %u)", per_as[0], per_as[1]);
+	fprintf(f, ", 0x%" PRIx64 " bytes\n", r.bytes);
+}
+
+/*
+ * The lines of view @v that differ from @other at the same position (all
+ * of them if @other is NULL); JSON null if @v is NULL.
+ */
+static struct json_object *lines_json(const char *const *v, size_t nr, const char *const *other,
+				      size_t other_nr)
+{
+	struct json_object *a;
+
+	if (!v)
+		return NULL;
+	a = json_object_new_array();
+	for (size_t k = 0; a && k < nr; k++)
+		if (!other || k >= other_nr || strcmp(v[k], other[k]))
+			json_object_array_add(a, json_object_new_string(v[k]));
+	return a;
+}
+
+static struct json_object *diff_entry(const char *name, const struct ms_flatdump *expected,
+				      const struct ms_flatdump *got)
+{
+	struct json_object *d = json_object_new_object();
+	const char *const *e, *const *g;
+	size_t ne = 0, ng = 0;
+
+	if (!d)
+		return NULL;
+	e = ms_flatdump__view_lines(expected, name, &ne);
+	g = ms_flatdump__view_lines(got, name, &ng);
+	json_object_object_add(d, "address_space", json_object_new_string(name));
+	json_object_object_add(d, "expected", lines_json(e, ne, g, ng));
+	json_object_object_add(d, "got", lines_json(g, ng, e, ne));
+	return d;
+}
+
+static bool views_equal(const struct ms_flatdump *a, const struct ms_flatdump *b,
+			const char *name)
+{
+	const char *const *x, *const *y;
+	size_t nx = 0, ny = 0;
+
+	x = ms_flatdump__view_lines(a, name, &nx);
+	y = ms_flatdump__view_lines(b, name, &ny);
+	if (!x || !y || nx != ny)
+		return false;
+	for (size_t k = 0; k < nx; k++)
+		if (strcmp(x[k], y[k]))
+			return false;
+	return true;
+}
+
+/* "check_flat": the same comparison as ms_flatdump__diff(), as data. */
+static struct json_object *check_json(const struct imported *im)
+{
+	struct json_object *c = json_object_new_object(), *diffs = json_object_new_array();
+	const struct ms_flatdump *e = im->expected, *g = im->got;
+	size_t n;
+
+	if (!c || !diffs) {
+		json_object_put(c);
+		json_object_put(diffs);
+		return NULL;
+	}
+	json_object_object_add(c, "identical", json_object_new_boolean(!im->ndiff));
+	json_object_object_add(c, "differences", diffs);
+	n = ms_flatdump__nr_as(e);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = ms_flatdump__as_name(e, i);
+
+		if (!views_equal(e, g, name))
+			json_object_array_add(diffs, diff_entry(name, e, g));
+	}
+	n = ms_flatdump__nr_as(g);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = ms_flatdump__as_name(g, i);
+		size_t nr;
+
+		if (!ms_flatdump__view_lines(e, name, &nr))
+			json_object_array_add(diffs, diff_entry(name, e, g));
+	}
+	return c;
+}
+
+static int import_json(struct ms_ctx *ctx, const struct imported *im,
+		       const struct mtree_opts *o, struct json_object *doc)
+{
+	struct json_object *names;
+	int ret;
+
+	if (!o->flat && !o->memslots && !o->check_flat)
+		return mtree_json_tree(ctx, o, doc);
+
+	names = json_object_new_array();
+	if (!names)
+		return -ENOMEM;
+	json_object_object_add(doc, "address_spaces", names);
+	for (size_t i = 0; i < ms_import__nr_as(im->imp); i++)
+		json_object_array_add(names, json_object_new_string(
+					      ms_as__name(ms_import__as(im->imp, i))));
+	if (o->flat) {
+		ret = mtree_json_flat(ctx, o, (struct ms_slotmap **)im->maps, doc);
+		if (ret)
+			return ret;
+	}
+	if (o->memslots) {
+		struct slot_rows r = { .arr = json_object_new_array() };
+
+		if (!r.arr)
+			return -ENOMEM;
+		json_object_object_add(doc, "memslots", r.arr);
+		for (size_t i = 0; i < im->nr_maps && !r.err; i++)
+			ms_slotmap__for_each(im->maps[i], slot_row, &r);
+		if (r.err)
+			return r.err;
+	}
+	if (o->check_flat) {
+		struct json_object *c = check_json(im);
+
+		if (!c)
+			return -ENOMEM;
+		json_object_object_add(doc, "check_flat", c);
+	}
+	return 0;
+}
+
+static int import_text(struct ms_ctx *ctx, struct imported *im, const struct mtree_opts *o,
+		       unsigned int flags)
+{
+	int ret = 0;
+
+	if (!o->flat && !o->memslots && !o->check_flat)
+		return ms_mtree_print(ctx, stdout, flags, NULL, NULL);
+	if (o->flat)
+		ret = ms_mtree_print(ctx, stdout, flags, ms_mtree_kvm_marker, im->maps);
+	if (!ret && o->memslots)
+		print_memslots(im, stdout);
+	if (!ret && o->check_flat) {
+		/* Address spaces of either dump, each once. */
+		size_t n = ms_flatdump__nr_as(im->expected), nr;
+
+		for (size_t i = 0; i < ms_flatdump__nr_as(im->got); i++)
+			n += !ms_flatdump__view_lines(im->expected,
+						      ms_flatdump__as_name(im->got, i), &nr);
+		fwrite(im->diff, 1, im->diff_len, stdout);
+		if (im->ndiff)
+			printf("flat views differ: %u of %zu address spaces\n", im->ndiff, n);
+		else
+			printf("flat views identical: %zu address spaces\n", n);
+	}
+	if (!ret && ferror(stdout))
+		ret = -EIO;
+	return ret;
+}
+
+/* The whole of import mode: returns the exit status. */
+static int mtree_import(struct ms_ctx *ctx, const struct mtree_opts *o, unsigned int flags)
+{
+	struct imported im = { 0 };
+	int ret, status = 1;
+
+	if (import_load(ctx, &im, o))
+		goto free_import;
+	if (json_output) {
+		struct json_object *doc = json_object_new_object();
+
+		ret = doc ? import_json(ctx, &im, o, doc) : -ENOMEM;
+		if (ret) {
+			json_object_put(doc);
+			p_err("cannot build JSON: %s", strerror(-ret));
+			goto free_import;
+		}
+		status = json_print(doc);
+	} else {
+		ret = import_text(ctx, &im, o, flags);
+		if (ret) {
+			p_err("cannot write output: %s", strerror(-ret));
+			goto free_import;
+		}
+		status = 0;
+	}
+	/* Like diff(1): differing views are reported on stdout, exit status 1. */
+	if (!status && o->check_flat && im.ndiff)
+		status = 1;
+free_import:
+	imported_free(&im);
+	return status;
+}
+
 /* --- command ----------------------------------------------------------- */
+
+enum {
+	OPT_IMPORT = 256,
+	OPT_MEMSLOTS,
+	OPT_CHECK_FLAT,
+};
 
 int do_mtree(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "flat",	no_argument,	NULL, 'f' },
-		{ "owner",	no_argument,	NULL, 'o' },
-		{ "disabled",	no_argument,	NULL, 'D' },
-		{ "help",	no_argument,	NULL, 'h' },
+		{ "flat",	no_argument,		NULL, 'f' },
+		{ "owner",	no_argument,		NULL, 'o' },
+		{ "disabled",	no_argument,		NULL, 'D' },
+		{ "import",	required_argument,	NULL, OPT_IMPORT },
+		{ "memslots",	no_argument,		NULL, OPT_MEMSLOTS },
+		{ "check-flat",	required_argument,	NULL, OPT_CHECK_FLAT },
+		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mtree_opts o = { 0 };
@@ -451,9 +933,20 @@ int do_mtree(int argc, char **argv)
 		case 'D':
 			o.disabled = true;
 			break;
+		case OPT_IMPORT:
+			o.import = optarg;
+			break;
+		case OPT_MEMSLOTS:
+			o.memslots = true;
+			break;
+		case OPT_CHECK_FLAT:
+			o.check_flat = optarg;
+			break;
 		case 'h':
 			mtree_usage(stdout);
 			return 0;
+		case ':':
+			return usage_err("missing argument of option: %s", argv[optind - 1]);
 		default:
 			if (optopt)
 				return usage_err("unknown option: -%c", optopt);
@@ -462,12 +955,29 @@ int do_mtree(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_err("unexpected argument: %s", argv[optind]);
+	if (!o.import && o.check_flat)
+		return usage_err("option needs --import: %s", "--check-flat");
+	if (!o.import && o.memslots)
+		return usage_err("option needs --import: %s", "--memslots");
+
+	if (o.flat)
+		flags |= MS_MTREE_FLAT;
+	if (o.owner)
+		flags |= MS_MTREE_OWNER;
+	if (o.disabled)
+		flags |= MS_MTREE_DISABLED;
 
 	ctx = ms_ctx__new();
 	if (!ctx) {
 		p_err("cannot create a memory context: %s", strerror(errno));
 		return 1;
 	}
+
+	if (o.import) {
+		status = mtree_import(ctx, &o, flags);
+		goto free_ctx;
+	}
+
 	ret = topology_default(ctx, &t);
 	if (ret) {
 		p_err("cannot build the default topology: %s",
@@ -480,8 +990,8 @@ int do_mtree(int argc, char **argv)
 
 		ret = doc ? 0 : -ENOMEM;
 		if (!ret)
-			ret = o.flat ? mtree_json_flat(ctx, &t, &o, doc) :
-				       mtree_json_tree(ctx, &t, &o, doc);
+			ret = o.flat ? mtree_json_flat(ctx, &o, NULL, doc) :
+				       mtree_json_tree(ctx, &o, doc);
 		if (ret) {
 			json_object_put(doc);
 			p_err("cannot build JSON: %s", strerror(-ret));
@@ -491,12 +1001,6 @@ int do_mtree(int argc, char **argv)
 		goto free_topo;
 	}
 
-	if (o.flat)
-		flags |= MS_MTREE_FLAT;
-	if (o.owner)
-		flags |= MS_MTREE_OWNER;
-	if (o.disabled)
-		flags |= MS_MTREE_DISABLED;
 	ret = ms_mtree_print(ctx, stdout, flags, NULL, NULL);
 	if (ret) {
 		p_err("cannot write output: %s", strerror(-ret));

@@ -89,7 +89,6 @@ static struct ms_region *track(struct topology *t, struct ms_region *mr, const c
 		return NULL;
 	}
 	t->regions[t->nr_regions] = mr;
-	t->owners[t->nr_regions] = (struct topo_owner){ mr, owner, parent };
 	t->nr_regions++;
 
 	ret = ms_region__set_owner(mr, owner, parent);
@@ -334,12 +333,4 @@ void topology_free(struct topology *t)
 	while (t->nr_regions)
 		ms_region__unref(t->regions[--t->nr_regions]);
 	t->system = t->io = t->ram = NULL;
-}
-
-const struct topo_owner *topology_owner(const struct topology *t, const struct ms_region *mr)
-{
-	for (size_t i = 0; i < t->nr_regions; i++)
-		if (t->owners[i].mr == mr)
-			return &t->owners[i];
-	return NULL;
 }
