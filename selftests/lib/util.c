@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Test helpers: event log, recording listener, text dumpers, logging
+ * I/O device. See util.h for the text formats.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+char *u128_hex(char buf[U128_HEX_LEN], ms_u128 v)
+{
+	uint64_t hi = (uint64_t)(v >> 64), lo = (uint64_t)v;
+
+	if (hi)
+		snprintf(buf, U128_HEX_LEN, "0x%" PRIx64 "%016" PRIx64, hi, lo);
+	else
+		snprintf(buf, U128_HEX_LEN, "0x%" PRIx64, lo);
+	return buf;
+}
+
+void evlog_init(struct evlog *log)
+{
+	memset(log, 0, sizeof(*log));
+}
+
+void evlog_add(struct evlog *log, const struct ms_section *s, const char *fmt, ...)
+{
+	struct ev *e;
+	va_list ap;
+
+	if (log->n == log->cap) {
+		size_t cap = log->cap ? 2 * log->cap : 64;
+		struct ev *n = realloc(log->ev, cap * sizeof(*n));
+
+		if (!n)
+			abort();
+		log->ev = n;
+		log->cap = cap;
+	}
+	e = &log->ev[log->n++];
+	memset(e, 0, sizeof(*e));
+	if (s)
+		e->s = *s;
+	va_start(ap, fmt);
+	if (vasprintf(&e->text, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+}
+
+void evlog_clear(struct evlog *log)
+{
+	for (size_t i = 0; i < log->n; i++)
+		free(log->ev[i].text);
+	log->n = 0;
+}
+
+void evlog_free(struct evlog *log)
+{
+	evlog_clear(log);
+	free(log->ev);
+	evlog_init(log);
+}
+
+char *evlog_str(const struct evlog *log)
+{
+	size_t len = 1, off = 0;
+	char *s;
+
+	for (size_t i = 0; i < log->n; i++)
+		len += strlen(log->ev[i].text) + 1;
+	s = malloc(len);
+	if (!s)
+		abort();
+	for (size_t i = 0; i < log->n; i++)
+		off += sprintf(s + off, "%s\n", log->ev[i].text);
+	s[off] = '\0';
+	return s;
+}
+
+size_t evlog_count(const struct evlog *log, const char *prefix)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < log->n; i++)
+		n += !strncmp(log->ev[i].text, prefix, strlen(prefix));
+	return n;
+}
+
+static const char *name_of(const struct ms_region *mr)
+{
+	const char *n;
+
+	if (!mr)
+		return "-";
+	n = ms_region__name(mr);
+	return n ? n : "(null)";
+}
+
+void section_fmt(char *buf, size_t len, const struct ms_section *s)
+{
+	char b1[U128_HEX_LEN];
+
+	snprintf(buf, len, "%s 0x%" PRIx64 "+%s @0x%" PRIx64 "%s%s%s", name_of(s->mr),
+		 s->offset_within_address_space, u128_hex(b1, s->size),
+		 s->offset_within_region, s->readonly ? " ro" : "",
+		 s->nonvolatile ? " nv" : "", s->unmergeable ? " um" : "");
+}
+
+/* ---- recording listener -------------------------------------------------- */
+
+static void rec_log_section(struct rec *r, const char *what, const struct ms_section *s,
+			    const char *extra)
+{
+	char buf[256];
+
+	section_fmt(buf, sizeof(buf), s);
+	evlog_add(r->log, s, "%s%s%s %s%s", r->tag, *r->tag ? ":" : "", what, buf,
+		  extra ? extra : "");
+}
+
+static void rec_log(struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void rec_log(struct rec *r, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	evlog_add(r->log, NULL, "%s%s%s", r->tag, *r->tag ? ":" : "", buf);
+}
+
+static void rec_begin(void *opaque)
+{
+	struct rec *r = opaque;
+
+	if (!(r->flags & REC_NO_BEGIN_COMMIT))
+		rec_log(r, "begin");
+}
+
+static void rec_commit(void *opaque)
+{
+	struct rec *r = opaque;
+
+	if (!(r->flags & REC_NO_BEGIN_COMMIT))
+		rec_log(r, "commit");
+}
+
+static void rec_add(void *opaque, const struct ms_section *s)
+{
+	rec_log_section(opaque, "add", s, NULL);
+}
+
+static void rec_del(void *opaque, const struct ms_section *s)
+{
+	rec_log_section(opaque, "del", s, NULL);
+}
+
+static void rec_nop(void *opaque, const struct ms_section *s)
+{
+	struct rec *r = opaque;
+
+	if (!(r->flags & REC_NO_NOP))
+		rec_log_section(r, "nop", s, NULL);
+}
+
+static void rec_log_start(void *opaque, const struct ms_section *s, int old_mask, int new_mask)
+{
+	char extra[32];
+
+	snprintf(extra, sizeof(extra), " %d->%d", old_mask, new_mask);
+	rec_log_section(opaque, "log_start", s, extra);
+}
+
+static void rec_log_stop(void *opaque, const struct ms_section *s, int old_mask, int new_mask)
+{
+	char extra[32];
+
+	snprintf(extra, sizeof(extra), " %d->%d", old_mask, new_mask);
+	rec_log_section(opaque, "log_stop", s, extra);
+}
+
+static void rec_log_sync(void *opaque, const struct ms_section *s)
+{
+	rec_log_section(opaque, "log_sync", s, NULL);
+}
+
+static void rec_log_sync_global(void *opaque, bool last_stage)
+{
+	rec_log(opaque, "log_sync_global last=%d", last_stage);
+}
+
+static void rec_log_clear(void *opaque, const struct ms_section *s)
+{
+	rec_log_section(opaque, "log_clear", s, NULL);
+}
+
+static int rec_log_global_start(void *opaque)
+{
+	struct rec *r = opaque;
+
+	rec_log(r, "log_global_start");
+	return r->global_start_ret;
+}
+
+static void rec_log_global_stop(void *opaque)
+{
+	rec_log(opaque, "log_global_stop");
+}
+
+static void rec_log_global_after_sync(void *opaque)
+{
+	rec_log(opaque, "log_global_after_sync");
+}
+
+static void rec_eventfd(struct rec *r, const char *what, const struct ms_section *s,
+			bool match_data, uint64_t data, void *notifier)
+{
+	char b1[U128_HEX_LEN];
+
+	evlog_add(r->log, s, "%s%s%s 0x%" PRIx64 "+%s match=%d data=0x%" PRIx64 " n=%s", r->tag,
+		  *r->tag ? ":" : "", what, s->offset_within_address_space,
+		  u128_hex(b1, s->size), match_data, data,
+		  notifier ? (const char *)notifier : "-");
+}
+
+static void rec_eventfd_add(void *opaque, const struct ms_section *s, bool match_data,
+			    uint64_t data, void *notifier)
+{
+	rec_eventfd(opaque, "eventfd_add", s, match_data, data, notifier);
+}
+
+static void rec_eventfd_del(void *opaque, const struct ms_section *s, bool match_data,
+			    uint64_t data, void *notifier)
+{
+	rec_eventfd(opaque, "eventfd_del", s, match_data, data, notifier);
+}
+
+static void rec_coalesced(struct rec *r, const char *what, const struct ms_section *s,
+			  uint64_t addr, uint64_t len)
+{
+	evlog_add(r->log, s, "%s%s%s %s 0x%" PRIx64 "+0x%" PRIx64, r->tag, *r->tag ? ":" : "",
+		  what, name_of(s->mr), addr, len);
+}
+
+static void rec_coalesced_add(void *opaque, const struct ms_section *s, uint64_t addr,
+			      uint64_t len)
+{
+	rec_coalesced(opaque, "coalesced_add", s, addr, len);
+}
+
+static void rec_coalesced_del(void *opaque, const struct ms_section *s, uint64_t addr,
+			      uint64_t len)
+{
+	rec_coalesced(opaque, "coalesced_del", s, addr, len);
+}
+
+struct rec *rec_new(struct evlog *log, const char *tag, unsigned int priority,
+		    unsigned int flags)
+{
+	struct ms_listener_ops ops = {
+		.begin = rec_begin,
+		.commit = rec_commit,
+		.region_add = rec_add,
+		.region_del = rec_del,
+		.region_nop = rec_nop,
+		.log_start = rec_log_start,
+		.log_stop = rec_log_stop,
+		.log_clear = rec_log_clear,
+		.log_global_start = rec_log_global_start,
+		.log_global_stop = rec_log_global_stop,
+		.log_global_after_sync = rec_log_global_after_sync,
+		.coalesced_io_add = rec_coalesced_add,
+		.coalesced_io_del = rec_coalesced_del,
+	};
+	struct rec *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	if (flags & REC_SYNC_GLOBAL)
+		ops.log_sync_global = rec_log_sync_global;
+	else
+		ops.log_sync = rec_log_sync;
+	if (!(flags & REC_NO_EVENTFD)) {
+		ops.eventfd_add = rec_eventfd_add;
+		ops.eventfd_del = rec_eventfd_del;
+	}
+	r->log = log;
+	r->flags = flags;
+	snprintf(r->tag, sizeof(r->tag), "%s", tag ? tag : "");
+	r->l = ms_listener__new(&ops, r, priority, tag);
+	if (!r->l) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void rec_free(struct rec *r)
+{
+	if (!r)
+		return;
+	ms_listener__free(r->l);
+	free(r);
+}
+
+/* ---- dumpers --------------------------------------------------------------- */
+
+char *fv_str(const struct ms_flatview *fv)
+{
+	char *buf = NULL, b1[U128_HEX_LEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < ms_flatview__nr_ranges(fv); i++) {
+		const struct ms_flat_range *fr = ms_flatview__range(fv, i);
+
+		fprintf(f, "0x%" PRIx64 "+%s %s@0x%" PRIx64 "%s%s%s%s", fr->start,
+			u128_hex(b1, fr->size), name_of(fr->mr), fr->offset_in_region,
+			fr->readonly ? " ro" : "", fr->nonvolatile ? " nv" : "",
+			fr->unmergeable ? " um" : "", fr->romd_mode ? "" : " noromd");
+		if (fr->dirty_log_mask)
+			fprintf(f, " log=%u", fr->dirty_log_mask);
+		fputc('\n', f);
+	}
+	fclose(f);
+	return buf;
+}
+
+char *as_str(const struct ms_as *as)
+{
+	return fv_str(ms_as__flatview(as));
+}
+
+char *render_str(struct ms_region *root)
+{
+	struct ms_flatview *fv = ms_flatview__render(root, NULL);
+	char *s;
+
+	if (!fv)
+		return NULL;
+	s = fv_str(fv);
+	ms_flatview__unref(fv);
+	return s;
+}
+
+char *mtree_str(struct ms_ctx *ctx, unsigned int flags, ms_mtree_mem_fn fn, void *opaque)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int ret;
+
+	if (!f)
+		return NULL;
+	ret = ms_mtree_print(ctx, f, flags, fn, opaque);
+	fclose(f);
+	if (ret) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n = 0, cap = 4096;
+	int c;
+
+	if (!f)
+		return NULL;
+	buf = malloc(cap);
+	if (!buf)
+		abort();
+	while ((c = fgetc(f)) != EOF) {
+		if (c == '\r')
+			continue;
+		if (n + 1 >= cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* ---- logging I/O device ------------------------------------------------------ */
+
+int iodev_read(void *opaque, uint64_t addr, uint64_t *val, unsigned int size)
+{
+	struct iodev *d = opaque;
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < size && addr + i < sizeof(d->mem); i++)
+		v |= (uint64_t)d->mem[addr + i] << (8 * i);
+	*val = v;
+	if (d->log)
+		evlog_add(d->log, NULL, "%s r 0x%" PRIx64 " %u", d->name, addr, size);
+	return d->ret;
+}
+
+int iodev_write(void *opaque, uint64_t addr, uint64_t val, unsigned int size)
+{
+	struct iodev *d = opaque;
+
+	for (unsigned int i = 0; i < size && addr + i < sizeof(d->mem); i++)
+		d->mem[addr + i] = (uint8_t)(val >> (8 * i));
+	if (d->log)
+		evlog_add(d->log, NULL, "%s w 0x%" PRIx64 " %u 0x%" PRIx64, d->name, addr, size,
+			  val);
+	return d->ret;
+}
