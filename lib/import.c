@@ -123,6 +123,7 @@ struct node {
 	size_t nr_kids, alloc_kids;
 	struct ms_region *mr;
 	struct node *tnode;	/* resolved alias target */
+	unsigned int alias_refs;	/* aliases resolved to this node */
 	bool in_as_tree;
 	unsigned int section;	/* index of the section holding it */
 };
@@ -668,6 +669,10 @@ static struct node *section_region(struct parser *p, const struct section *sec)
 
 		if (n->section >= (unsigned int)(sec - p->secs))
 			break;
+		/* the root of another memory-region section is another region:
+		 * QEMU prints each target once */
+		if (!p->secs[n->section].is_as && p->secs[n->section].root == n)
+			continue;
 		if (!n->hidden && !strcmp(n->name, r->name) && node_addr(n) == r->start &&
 		    same_shape(n, r))
 			return n;
@@ -706,11 +711,31 @@ static unsigned int target_score(struct parser *p, const struct node *a, const s
 	return score;
 }
 
+/* How many regions of @cand's subtree lie inside the alias window (in
+ * target coordinates)? A bridge's devices sit inside its windows. */
+static unsigned int window_score(const struct node *a, const struct node *cand,
+				 const struct node *n)
+{
+	unsigned int score = 0;
+
+	for (size_t i = 0; i < n->nr_kids; i++) {
+		const struct node *k = n->kids[i];
+		uint64_t rel = k->start - cand->start;
+
+		if (!k->hidden && rel >= a->alias_off && rel <= a->alias_end)
+			score++;
+		score += window_score(a, cand, k);
+	}
+	return score;
+}
+
 /*
  * The region an alias shows: the memory-region section of its target's name.
  * Distinct regions may share a name (two PCI bridges' "pci_bridge_pci");
  * then the candidate whose subtree explains most of what QEMU's view shows
- * in the alias window wins, else the first one.
+ * in the alias window wins, then the one with most regions inside the
+ * window, then one no alias uses yet (every section was queued by an
+ * alias), else the first one.
  */
 static struct node *alias_target(struct parser *p, struct node *a)
 {
@@ -727,13 +752,17 @@ static struct node *alias_target(struct parser *p, struct node *a)
 		if (sec->is_as || strcmp(sec->names[0], a->target))
 			continue;
 		cand = section_region(p, sec);
-		score = target_score(p, a, cand);
-		if (!best || score > best_score) {
+		score = target_score(p, a, cand) * 65536 + window_score(a, cand, cand);
+		/* on a tie, a target no alias uses yet: each was met by one */
+		if (!best || score > best_score ||
+		    (score == best_score && cand->alias_refs < best->alias_refs)) {
 			best = cand;
 			best_score = score;
 		}
 	}
 	a->tnode = best;
+	if (best)
+		best->alias_refs++;
 	return best;
 }
 
