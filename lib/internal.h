@@ -103,6 +103,7 @@ struct ms_region {
 
 	void *host;			/* RAM block, may be NULL */
 	size_t host_size;		/* bytes mapped by the library (0: caller's) */
+	ms_u128 host_limit;		/* bytes of host memory behind @host */
 	int fd;				/* memfd or -1 */
 
 	struct ms_region_ops ops;

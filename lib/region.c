@@ -104,6 +104,7 @@ static int region_alloc_memory(struct ms_region *mr, enum ms_ram_backing backing
 		goto err_errno;
 	mr->host = p;
 	mr->host_size = size;
+	mr->host_limit = size;
 	mr->migratable = true;
 	return 0;
 
@@ -215,6 +216,7 @@ static struct ms_region *new_ptr_kind(struct ms_ctx *ctx, const char *name, uint
 	mr->ram = true;
 	mr->ram_device = kind == MS_REGION_RAM_DEVICE;
 	mr->host = host;
+	mr->host_limit = mr->size;	/* the caller gave this much */
 	return mr;
 }
 
@@ -478,9 +480,10 @@ int ms_region__set_size(struct ms_region *mr, uint64_t size, struct ms_error *er
 
 	if (s == mr->size)
 		return 0;
-	if (mr->host && mr->host_size && s > mr->host_size)
-		return ms_error_set(err, -EINVAL, "region %s: size 0x%llx exceeds its memory 0x%zx",
-				    rname(mr), (unsigned long long)size, mr->host_size);
+	if (mr->host && s > mr->host_limit)
+		return ms_error_set(err, -EINVAL, "region %s: size 0x%llx exceeds its memory 0x%llx",
+				    rname(mr), (unsigned long long)size,
+				    (unsigned long long)mr->host_limit);
 	ms_ctx__begin(mr->ctx);
 	mr->size = s;
 	ctx_mark_update(mr->ctx);
