@@ -385,6 +385,7 @@ static void l_commit(void *opaque)
 	struct ms_slotmap *map = opaque;
 
 	if (!map->q_add.nr && !map->q_del.nr) {
+		map->pause_needed = false;
 		map->commits++;
 		return;
 	}
