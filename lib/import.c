@@ -22,6 +22,7 @@ struct lines {
 	struct line *v;
 	size_t nr;
 	char *buf;
+	unsigned int nul_line;	/* first line holding a NUL byte, or 0 */
 };
 
 static int split_lines(const char *text, size_t len, struct lines *ls)
@@ -48,6 +49,8 @@ static int split_lines(const char *text, size_t len, struct lines *ls)
 		l = nl - p;
 		if (l && p[l - 1] == '\r')	/* rule 1.3: CRLF through the monitor */
 			p[--l] = 0;
+		if (!ls->nul_line && memchr(p, 0, l))
+			ls->nul_line = (unsigned int)ls->nr + 1;
 		if (ls->nr == alloc) {
 			struct line *v = realloc(ls->v, 2 * alloc * sizeof(*v));
 
@@ -1016,6 +1019,10 @@ struct ms_import *ms_import__parse(struct ms_ctx *ctx, const char *tree, size_t 
 			goto out;
 		}
 	}
+	if (ls.nul_line) {
+		ret = perr(&p, ls.nul_line, "unexpected NUL byte", NULL);
+		goto out;
+	}
 	p.owner_mode = detect_owner_mode(&ls);
 	for (size_t i = 0; i < ls.nr && !p.disabled_mode; i++)
 		p.disabled_mode = ls.v[i].s[0] == ' ' &&
@@ -1128,8 +1135,15 @@ struct ms_flatdump *ms_flatdump__parse(const char *text, size_t len, struct ms_e
 
 	if (!fd || split_lines(text, len, &ls))
 		goto fail_nomem;
+	if (ls.nul_line) {
+		ret = ms_error_set(err, -EINVAL, "line %u: unexpected NUL byte", ls.nul_line);
+		goto fail;
+	}
 	for (size_t i = 0; i < ls.nr; i++) {
 		const char *s = ls.v[i].s;
+		uint64_t a, b;
+		const char *n;
+		size_t nl;
 
 		if (!strncmp(s, "FlatView #", 10)) {
 			struct fd_view *nv = realloc(fd->views, (fd->nr_views + 1) * sizeof(*nv));
@@ -1157,14 +1171,29 @@ struct ms_flatdump *ms_flatdump__parse(const char *text, size_t len, struct ms_e
 			}
 			if (strv_push(&v->as_names, &v->nr_as, s + 5, q - s - 5))
 				goto fail_nomem;
-		} else if (!strncmp(s, " Root memory region: ", 21) || !strncmp(s, "  ", 2)) {
+		} else if ((!strncmp(s, " Root memory region: ", 21) && !v->nr_lines) ||
+			   (v->nr_lines && (!strcmp(s, "  No rendered FlatView") ||
+					    (range_line_name(s, &n, &nl, &a, &b) &&
+					     !strncmp(s + 35, " (prio ", 7))))) {
+			/* rule 3.2/3.3: the root line, then ranges or "No rendered" */
 			if (strv_push(&v->lines, &v->nr_lines, s, strlen(s)))
 				goto fail_nomem;
+		} else if (!strncmp(s, "  ", 2) || !strncmp(s, " Root memory region: ", 21)) {
+			ret = ms_error_set(err, -EINVAL,
+					   "line %u: expected a range line \"  <start>-<end> (prio <p>, <type>): <name>\": %.40s",
+					   ls.v[i].no, s);
+			goto fail;
 		} else {
 			ret = ms_error_set(err, -EINVAL, "line %u: unexpected text in a FlatView: %.40s",
 					   ls.v[i].no, s);
 			goto fail;
 		}
+	}
+	if (v) {
+		ret = ms_error_set(err, -EINVAL,
+				   "line %u: unexpected end of file: expected an empty line closing the FlatView",
+				   ls.nr ? ls.v[ls.nr - 1].no : 1);
+		goto fail;
 	}
 	for (size_t i = 0; i < fd->nr_views; i++) {
 		if (!fd->views[i].nr_as || !fd->views[i].nr_lines) {
