@@ -263,21 +263,6 @@ static void update_topology_pass(struct ms_as *as, struct ms_flatview *old,
 	}
 }
 
-static int ioeventfd_cmp(const struct ioeventfd *a, const struct ioeventfd *b)
-{
-	if (a->addr != b->addr)
-		return a->addr < b->addr ? -1 : 1;
-	if (a->size != b->size)
-		return a->size < b->size ? -1 : 1;
-	if (a->match_data != b->match_data)
-		return a->match_data ? 1 : -1;
-	if (a->match_data && a->data != b->data)
-		return a->data < b->data ? -1 : 1;
-	if (a->notifier != b->notifier)
-		return (uintptr_t)a->notifier < (uintptr_t)b->notifier ? -1 : 1;
-	return 0;
-}
-
 static int ioeventfd_qcmp(const void *a, const void *b)
 {
 	return ioeventfd_cmp(a, b);

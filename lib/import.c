@@ -618,12 +618,9 @@ static enum ms_region_kind node_kind(struct parser *p, const struct node *n)
 	}
 }
 
-static int create_plain(struct parser *p, struct node *n)
+/* The printed attributes every region of a node gets, whatever its kind. */
+static int node_finish_region(struct node *n)
 {
-	if (n->is_alias)
-		return 0;
-	n->mr = region_new_described(p->ctx, n->name, size_arg(node_size(n)), node_kind(p, n),
-				     p->err);
 	if (!n->mr)
 		return -errno;
 	if (n->nv)
@@ -631,8 +628,17 @@ static int create_plain(struct parser *p, struct node *n)
 	if (n->disabled)
 		n->mr->enabled = false;
 	if (n->owner || n->parent)
-		ms_region__set_owner(n->mr, n->owner, n->parent);
+		return ms_region__set_owner(n->mr, n->owner, n->parent);
 	return 0;
+}
+
+static int create_plain(struct parser *p, struct node *n)
+{
+	if (n->is_alias)
+		return 0;
+	n->mr = region_new_described(p->ctx, n->name, size_arg(node_size(n)), node_kind(p, n),
+				     p->err);
+	return node_finish_region(n);
 }
 
 /* Same printed shape: fields and subtree (used to match memory-region
@@ -791,15 +797,7 @@ static int create_alias(struct parser *p, struct node *n, unsigned int depth)
 	d = n->alias_end - n->alias_off;
 	n->mr = ms_region__new_alias(p->ctx, n->name, t->mr, n->alias_off,
 				     d == UINT64_MAX ? UINT64_MAX : d + 1, p->err);
-	if (!n->mr)
-		return -errno;
-	if (n->nv)
-		n->mr->nonvolatile = true;
-	if (n->disabled)
-		n->mr->enabled = false;
-	if (n->owner || n->parent)
-		ms_region__set_owner(n->mr, n->owner, n->parent);
-	return 0;
+	return node_finish_region(n);
 }
 
 /*

@@ -175,6 +175,7 @@ void ms_pr(enum ms_print_level level, const char *fmt, ...)
 ms_u128 size_from_u64(uint64_t size);
 uint8_t region_dirty_log_mask(const struct ms_region *mr);
 const struct ms_region *region_final_target(const struct ms_region *mr);
+int ioeventfd_cmp(const struct ioeventfd *a, const struct ioeventfd *b);
 struct ms_region *region_new_described(struct ms_ctx *ctx, const char *name, uint64_t size,
 				       enum ms_region_kind kind, struct ms_error *err);
 

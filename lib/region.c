@@ -668,7 +668,7 @@ int ms_region__for_each_subregion(const struct ms_region *mr,
 }
 
 /* rule 4.1 of listeners-and-transactions.md: the sort order of ioeventfds */
-static int ioeventfd_cmp(const struct ioeventfd *a, const struct ioeventfd *b)
+int ioeventfd_cmp(const struct ioeventfd *a, const struct ioeventfd *b)
 {
 	if (a->addr != b->addr)
 		return a->addr < b->addr ? -1 : 1;
