@@ -32,7 +32,7 @@ LDFLAGS += $(SANFLAGS)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check bench man install clean deps
+.PHONY: all check bench man install clean deps FORCE
 
 all: $(OUT)/memslot $(OUT)/libmemslot.so man
 
@@ -68,8 +68,10 @@ $(OUT)/libmemslot.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The version script must list every MS_API function of the headers.
 $(OUT)/libmemslot.so: $(LIB_OBJS) lib/libmemslot.map
 	$(call msg,LD,$@)
+	$(Q)bash scripts/gen-map.sh --check >/dev/null
 	$(Q)$(CC) -shared -Wl,--version-script=lib/libmemslot.map -Wl,-soname,libmemslot.so.0 \
 		$(LDFLAGS) -o $@ $(LIB_OBJS)
 
@@ -101,8 +103,12 @@ $(OUT)/selftests/test_%: $(OUT)/selftests/test_%.o $(TESTLIB_OBJS) $(OUT)/libmem
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(OUT)/libmemslot.a $(TOOL_LIBS)
 
+# QEMU 7.2 reference output lives in the specification beside the tree.
+SAMPLES ?= $(abspath ../shared/spec/samples/qemu-7.2)
+
 check: $(TEST_BINS) $(OUT)/memslot
-	$(Q)MEMSLOT=$(abspath $(OUT)/memslot) bash selftests/run.sh $(TEST_BINS)
+	$(Q)MEMSLOT=$(abspath $(OUT)/memslot) MEMSLOT_SAMPLES=$(SAMPLES) \
+		MEMSLOT_CORPUS=$(abspath $(O)/qemu-corpus) bash selftests/run.sh $(TEST_BINS)
 
 # --- benchmarks ------------------------------------------------------------
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -123,11 +129,18 @@ MAN_NAMES := $(basename $(notdir $(MAN_SRCS)))
 
 man: $(MAN_PAGES)
 
-$(O)/man/%: man/%.rst man/common_options.rst man/substitutions.rst | $(DEPS_STAMP)
+# Every page lists the others under SEE ALSO: rebuild them all when the set
+# of pages changes.
+$(O)/man/.pages: FORCE
+	$(Q)mkdir -p $(@D) && echo '$(MAN_NAMES)' | cmp -s - $@ || echo '$(MAN_NAMES)' > $@
+
+$(O)/man/%: man/%.rst man/common_options.rst man/substitutions.rst $(O)/man/.pages | $(DEPS_STAMP)
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D) && { cat $<; printf '\nSEE ALSO\n========\n'; \
 		for p in $(MAN_NAMES); do [ "$$p" = "$*" ] || printf '**%s**\\ (8), ' "$${p%.8}"; \
 		done | sed 's/, $$/\n/'; } | (cd man && rst2man --halt=warning - $(abspath $@))
+
+FORCE:
 
 # --- install / clean -------------------------------------------------------
 install: all

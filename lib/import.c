@@ -871,51 +871,73 @@ void ms_import__free(struct ms_import *imp)
 	free(imp);
 }
 
-/* Was an alias with target @name printed before node index @upto? */
-static bool target_met(struct parser *p, const char *name, size_t upto)
+/* Point (print order, doubled) of the first printed alias onto @t, or
+ * SIZE_MAX. Aliases are resolved by now, so same-named targets differ. */
+static size_t first_met(const struct parser *p, const struct node *t)
 {
-	for (size_t i = 0; i < upto && i < p->nr_nodes; i++)
-		if (p->nodes[i]->is_alias && !strcmp(p->nodes[i]->target, name))
-			return true;
-	return false;
+	for (size_t i = 0; i < p->nr_nodes; i++)
+		if (p->nodes[i]->is_alias && p->nodes[i]->tnode == t)
+			return 2 * i + 2;
+	return SIZE_MAX;
+}
+
+static size_t node_index(const struct parser *p, const struct node *n)
+{
+	for (size_t i = 0; i < p->nr_nodes; i++)
+		if (p->nodes[i] == n)
+			return i;
+	return SIZE_MAX;
 }
 
 /*
- * rule 2.2: a memory-region section nothing printed refers to was queued by
- * an alias that was not printed (disabled, no -D), e.g. PCI "bus master"
- * aliases of "system". Stand in for it with a disabled alias met at the
- * same point of the walk: first in the address-space section that follows
- * the one where the previous target was first met.
+ * rule 2.2: memory-region sections come in the order their targets were
+ * first met, counting aliases that were not printed (disabled, no -D),
+ * e.g. PCI "bus master" aliases of "system". Where the printed aliases do
+ * not explain a section's place (its target is first met after a later
+ * section's, or before the previous one's), stand in for the unprinted
+ * alias with a disabled one met first in the next address-space section.
+ * Points are doubled node indices, so "just after node i" is 2i + 1.
  */
 static int add_hidden_aliases(struct parser *p, struct ms_import *imp)
 {
-	const char *prev = NULL;
+	size_t last = 0;	/* 0: before everything */
 
+	if (p->disabled_mode)
+		return 0;	/* -D printed every alias */
 	for (size_t i = 0; i < p->nr_secs; i++) {
 		struct section *sec = &p->secs[i];
-		size_t host = 0, k;
+		size_t met, limit = SIZE_MAX, host, root_at = SIZE_MAX;
 		struct ms_region *a;
 		struct node *t;
 		int ret;
 
 		if (sec->is_as)
 			continue;
-		if (target_met(p, sec->names[0], p->nr_nodes)) {
-			prev = sec->names[0];
+		t = section_region(p, sec);
+		met = first_met(p, t);
+		for (size_t k = i + 1; k < p->nr_secs; k++) {
+			size_t m;
+
+			if (p->secs[k].is_as)
+				continue;
+			m = first_met(p, section_region(p, &p->secs[k]));
+			if (m < limit)
+				limit = m;
+		}
+		if (met > last && met < limit) {
+			last = met;
 			continue;
 		}
-		if (prev) {
-			for (k = 0; k < p->nr_nodes; k++)
-				if (p->nodes[k]->is_alias && !strcmp(p->nodes[k]->target, prev))
-					break;
-			host = k < p->nr_nodes ? p->nodes[k]->section + 1 : 0;
+		for (host = 0; host < p->nr_secs; host++) {
+			if (!p->secs[host].is_as || !p->secs[host].root)
+				continue;
+			root_at = 2 * node_index(p, p->secs[host].root) + 2;
+			if (root_at + 1 > last)
+				break;
 		}
-		while (host < p->nr_secs && (!p->secs[host].is_as || !p->secs[host].root))
-			host++;
-		prev = sec->names[0];
 		if (host == p->nr_secs)
 			continue;
-		t = section_region(p, sec);
+		last = root_at + 1;
 		a = ms_region__new_alias(p->ctx, "(hidden alias)", t->mr, 0, size_arg(node_size(t)),
 					 p->err);
 		if (!a)

@@ -1566,7 +1566,7 @@ TEST(import_unreadable)
 
 TEST(import_usage_errors)
 {
-	static const char *const cases[][4] = {
+	static const char *const cases[][5] = {
 		{ "mtree", "--check-flat", "x.txt", NULL },
 		{ "mtree", "--memslots", NULL },
 		{ "mtree", "--import", NULL },
