@@ -25,9 +25,19 @@ struct cov_node {
 	struct cov_node *l, *r;
 };
 
+/* Coverage nodes come from chunks freed together after the render. */
+#define COV_CHUNK 1024
+
+struct cov_chunk {
+	struct cov_chunk *next;
+	unsigned int used;
+	struct cov_node nodes[COV_CHUNK];
+};
+
 struct render_state {
 	struct cov_node *cov;
 	struct cov_node *free_nodes;
+	struct cov_chunk *chunks;
 	uint32_t rng;
 	struct ms_flat_range *out;
 	size_t nr, alloc;
@@ -92,15 +102,25 @@ static void cov_release(struct render_state *st, struct cov_node *n)
 	st->free_nodes = n;
 }
 
-static void cov_free_tree(struct cov_node *t)
+static struct cov_node *cov_alloc(struct render_state *st)
 {
-	while (t) {
-		struct cov_node *r = t->r;
+	struct cov_chunk *c = st->chunks;
+	struct cov_node *n;
 
-		cov_free_tree(t->l);
-		free(t);
-		t = r;
+	if (st->free_nodes) {
+		n = st->free_nodes;
+		st->free_nodes = n->l;
+		return n;
 	}
+	if (!c || c->used == COV_CHUNK) {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+		c->next = st->chunks;
+		c->used = 0;
+		st->chunks = c;
+	}
+	return &c->nodes[c->used++];
 }
 
 static int out_push(struct render_state *st, const struct ms_flat_range *fr)
@@ -198,18 +218,11 @@ static void fill_gaps(struct gap_ctx *g, ms_u128 cs, ms_u128 ce)
 		emit_gap(g, cursor, ce);
 	new_end = max_end(m, new_end);
 	release_tree(st, m);
-	if (pred) {
-		n = pred;
-	} else if (st->free_nodes) {
-		n = st->free_nodes;
-		st->free_nodes = n->l;
-	} else {
-		n = malloc(sizeof(*n));
-		if (!n) {
-			st->err = -ENOMEM;
-			st->cov = cov_merge(l, r);
-			return;
-		}
+	n = pred ? pred : cov_alloc(st);
+	if (!n) {
+		st->err = -ENOMEM;
+		st->cov = cov_merge(l, r);
+		return;
 	}
 	n->start = new_start;
 	n->end = new_end;
@@ -320,12 +333,11 @@ struct ms_flatview *flatview_render(struct ms_region *root)
 	if (!root)
 		return fv;
 	render(&st, root, 0, 0, (ms_s128)MS_SIZE_2_64, false, false, false);
-	cov_free_tree(st.cov);
-	while (st.free_nodes) {
-		struct cov_node *n = st.free_nodes;
+	while (st.chunks) {
+		struct cov_chunk *c = st.chunks;
 
-		st.free_nodes = n->l;
-		free(n);
+		st.chunks = c->next;
+		free(c);
 	}
 	if (st.err) {
 		free(st.out);
@@ -471,7 +483,8 @@ struct ms_region *flatview_select_root(struct ms_region *mr)
 
 			if (c->enabled) {
 				only = c;
-				n++;
+				if (++n == 2)
+					break;	/* more than one is all that matters */
 			}
 		}
 		if (n == 0)
