@@ -12,6 +12,8 @@
 #include "as.h"
 #include "kvm.h"
 #include "import.h"
+#include "memdev.h"
+#include "machine.h"
 
 /**
  * ms_version() - library version string

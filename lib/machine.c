@@ -1,0 +1,937 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Machines: the memory map of a stopped QEMU "pc" or "q35" machine
+ * (memory-devices.md section 4) and its memory backends (rule 11.1).
+ *
+ * The region tree is the one `info mtree` shows for QEMU 7.2 (compare
+ * spec/samples/qemu-7.2/pc-256m-stopped.mtree*.txt, pc-4g-dimms-nvdimm and
+ * q35-1g-stopped), plus current QEMU's "device-memory" address space.
+ * The KVM memory listener exists before the board is built, as in QEMU,
+ * and the board is mapped in QEMU's commit order, so that the KVM slot
+ * ids come out as in spec/samples/qemu-7.2/kvm-ioctls-*.txt.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "memdev_internal.h"
+
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+#define RAM_SIZE_ALIGN		(8 * KiB)	/* rule 4.5 */
+#define DEFAULT_RAM_SIZE	(128 * MiB)	/* QEMU's -m default */
+#define TARGET_PAGE_SIZE	4096ULL
+#define MAX_RAM_SLOTS		256		/* rule 2.3 */
+#define ABOVE_4G_START		(4 * GiB)	/* rule 4.3 */
+#define PC_LOWMEM_DEFAULT	0xe0000000ULL	/* rule 4.1 */
+#define PC_LOWMEM_GB_ALIGNED	0xc0000000ULL
+#define Q35_LOWMEM_BIG		0x80000000ULL	/* rule 4.2 */
+#define Q35_LOWMEM		0xb0000000ULL
+#define DEVMEM_ALIGN		GiB		/* rule 2.3 */
+#define ANON_RAM_ALIGN		(2 * MiB)	/* rule 11.1, x86-64 Linux hosts */
+
+/* fixed parts of the pc / q35 memory map */
+#define PC_ROM_BASE		0xc0000ULL
+#define PC_ROM_SIZE		0x20000ULL
+#define BIOS_SIZE		0x40000ULL	/* pc.bios, ending at 4 GiB */
+#define ISA_BIOS_SIZE		0x20000ULL	/* its last 128 KiB at 0xe0000 */
+#define SMRAM_BASE		0xa0000ULL
+#define SMRAM_SIZE		0x20000ULL
+#define PAM_BLOCKS		13
+#define PAM_BIOS_BASE		0xf0000ULL
+#define PAM_BIOS_SIZE		0x10000ULL
+#define PAM_EXPAN_BASE		0xc0000ULL
+#define PAM_EXPAN_SIZE		0x4000ULL
+#define IOAPIC_BASE		0xfec00000ULL
+#define IOAPIC_SIZE		0x1000ULL
+#define HPET_BASE		0xfed00000ULL
+#define HPET_SIZE		0x400ULL
+#define APIC_MSI_BASE		0xfee00000ULL
+#define APIC_MSI_SIZE		0x100000ULL
+#define APIC_MSI_PRIO		4096
+#define IO_SIZE			0x10000ULL
+
+/* owner texts QEMU prints with `info mtree -o` */
+#define UNATTACHED		"obj path=/machine/unattached"
+#define MACHINE_OBJ		"obj path=/machine"
+#define LAPIC_DEV		"dev path=/machine/unattached/device[0]/lapic"
+#define HPET_DEV		"dev path=/machine/unattached/device[9]"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC		0x958458f6
+#endif
+
+/*
+ * The commits QEMU makes while building the board, in order: the CPU's
+ * APIC window, pc_memory_init()'s RAM aliases and device memory, the PCI
+ * hole with the firmware (pc_pci_as_mapping_init()), the north bridge's
+ * SMRAM and PAM aliases (one transaction), the remaining MMIO devices.
+ */
+enum stage {
+	STAGE_CPU,
+	STAGE_RAM_BELOW,
+	STAGE_RAM_ABOVE,
+	STAGE_DEVMEM,
+	STAGE_PCI,
+	STAGE_CHIPSET,
+	STAGE_DEVICES,
+	NR_STAGES,
+};
+
+struct pending {
+	struct ms_region *mr;		/* creator reference */
+	uint64_t addr;
+	int32_t prio;
+	enum stage stage;
+};
+
+#define MAX_PENDING	80
+
+struct build {
+	struct ms_machine *m;
+	struct pending p[MAX_PENDING];
+	unsigned int nr;
+	struct ms_error *err;
+	int ret;
+};
+
+/* ------------------------------------------------------------------------
+ * Layout (rules 4.1-4.6)
+ */
+
+static int compute_layout(struct ms_machine *m, struct ms_error *err)
+{
+	struct ms_machine_opts *o = &m->opts;
+	struct ms_machine_layout *l = &m->layout;
+	uint64_t ram, maxmem, lowmem, max_below, devmem_size;
+	ms_u128 end;
+
+	if (o->type != MS_MACHINE_PC && o->type != MS_MACHINE_Q35)
+		return ms_error_set(err, -EINVAL, "machine: unknown type %d", (int)o->type);
+	if (!o->ram_size)
+		o->ram_size = DEFAULT_RAM_SIZE;
+	if (o->ram_size > UINT64_MAX - RAM_SIZE_ALIGN + 1)
+		return ms_error_set(err, -EINVAL, "machine: bad RAM size 0x%llx",
+				    (unsigned long long)o->ram_size);
+	/* rule 4.5: RAM is rounded up to 8 KiB first (maxmem is not) */
+	ram = align_up_u64(o->ram_size, RAM_SIZE_ALIGN);
+	o->ram_size = ram;
+
+	/*
+	 * rule 4.5, in the order QEMU 7.2 reports them: the -m checks run when
+	 * the option is parsed, before the machine properties and the board.
+	 */
+	if (o->maxmem) {
+		if (o->maxmem < ram)
+			return ms_error_set(err, -EINVAL,
+					    "invalid value of maxmem: maximum memory size (0x%llx) must be at least the initial memory size (0x%llx)",
+					    (unsigned long long)o->maxmem, (unsigned long long)ram);
+		if (o->slots && o->maxmem == ram)
+			return ms_error_set(err, -EINVAL,
+					    "invalid value of maxmem: memory slots were specified but maximum memory size (0x%llx) is equal to the initial memory size (0x%llx)",
+					    (unsigned long long)o->maxmem, (unsigned long long)ram);
+	} else if (o->slots) {
+		return ms_error_set(err, -EINVAL, "slots specified but no max-size");
+	}
+	maxmem = o->maxmem ? o->maxmem : ram;
+
+	if (o->max_ram_below_4g > 4 * GiB)
+		return ms_error_set(err, -EINVAL,
+				    "Machine option 'max-ram-below-4g=%llu' expects size less than or equal to 4G",
+				    (unsigned long long)o->max_ram_below_4g);
+
+	if (o->type == MS_MACHINE_PC) {
+		/* rule 4.1 */
+		max_below = o->max_ram_below_4g ? o->max_ram_below_4g : PC_LOWMEM_DEFAULT;
+		lowmem = max_below;
+		if (ram >= max_below) {
+			if (lowmem > PC_LOWMEM_GB_ALIGNED)
+				lowmem = PC_LOWMEM_GB_ALIGNED;
+			if (lowmem & (GiB - 1))
+				pr_warn("machine: max-ram-below-4g (%llu) is not a multiple of 1 GiB for a large machine: possibly bad performance\n",
+					(unsigned long long)max_below);
+		}
+	} else {
+		/* rule 4.2 */
+		max_below = o->max_ram_below_4g ? o->max_ram_below_4g : 4 * GiB;
+		lowmem = ram >= Q35_LOWMEM ? Q35_LOWMEM_BIG : Q35_LOWMEM;
+		if (lowmem > max_below) {
+			lowmem = max_below;
+			if (ram > lowmem && ram - lowmem > lowmem && (lowmem & (GiB - 1)))
+				pr_warn("machine: RAM (0x%llx) is more than twice max-ram-below-4g (%llu), which is not a multiple of 1 GiB: possibly bad performance\n",
+					(unsigned long long)ram, (unsigned long long)max_below);
+		}
+	}
+	memset(l, 0, sizeof(*l));
+	if (ram >= lowmem) {
+		l->below_4g = lowmem;
+		l->above_4g = ram - lowmem;
+	} else {
+		l->below_4g = ram;
+	}
+	l->above_4g_start = ABOVE_4G_START;
+	l->hotpluggable = maxmem - ram;
+
+	/* rule 4.4: device memory iff maxmem > RAM */
+	if (maxmem <= ram)
+		return 0;
+	if (o->slots > MAX_RAM_SLOTS)
+		return ms_error_set(err, -EINVAL, "unsupported amount of memory slots: %u",
+				    o->slots);
+	if (maxmem % TARGET_PAGE_SIZE)
+		return ms_error_set(err, -EINVAL,
+				    "maximum memory size must by aligned to multiple of %llu bytes",
+				    TARGET_PAGE_SIZE);
+	end = (ms_u128)l->above_4g_start + l->above_4g;
+	end = (end + DEVMEM_ALIGN - 1) / DEVMEM_ALIGN * DEVMEM_ALIGN;
+	/* QEMU prints maxmem with RAM_ADDR_FMT: hex without 0x */
+	if (end > UINT64_MAX)
+		return ms_error_set(err, -EINVAL, "unsupported amount of maximum memory: %llx",
+				    (unsigned long long)maxmem);
+	l->devmem_base = (uint64_t)end;
+	end = (ms_u128)(maxmem - ram) + (ms_u128)GiB * o->slots;
+	if (end > UINT64_MAX || (ms_u128)l->devmem_base + end > UINT64_MAX)
+		return ms_error_set(err, -EINVAL, "unsupported amount of maximum memory: %llx",
+				    (unsigned long long)maxmem);
+	devmem_size = (uint64_t)end;
+	l->devmem_size = devmem_size;
+	/* rule 4.6: wraps like QEMU's ROUND_UP for a map ending near 2^64 */
+	l->reserved_end = align_up_u64(l->devmem_base + devmem_size, GiB);
+	return 0;
+}
+
+void ms_machine__layout(const struct ms_machine *m, struct ms_machine_layout *l)
+{
+	*l = m->layout;
+}
+
+/* ------------------------------------------------------------------------
+ * Building the board
+ */
+
+static int build_fail(struct build *b)
+{
+	if (!b->ret)
+		b->ret = -(errno ?: ENOMEM);
+	if (b->err && !b->err->err)
+		ms_error_set(b->err, b->ret, "machine: %s", strerror(-b->ret));
+	return b->ret;
+}
+
+/* Set owner texts; consumes @mr on failure. */
+static struct ms_region *owned(struct build *b, struct ms_region *mr, const char *owner,
+			       const char *parent)
+{
+	int ret;
+
+	if (!mr) {
+		build_fail(b);
+		return NULL;
+	}
+	ret = ms_region__set_owner(mr, owner, parent);
+	if (ret) {
+		b->ret = ret;
+		ms_error_set(b->err, ret, "region %s: out of memory", ms_region__name(mr));
+		ms_region__unref(mr);
+		return NULL;
+	}
+	return mr;
+}
+
+/* Queue @mr (creator reference) for mapping into "system" at @stage. */
+static int later(struct build *b, enum stage stage, uint64_t addr, struct ms_region *mr,
+		 int32_t prio)
+{
+	if (!mr)
+		return build_fail(b);
+	b->p[b->nr++] = (struct pending){ .mr = mr, .addr = addr, .prio = prio, .stage = stage };
+	return 0;
+}
+
+/* Map @sub into @container now (creator reference consumed). */
+static int now(struct build *b, struct ms_region *container, uint64_t addr,
+	       struct ms_region *sub, int32_t prio)
+{
+	int ret;
+
+	if (!sub)
+		return build_fail(b);
+	ret = ms_region__add_subregion_overlap(container, addr, sub, prio, b->err);
+	ms_region__unref(sub);
+	if (ret)
+		b->ret = ret;
+	return ret;
+}
+
+static struct ms_region *alias(struct build *b, const char *name, struct ms_region *target,
+			       uint64_t offset, uint64_t size, bool enabled, bool readonly,
+			       const char *owner, const char *parent)
+{
+	struct ms_region *mr = ms_region__new_alias(b->m->ctx, name, target, offset, size, b->err);
+
+	mr = owned(b, mr, owner, parent);
+	if (mr) {
+		ms_region__set_enabled(mr, enabled);
+		if (readonly)
+			ms_region__set_readonly(mr, true);
+	}
+	return mr;
+}
+
+static struct ms_region *mmio(struct build *b, const char *name, uint64_t size,
+			      const char *owner)
+{
+	/* "unassigned" I/O: reads 0, writes ignored; no memslot either way */
+	return owned(b, ms_region__new_io(b->m->ctx, name, size, NULL, NULL, b->err), owner,
+		     NULL);
+}
+
+/* i440FX / MCH: SMRAM window and the 13 PAM blocks in their reset state */
+static int build_chipset(struct build *b, const char *pci_owner, const char *pam_owner)
+{
+	struct ms_machine *m = b->m;
+
+	if (later(b, STAGE_CHIPSET, SMRAM_BASE,
+		  alias(b, "smram-region", m->pci, SMRAM_BASE, SMRAM_SIZE, true, false,
+			pci_owner, NULL), 1))
+		return b->ret;
+	for (int i = 0; i < PAM_BLOCKS; i++) {
+		uint64_t start = i ? PAM_EXPAN_BASE + (i - 1) * PAM_EXPAN_SIZE : PAM_BIOS_BASE;
+		uint64_t size = i ? PAM_EXPAN_SIZE : PAM_BIOS_SIZE;
+
+		/*
+		 * Four priority-1 aliases per block, added in this order so
+		 * that `info mtree -D` lists them newest first as QEMU does;
+		 * only the PCI one is enabled before the firmware runs.
+		 */
+		if (later(b, STAGE_CHIPSET, start,
+			  alias(b, "pam-pci", m->pci, start, size, true, false, pam_owner, NULL),
+			  1) ||
+		    later(b, STAGE_CHIPSET, start,
+			  alias(b, "pam-rom", m->ram, start, size, false, true, pam_owner, NULL),
+			  1) ||
+		    later(b, STAGE_CHIPSET, start,
+			  alias(b, "pam-pci", m->ram, start, size, false, false, pam_owner, NULL),
+			  1) ||
+		    later(b, STAGE_CHIPSET, start,
+			  alias(b, "pam-ram", m->ram, start, size, false, false, pam_owner, NULL),
+			  1))
+			return b->ret;
+	}
+	return 0;
+}
+
+/* Create every region; only the contents of "pci" are mapped yet. */
+static int build_regions(struct build *b)
+{
+	struct ms_machine *m = b->m;
+	const struct ms_machine_layout *l = &m->layout;
+	bool q35 = m->opts.type == MS_MACHINE_Q35;
+	struct ms_ctx *ctx = m->ctx;
+	struct ms_region *bios;
+
+	m->system = owned(b, ms_region__new_container(ctx, "system", UINT64_MAX, b->err), NULL,
+			  UNATTACHED);
+	if (!m->system)
+		return b->ret;
+	m->io = owned(b, ms_region__new_io(ctx, "io", IO_SIZE, NULL, NULL, b->err), NULL,
+		      UNATTACHED);
+	if (!m->io)
+		return b->ret;
+
+	if (later(b, STAGE_CPU, APIC_MSI_BASE, mmio(b, "kvm-apic-msi", APIC_MSI_SIZE, LAPIC_DEV),
+		  APIC_MSI_PRIO))
+		return b->ret;
+
+	/* boot RAM: library memory, MAP_NORESERVE, never touched */
+	m->ram = owned(b, ms_region__new_ram(ctx, "pc.ram", m->opts.ram_size, MS_RAM_ANON,
+					     b->err), "obj path=/objects/pc.ram", NULL);
+	if (!m->ram)
+		return b->ret;
+	if (later(b, STAGE_RAM_BELOW, 0,
+		  alias(b, "ram-below-4g", m->ram, 0, l->below_4g, true, false, NULL,
+			UNATTACHED), 0))
+		return b->ret;
+	if (l->above_4g &&
+	    later(b, STAGE_RAM_ABOVE, l->above_4g_start,
+		  alias(b, "ram-above-4g", m->ram, l->below_4g, l->above_4g, true, false, NULL,
+			UNATTACHED), 0))
+		return b->ret;
+
+	if (l->devmem_size) {
+		m->devmem = owned(b, ms_region__new_container(ctx, "device-memory", l->devmem_size,
+							       b->err), MACHINE_OBJ, NULL);
+		if (!m->devmem)
+			return b->ret;
+		ms_region__ref(m->devmem);	/* the machine's own reference */
+		if (later(b, STAGE_DEVMEM, l->devmem_base, m->devmem, 0))
+			return b->ret;
+	}
+
+	/* the PCI hole with the BIOS and the option ROM area */
+	m->pci = owned(b, ms_region__new_container(ctx, "pci", UINT64_MAX, b->err), NULL,
+		       UNATTACHED);
+	if (!m->pci)
+		return b->ret;
+	ms_region__ref(m->pci);
+	if (later(b, STAGE_PCI, 0, m->pci, -1))
+		return b->ret;
+	bios = owned(b, ms_region__new_rom(ctx, "pc.bios", BIOS_SIZE, b->err), NULL, UNATTACHED);
+	if (!bios)
+		return b->ret;
+	if (now(b, m->pci, ABOVE_4G_START - BIOS_SIZE, ms_region__ref(bios), 0)) {
+		ms_region__unref(bios);
+		return b->ret;
+	}
+	if (now(b, m->pci, 0x100000 - ISA_BIOS_SIZE,
+		alias(b, "isa-bios", bios, BIOS_SIZE - ISA_BIOS_SIZE, ISA_BIOS_SIZE, true, true,
+		      NULL, UNATTACHED), 1)) {
+		ms_region__unref(bios);
+		return b->ret;
+	}
+	ms_region__unref(bios);
+	if (now(b, m->pci, PC_ROM_BASE,
+		owned(b, ms_region__new_rom(ctx, "pc.rom", PC_ROM_SIZE, b->err), NULL,
+		      UNATTACHED), 1))
+		return b->ret;
+
+	if (build_chipset(b, q35 ? "dev path=/machine/q35/mch" :
+				   "dev path=/machine/unattached/device[3]",
+			  q35 ? "dev path=/machine/q35/mch" : "dev path=/machine/i440fx"))
+		return b->ret;
+
+	if (later(b, STAGE_DEVICES, IOAPIC_BASE,
+		  mmio(b, "kvm-ioapic", IOAPIC_SIZE, q35 ? "dev path=/machine/q35/ioapic" :
+							   "dev path=/machine/i440fx/ioapic"),
+		  0) ||
+	    later(b, STAGE_DEVICES, HPET_BASE, mmio(b, "hpet", HPET_SIZE, HPET_DEV), 0))
+		return b->ret;
+	return 0;
+}
+
+static int add_as(struct build *b, struct ms_as **as, struct ms_region *root, const char *name)
+{
+	*as = ms_as__new(b->m->ctx, root, name, b->err);
+	return *as ? 0 : build_fail(b);
+}
+
+/* Map the queued regions, one commit per stage. */
+static int map_stages(struct build *b)
+{
+	struct ms_machine *m = b->m;
+	int ret = 0;
+
+	for (int st = 0; st < NR_STAGES; st++) {
+		ms_ctx__begin(m->ctx);
+		for (unsigned int i = 0; i < b->nr; i++) {
+			struct pending *p = &b->p[i];
+
+			if (!p->mr || p->stage != (enum stage)st)
+				continue;
+			if (!ret)
+				ret = ms_region__add_subregion_overlap(m->system, p->addr, p->mr,
+								       p->prio, b->err);
+			ms_region__unref(p->mr);
+			p->mr = NULL;
+		}
+		ms_ctx__commit(m->ctx);
+	}
+	if (ret)
+		b->ret = ret;
+	return ret;
+}
+
+/* Unmap everything from "system", so that KVM sees its slots deleted. */
+static void unmap_all(struct ms_machine *m)
+{
+	struct ms_region *system = m->system;
+
+	ms_ctx__begin(m->ctx);
+	while (!list_empty(&system->subregions)) {
+		struct ms_region *sub = list_entry(system->subregions.next, struct ms_region,
+						   node);
+
+		ms_region__del_subregion(system, sub, NULL);
+	}
+	ms_ctx__commit(m->ctx);
+}
+
+static void machine_teardown(struct ms_machine *m)
+{
+	struct ms_ctx *ctx = m->ctx;
+
+	ms_slotmap__free(m->kvm);
+	m->kvm = NULL;
+	ms_ctx__begin(ctx);
+	memdev_machine_fini(m);
+	ms_as__free(m->memory_as);
+	ms_as__free(m->cpu_as);
+	ms_as__free(m->io_as);
+	while (!list_empty(&m->backends)) {
+		struct ms_backend *b = list_entry(m->backends.next, struct ms_backend, node);
+
+		list_del(&b->node);
+		ms_region__unref(b->mr);
+		free(b->id);
+		free(b->qom_path);
+		free(b);
+	}
+	ms_region__unref(m->devmem);
+	ms_region__unref(m->pci);
+	ms_region__unref(m->ram);
+	ms_region__unref(m->io);
+	ms_region__unref(m->system);
+	ms_ctx__commit(ctx);
+	free(m);
+}
+
+struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_opts *opts,
+				   struct ms_error *err)
+{
+	struct build *b;
+	struct ms_machine *m;
+	const struct ms_error *kerr;
+	int ret;
+
+	if (!ctx || !opts) {
+		errno = EINVAL;
+		ms_error_set(err, -EINVAL, "machine: no context or options");
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	b = calloc(1, sizeof(*b));
+	if (!m || !b) {
+		free(m);
+		free(b);
+		errno = ENOMEM;
+		ms_error_set(err, -ENOMEM, "machine: out of memory");
+		return NULL;
+	}
+	m->ctx = ctx;
+	memcpy(&m->opts, opts, opts->sz < sizeof(m->opts) ? opts->sz : sizeof(m->opts));
+	m->opts.sz = sizeof(m->opts);
+	list_init(&m->backends);
+	list_init(&m->devices);
+	list_init(&m->vhosts);
+	b->m = m;
+	b->err = err;
+
+	ret = compute_layout(m, err);
+	if (ret)
+		goto err_free;
+
+	/* 1. every region, unmapped: failures here touch nothing */
+	ret = build_regions(b);
+	if (ret)
+		goto err_teardown;
+	/* 2. address spaces in QEMU's creation order, then the KVM listener */
+	if (add_as(b, &m->memory_as, m->system, "memory") ||
+	    add_as(b, &m->io_as, m->io, "I/O") ||
+	    add_as(b, &m->cpu_as, m->system, "cpu-memory-0")) {
+		ret = b->ret;
+		goto err_teardown;
+	}
+	if (m->devmem) {
+		ret = memdev_devmem_init(m, err);
+		if (ret)
+			goto err_teardown;
+	}
+	if (m->opts.kvm_memslots) {
+		MS_OPTS(ms_slotmap_opts, so, .max_slots = m->opts.kvm_memslots,
+			.page_size = m->opts.page_size, .exec = m->opts.kvm_exec,
+			.exec_opaque = m->opts.kvm_exec_opaque);
+
+		m->kvm = ms_slotmap__new(m->memory_as, &so, err);
+		if (!m->kvm) {
+			ret = -(errno ?: ENOMEM);
+			goto err_teardown;
+		}
+	}
+	/* 3. the board, commit by commit */
+	ret = map_stages(b);
+	kerr = m->kvm ? ms_slotmap__error(m->kvm) : NULL;
+	if (!ret && kerr) {
+		ret = kerr->err ? kerr->err : -EIO;
+		if (err)
+			*err = *kerr;
+	}
+	if (ret)
+		goto err_unmap;
+	free(b);
+	return m;
+
+err_unmap:
+	if (m->kvm)
+		unmap_all(m);
+err_teardown:
+	for (unsigned int i = 0; i < b->nr; i++)
+		ms_region__unref(b->p[i].mr);
+	machine_teardown(m);
+	free(b);
+	errno = -ret;
+	return NULL;
+err_free:
+	free(m);
+	free(b);
+	errno = -ret;
+	return NULL;
+}
+
+void ms_machine__free(struct ms_machine *m)
+{
+	if (m)
+		machine_teardown(m);
+}
+
+struct ms_ctx *ms_machine__ctx(const struct ms_machine *m) { return m->ctx; }
+struct ms_region *ms_machine__system(const struct ms_machine *m) { return m->system; }
+struct ms_as *ms_machine__memory_as(const struct ms_machine *m) { return m->memory_as; }
+struct ms_slotmap *ms_machine__kvm(const struct ms_machine *m) { return m->kvm; }
+
+/* ------------------------------------------------------------------------
+ * Memory backends
+ */
+
+struct ms_backend *backend_of_region(const struct ms_machine *m, const struct ms_region *mr)
+{
+	struct list_head *pos;
+
+	while (mr && ms_region__kind(mr) == MS_REGION_ALIAS)
+		mr = ms_region__alias(mr);
+	if (!mr)
+		return NULL;
+	list_for_each(pos, &m->backends) {
+		struct ms_backend *b = list_entry(pos, struct ms_backend, node);
+
+		if (b->mr == mr)
+			return b;
+	}
+	return NULL;
+}
+
+struct ms_backend *ms_machine__find_backend(const struct ms_machine *m, const char *id)
+{
+	struct list_head *pos;
+
+	if (!m || !id)
+		return NULL;
+	list_for_each(pos, &m->backends) {
+		struct ms_backend *b = list_entry(pos, struct ms_backend, node);
+
+		if (!strcmp(b->id, id))
+			return b;
+	}
+	return NULL;
+}
+
+struct ms_region *ms_backend__region(const struct ms_backend *b) { return b->mr; }
+const char *ms_backend__id(const struct ms_backend *b) { return b->id; }
+
+static uint64_t host_page_size(const struct ms_machine *m)
+{
+	long page;
+
+	if (m->opts.page_size)
+		return m->opts.page_size;
+	page = sysconf(_SC_PAGESIZE);
+	return page > 0 ? (uint64_t)page : 4096;
+}
+
+static const char *backend_type(enum ms_backend_kind kind)
+{
+	switch (kind) {
+	case MS_BACKEND_RAM:
+		return "memory-backend-ram";
+	case MS_BACKEND_MEMFD:
+		return "memory-backend-memfd";
+	case MS_BACKEND_FILE:
+		return "memory-backend-file";
+	}
+	return "memory-backend";
+}
+
+/* prealloc=on: fault every page in now */
+static int prealloc(void *host, uint64_t size, bool writable, const char *id,
+		    struct ms_error *err)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!madvise(host, size, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ))
+		return 0;
+	if (errno != EINVAL)
+		return ms_error_set(err, -errno, "backend %s: cannot preallocate 0x%llx bytes: %s",
+				    id, (unsigned long long)size, strerror(errno));
+	/* kernels before 5.14 */
+	for (uint64_t off = 0; off < size; off += (uint64_t)page) {
+		volatile char *p = (char *)host + off;
+
+		if (writable)
+			*p = *p;
+		else
+			(void)*p;
+	}
+	return 0;
+}
+
+/* memory-backend-file: open (or create) mem-path like QEMU's file_ram_open() */
+static int file_open(const char *path, const char *id, bool readonly, char **created,
+		     struct ms_error *err)
+{
+	struct stat st;
+	char *tmpl;
+	int fd, saved;
+
+	*created = NULL;
+	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+		/* a directory: an unlinked temporary file in it */
+		if (asprintf(&tmpl, "%s/qemu_back_mem.%s.XXXXXX", path, id) < 0)
+			return ms_error_set(err, -ENOMEM, "backend %s: out of memory", id);
+		for (char *c = tmpl + strlen(path) + 1; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		fd = mkstemp(tmpl);
+		saved = errno;
+		if (fd >= 0)
+			unlink(tmpl);
+		free(tmpl);
+		errno = saved;
+	} else {
+		fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && !readonly) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (fd >= 0 && !(*created = strdup(path))) {
+				unlink(path);
+				close(fd);
+				return ms_error_set(err, -ENOMEM, "backend %s: out of memory", id);
+			}
+		}
+	}
+	if (fd < 0) {
+		saved = errno;
+		return ms_error_set(err, -saved, "can't open backing store %s for guest RAM: %s",
+				    path, strerror(saved));
+	}
+	return fd;
+}
+
+/* page size of the file's RAM block (qemu_fd_getpagesize()) */
+static uint64_t fd_page_size(const struct ms_machine *m, int fd)
+{
+	struct statfs fs;
+
+	if (fd >= 0 && !fstatfs(fd, &fs) && (unsigned long)fs.f_type == HUGETLBFS_MAGIC)
+		return (uint64_t)fs.f_bsize;
+	return host_page_size(m);
+}
+
+static int file_backend(struct ms_machine *m, struct ms_backend *b,
+			const struct ms_backend_opts *o, struct ms_error *err)
+{
+	char *created = NULL;
+	struct stat st;
+	void *host;
+	int fd = -1, ret;
+
+	if (!o->no_memory) {
+		fd = file_open(o->mem_path, o->id, o->readonly, &created, err);
+		if (fd < 0)
+			return fd;
+	}
+	b->page_size = fd_page_size(m, fd);
+	if (o->align % b->page_size) {
+		ret = ms_error_set(err, -EINVAL,
+				   "alignment 0x%llx must be multiples of page size 0x%llx",
+				   (unsigned long long)o->align, (unsigned long long)b->page_size);
+		goto err_close;
+	}
+	if (o->align & (o->align - 1)) {
+		ret = ms_error_set(err, -EINVAL, "alignment 0x%llx must be a power of two",
+				   (unsigned long long)o->align);
+		goto err_close;
+	}
+	b->align = o->align > b->page_size ? o->align : b->page_size;
+
+	if (o->no_memory) {
+		b->mr = region_new_described(m->ctx, o->id, o->size,
+					     o->readonly ? MS_REGION_ROM : MS_REGION_RAM, err);
+		return b->mr ? 0 : -(errno ?: ENOMEM);
+	}
+	if (fstat(fd, &st)) {
+		ret = ms_error_set(err, -errno, "backend %s: %s: %s", o->id, o->mem_path,
+				   strerror(errno));
+		goto err_close;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < o->size) {
+		if (st.st_size > 0 || o->readonly) {
+			ret = ms_error_set(err, -EINVAL,
+					   "backing store size 0x%llx does not match 'size' option 0x%llx",
+					   (unsigned long long)st.st_size,
+					   (unsigned long long)o->size);
+			goto err_close;
+		}
+		if (ftruncate(fd, (off_t)o->size)) {
+			ret = ms_error_set(err, -errno, "backend %s: cannot resize %s: %s", o->id,
+					   o->mem_path, strerror(errno));
+			goto err_close;
+		}
+	}
+	if (o->size > SIZE_MAX) {
+		ret = ms_error_set(err, -EINVAL, "backend %s: size 0x%llx too large", o->id,
+				   (unsigned long long)o->size);
+		goto err_close;
+	}
+	host = mmap(NULL, (size_t)o->size, PROT_READ | (o->readonly ? 0 : PROT_WRITE),
+		    (o->share ? MAP_SHARED : MAP_PRIVATE) | MAP_NORESERVE, fd, 0);
+	if (host == MAP_FAILED) {
+		ret = ms_error_set(err, -errno, "backend %s: cannot map %s: %s", o->id,
+				   o->mem_path, strerror(errno));
+		goto err_close;
+	}
+	/* QEMU makes a readonly=on file a ROM (memory_region_init_ram_from_file) */
+	b->mr = region_new_described(m->ctx, o->id, o->size,
+				     o->readonly ? MS_REGION_ROM : MS_REGION_RAM, err);
+	if (!b->mr) {
+		ret = -(errno ?: ENOMEM);
+		munmap(host, (size_t)o->size);
+		goto err_close;
+	}
+	/* the region owns the mapping and the descriptor from now on */
+	b->mr->host = host;
+	b->mr->host_size = (size_t)o->size;
+	b->mr->host_limit = b->mr->size;
+	b->mr->fd = fd;
+	free(created);
+	return 0;
+
+err_close:
+	if (fd >= 0)
+		close(fd);
+	if (created)
+		unlink(created);
+	free(created);
+	return ret;
+}
+
+struct ms_backend *ms_machine__add_backend(struct ms_machine *m,
+					   const struct ms_backend_opts *opts,
+					   struct ms_error *err)
+{
+	struct ms_backend_opts o;
+	struct ms_backend *b;
+	char owner[PATH_MAX];
+	int ret;
+
+	if (!m || !opts) {
+		ret = ms_error_set(err, -EINVAL, "backend: no machine or options");
+		goto fail;
+	}
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	/* the checks in the order QEMU's -object reports them */
+	if (!o.id || !*o.id) {
+		ret = ms_error_set(err, -EINVAL, "Parameter 'id' is missing");
+		goto fail;
+	}
+	if (o.kind != MS_BACKEND_RAM && o.kind != MS_BACKEND_MEMFD &&
+	    o.kind != MS_BACKEND_FILE) {
+		ret = ms_error_set(err, -EINVAL, "backend %s: unknown kind %d", o.id, (int)o.kind);
+		goto fail;
+	}
+	if (o.kind == MS_BACKEND_FILE && (!o.mem_path || !*o.mem_path)) {
+		ret = ms_error_set(err, -EINVAL, "Parameter 'mem-path' is missing");
+		goto fail;
+	}
+	if (!o.size) {
+		ret = ms_error_set(err, -EINVAL, "property 'size' of %s doesn't take value '0'",
+				   backend_type(o.kind));
+		goto fail;
+	}
+	if (ms_machine__find_backend(m, o.id)) {
+		ret = ms_error_set(err, -EEXIST, "Duplicate ID '%s' for object", o.id);
+		goto fail;
+	}
+
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->id = strdup(o.id)) || asprintf(&b->qom_path, "/objects/%s", o.id) < 0) {
+		if (b) {
+			b->qom_path = NULL;
+			free(b->id);
+		}
+		free(b);
+		ret = ms_error_set(err, -ENOMEM, "backend %s: out of memory", o.id);
+		goto fail;
+	}
+	b->m = m;
+	list_init(&b->node);
+	b->kind = o.kind;
+	b->size = o.size;
+	b->share = o.share;
+	b->prealloc = o.prealloc;
+	b->readonly = o.kind == MS_BACKEND_FILE && o.readonly;
+
+	switch (o.kind) {
+	case MS_BACKEND_RAM:
+		/* qemu_anon_ram_alloc(): QEMU_VMALLOC_ALIGN */
+		b->page_size = host_page_size(m);
+		b->align = ANON_RAM_ALIGN;
+		b->mr = o.no_memory ?
+			region_new_described(m->ctx, o.id, o.size, MS_REGION_RAM, err) :
+			ms_region__new_ram(m->ctx, o.id, o.size,
+					   o.share ? MS_RAM_SHARED_ANON : MS_RAM_ANON, err);
+		ret = b->mr ? 0 : -(errno ?: ENOMEM);
+		break;
+	case MS_BACKEND_MEMFD:
+		/* fd-backed RAM blocks are aligned to their page size; memfd is
+		 * always mapped shared here (QEMU's share=on default) */
+		b->page_size = host_page_size(m);
+		b->align = b->page_size;
+		b->share = true;
+		b->mr = o.no_memory ?
+			region_new_described(m->ctx, o.id, o.size, MS_REGION_RAM, err) :
+			ms_region__new_ram(m->ctx, o.id, o.size, MS_RAM_MEMFD, err);
+		ret = b->mr ? 0 : -(errno ?: ENOMEM);
+		break;
+	default:
+		ret = file_backend(m, b, &o, err);
+		break;
+	}
+	if (ret)
+		goto err_free;
+	snprintf(owner, sizeof(owner), "obj path=%s", b->qom_path);
+	ret = ms_region__set_owner(b->mr, owner, NULL);
+	if (ret) {
+		ms_error_set(err, ret, "backend %s: out of memory", o.id);
+		goto err_free;
+	}
+	if (o.prealloc && !o.no_memory && ms_region__host_ptr(b->mr)) {
+		ret = prealloc(ms_region__host_ptr(b->mr), o.size, !b->readonly, o.id, err);
+		if (ret)
+			goto err_free;
+	}
+	list_add_before(&b->node, &m->backends);
+	return b;
+
+err_free:
+	ms_region__unref(b->mr);
+	free(b->qom_path);
+	free(b->id);
+	free(b);
+fail:
+	errno = -ret;
+	return NULL;
+}

@@ -1,0 +1,1081 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Device memory: plugging memory devices, memslot accounting and the
+ * automatic memslot decision, memslot consumers (KVM, vhost)
+ * (memory-devices.md sections 1, 3, 5-7, 9 and 12; current QEMU).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "memdev_internal.h"
+
+/* -------------------------------------------------------------------------
+ * vhost backends (rule 9)
+ */
+
+/* One entry of a vhost region table (rule 9.3). */
+struct vhost_sec {
+	struct ms_region *mr;
+	uint64_t gpa, size, offset;
+	bool unmergeable;
+};
+
+struct vhost_backend {
+	struct ms_machine *m;
+	struct list_head node;		/* in m->vhosts */
+	char *name;
+	uint32_t limit;
+	bool needs_fd;
+	struct ms_listener *listener;
+	/*
+	 * The table is rebuilt at every topology update from region_add and
+	 * region_nop, which arrive in ascending address order; merging only
+	 * ever looks at the previous entry, so the count and the last entry
+	 * are all that has to be kept.
+	 */
+	uint32_t nregions;		/* table of the last commit */
+	uint32_t building;		/* entries of the update in progress */
+	struct vhost_sec last;
+	bool touched;			/* a section callback ran since begin */
+	bool warned;			/* rule 9.2's message is logged once */
+};
+
+static uint64_t host_page_size(const struct ms_machine *m)
+{
+	long page;
+
+	if (m->opts.page_size)
+		return m->opts.page_size;
+	page = sysconf(_SC_PAGESIZE);
+	return page > 0 ? (uint64_t)page : 4096;
+}
+
+/* Does @mr have a file descriptor a vhost-user backend could map? */
+static bool region_has_fd(const struct ms_machine *m, const struct ms_region *mr)
+{
+	const struct ms_backend *b;
+
+	if (ms_region__fd(mr) >= 0)
+		return true;
+	/* described-only backends (no_memory) stand for fd-backed memory too */
+	b = backend_of_region(m, mr);
+	return b && b->mr == mr && b->kind != MS_BACKEND_RAM;
+}
+
+/* rule 9.3: which sections a vhost backend maps */
+static bool vhost_section(const struct vhost_backend *v, const struct ms_section *s)
+{
+	const uint8_t handled = MS_DIRTY_MIGRATION | MS_DIRTY_CODE;
+
+	if (!s->mr || !ms_region__is_ram(s->mr) || ms_region__is_rom(s->mr))
+		return false;
+	if (ms_region__dirty_log_mask(s->mr) & ~handled)
+		return false;
+	if (v->needs_fd && !region_has_fd(v->m, s->mr))
+		return false;
+	return true;
+}
+
+static void vhost_add_section(struct vhost_backend *v, const struct ms_section *s)
+{
+	struct vhost_sec cur = {
+		.mr = s->mr,
+		.gpa = s->offset_within_address_space,
+		.size = s->size >= MS_SIZE_2_64 ? UINT64_MAX : (uint64_t)s->size,
+		.offset = s->offset_within_region,
+		.unmergeable = s->unmergeable,
+	};
+	struct vhost_sec *prev = &v->last;
+
+	if (v->needs_fd) {
+		/* vhost-user maps whole pages of the RAM block */
+		const struct ms_backend *b = backend_of_region(v->m, s->mr);
+		uint64_t page = b && b->mr == s->mr ? b->page_size : host_page_size(v->m);
+		uint64_t a = cur.offset & (page - 1);
+
+		cur.offset -= a;
+		cur.gpa -= a;
+		cur.size += a;
+		a = cur.size & (page - 1);
+		if (a)
+			cur.size += page - a;
+	}
+
+	if (v->building && !cur.unmergeable) {
+		uint64_t prev_last = prev->gpa + prev->size - 1;
+
+		if (cur.gpa <= prev_last + 1) {
+			/* touching or overlapping (after rounding) the previous entry */
+			if (cur.gpa < prev->gpa) {
+				pr_warn("vhost %s: section of %s rounded below the previous one\n",
+					v->name, ms_region__name(cur.mr));
+				return;
+			}
+			if (cur.mr == prev->mr && !prev->unmergeable &&
+			    prev->offset + (cur.gpa - prev->gpa) == cur.offset) {
+				uint64_t end = prev->offset + prev->size;
+
+				if (cur.offset + cur.size > end)
+					end = cur.offset + cur.size;
+				prev->size = end - prev->offset;
+				return;
+			}
+			if (cur.gpa != prev_last + 1) {
+				pr_warn("vhost %s: overlapping sections at 0x%llx\n", v->name,
+					(unsigned long long)cur.gpa);
+				return;
+			}
+		}
+	}
+	v->building++;
+	*prev = cur;
+}
+
+static void vhost_begin(void *opaque)
+{
+	struct vhost_backend *v = opaque;
+
+	v->building = 0;
+	v->touched = false;
+}
+
+static void vhost_addnop(void *opaque, const struct ms_section *s)
+{
+	struct vhost_backend *v = opaque;
+
+	v->touched = true;
+	if (vhost_section(v, s))
+		vhost_add_section(v, s);
+}
+
+static void vhost_del(void *opaque, const struct ms_section *s)
+{
+	struct vhost_backend *v = opaque;
+
+	(void)s;
+	v->touched = true;
+}
+
+static void vhost_commit(void *opaque)
+{
+	struct vhost_backend *v = opaque;
+
+	/* begin/commit are global: an update that did not touch "memory"
+	 * leaves the table as it was */
+	if (v->touched)
+		v->nregions = v->building;
+	v->touched = false;
+}
+
+static const struct ms_listener_ops vhost_listener_ops = {
+	.begin = vhost_begin,
+	.commit = vhost_commit,
+	.region_add = vhost_addnop,
+	.region_nop = vhost_addnop,
+	.region_del = vhost_del,
+};
+
+static void vhost_free(struct vhost_backend *v)
+{
+	if (!v)
+		return;
+	ms_listener__free(v->listener);
+	free(v->name);
+	free(v);
+}
+
+/* rule 9.2: vhost_get_max_memslots() */
+static uint32_t vhost_max_memslots(const struct ms_machine *m)
+{
+	uint32_t max = MS_MEMSLOTS_UNLIMITED;
+	struct list_head *pos;
+
+	list_for_each(pos, &m->vhosts) {
+		const struct vhost_backend *v = list_entry(pos, struct vhost_backend, node);
+
+		if (v->limit < max)
+			max = v->limit;
+	}
+	return max;
+}
+
+/* rule 9.2: vhost_get_free_memslots() */
+static uint32_t vhost_free_memslots(const struct ms_machine *m)
+{
+	uint32_t free_slots = MS_MEMSLOTS_UNLIMITED;
+	struct list_head *pos;
+
+	list_for_each(pos, &m->vhosts) {
+		struct vhost_backend *v = list_entry(pos, struct vhost_backend, node);
+
+		if (v->nregions > v->limit) {
+			if (!v->warned) {
+				v->warned = true;
+				pr_warn("used (%u) vhost backend memory slots exceed the device limit (%u).\n",
+					v->nregions, v->limit);
+			}
+			free_slots = 0;
+		} else if (v->limit - v->nregions < free_slots) {
+			free_slots = v->limit - v->nregions;
+		}
+	}
+	return free_slots;
+}
+
+/* kvm-memslots.md rule 9.1 */
+static void kvm_memslots(const struct ms_machine *m, uint32_t *max, uint32_t *free_slots)
+{
+	uint32_t used = ms_slotmap__nr_used(m->kvm);
+
+	*max = ms_slotmap__max_slots(m->kvm);
+	*free_slots = used > *max ? 0 : *max - used;
+}
+
+int ms_machine__add_vhost(struct ms_machine *m, const char *name, uint32_t limit,
+			  bool needs_fd, struct ms_error *err)
+{
+	struct vhost_backend *v;
+	uint32_t reserved;
+	int ret;
+
+	if (!m || !name)
+		return ms_error_set(err, -EINVAL, "vhost: no machine or name");
+	/* rule 9.4, first check */
+	if (limit < MS_MEMDEV_SAFE_MAX_MEMSLOTS && memdev_auto_decision_active(m)) {
+		/* QEMU's hint goes to the log: the message fills the line */
+		ms_pr(MS_INFO, "Try plugging this vhost backend before plugging such memory devices.\n");
+		return ms_error_set(err, -EBUSY,
+				    "some memory device (like virtio-mem) decided how many memory slots to use based on the overall number of memory slots; this vhost backend would further restricts the overall number of memory slots");
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v || !(v->name = strdup(name)))
+		goto err_nomem;
+	v->m = m;
+	v->limit = limit;
+	v->needs_fd = needs_fd;
+	list_init(&v->node);
+	v->listener = ms_listener__new(&vhost_listener_ops, v, MS_LISTENER_PRIORITY_DEV_BACKEND,
+				       name);
+	if (!v->listener)
+		goto err_nomem;
+	/* the registration replay fills the region table */
+	ret = ms_listener__register(v->listener, m->memory_as, err);
+	if (ret) {
+		vhost_free(v);
+		return ret;
+	}
+	/* rule 9.4, second check */
+	reserved = memdev_reserved_memslots(m);
+	if ((uint64_t)v->nregions + reserved > limit) {
+		uint32_t used = v->nregions;
+
+		vhost_free(v);
+		return ms_error_set(err, -ENOSPC,
+				    "vhost backend memory slots limit (%u) is less than current number of used (%u) and reserved (%u) memory slots for memory devices.",
+				    limit, used, reserved);
+	}
+	list_add_before(&v->node, &m->vhosts);
+	return 0;
+
+err_nomem:
+	vhost_free(v);
+	return ms_error_set(err, -ENOMEM, "vhost %s: out of memory", name);
+}
+
+int ms_machine__for_each_consumer(const struct ms_machine *m,
+				  int (*fn)(const struct ms_consumer_info *c, void *opaque),
+				  void *opaque)
+{
+	struct ms_consumer_info c;
+	struct list_head *pos;
+	int ret;
+
+	if (m->kvm) {
+		memset(&c, 0, sizeof(c));
+		c.kind = MS_CONSUMER_KVM;
+		c.name = "kvm";
+		kvm_memslots(m, &c.max, &c.free);
+		c.used = ms_slotmap__nr_used(m->kvm);
+		ret = fn(&c, opaque);
+		if (ret)
+			return ret;
+	}
+	list_for_each(pos, &m->vhosts) {
+		const struct vhost_backend *v = list_entry(pos, struct vhost_backend, node);
+
+		memset(&c, 0, sizeof(c));
+		c.kind = MS_CONSUMER_VHOST;
+		c.name = v->name;
+		c.max = v->limit;
+		c.used = v->nregions;
+		c.free = v->nregions > v->limit ? 0 : v->limit - v->nregions;
+		ret = fn(&c, opaque);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Device-memory state and the counting listener (rules 3.3, 6.2)
+ */
+
+static void devmem_region_mod(struct ms_machine *m, const struct ms_section *s, bool add)
+{
+	if (!s->mr || !ms_region__is_ram(s->mr)) {
+		m->warnings++;
+		pr_warn("Unexpected memory region mapped into device memory region.\n");
+		return;
+	}
+	/* each flat range counts once, split regions several times */
+	if (add)
+		m->used_memslots++;
+	else
+		m->used_memslots--;
+	if (m->used_memslots > m->required_memslots) {
+		m->warnings++;
+		pr_warn("Memory devices use more memory slots than indicated as required.\n");
+	}
+}
+
+static void devmem_region_add(void *opaque, const struct ms_section *s)
+{
+	devmem_region_mod(opaque, s, true);
+}
+
+static void devmem_region_del(void *opaque, const struct ms_section *s)
+{
+	devmem_region_mod(opaque, s, false);
+}
+
+static const struct ms_listener_ops devmem_listener_ops = {
+	.region_add = devmem_region_add,
+	.region_del = devmem_region_del,
+};
+
+int memdev_devmem_init(struct ms_machine *m, struct ms_error *err)
+{
+	int ret;
+
+	/* flat ranges are absolute: the root is mapped at base (rule 7.6) */
+	m->devmem_as = ms_as__new(m->ctx, m->devmem, "device-memory", err);
+	if (!m->devmem_as)
+		return -(errno ?: ENOMEM);
+	m->devmem_listener = ms_listener__new(&devmem_listener_ops, m,
+					      MS_LISTENER_PRIORITY_MIN, "device-memory");
+	if (!m->devmem_listener) {
+		ret = ms_error_set(err, -ENOMEM, "device-memory: out of memory");
+		goto err_as;
+	}
+	ret = ms_listener__register(m->devmem_listener, m->devmem_as, err);
+	if (ret)
+		goto err_listener;
+	return 0;
+
+err_listener:
+	ms_listener__free(m->devmem_listener);
+	m->devmem_listener = NULL;
+err_as:
+	ms_as__free(m->devmem_as);
+	m->devmem_as = NULL;
+	return ret;
+}
+
+/* rule 6.4 */
+uint32_t memdev_reserved_memslots(const struct ms_machine *m)
+{
+	if (!m->devmem || m->used_memslots > m->required_memslots)
+		return 0;
+	return m->required_memslots - m->used_memslots;
+}
+
+/* rule 6.5 */
+bool memdev_auto_decision_active(const struct ms_machine *m)
+{
+	return m->devmem && m->auto_decision_active > 0;
+}
+
+/* -------------------------------------------------------------------------
+ * The memslot decision limit (rule 7)
+ */
+
+uint32_t ms_memslot_decision_limit(const struct ms_decision_input *in)
+{
+	uint32_t max = in->vhost_max, free_slots = in->vhost_free;
+	uint32_t memslots;
+	uint64_t available;
+	double share;
+
+	if (in->kvm_enabled) {
+		if (in->kvm_max < max)
+			max = in->kvm_max;
+		if (in->kvm_free < free_slots)
+			free_slots = in->kvm_free;
+	}
+	if (max < MS_MEMDEV_SAFE_MAX_MEMSLOTS)
+		return 1;
+	if (in->required >= MS_MEMDEV_SOFT_MEMSLOT_LIMIT)
+		return 1;
+	memslots = MS_MEMDEV_SOFT_MEMSLOT_LIMIT - in->required;
+	/* step 7 wraps like QEMU's unsigned int; step 8 catches it */
+	if ((uint32_t)(free_slots - in->reserved) < memslots)
+		memslots = free_slots - in->reserved;
+	if (memslots < 1 || free_slots < in->reserved)
+		return 1;
+	if (in->size == in->hotpluggable)
+		return memslots;
+	available = in->hotpluggable - in->used_region_size;
+	if (!available)
+		return 1;	/* QEMU divides by zero; the space check fails next */
+	share = (double)memslots * (double)in->size / (double)available;
+	if (share < 1)
+		return 1;
+	/* only reached with size > available, which the space check refuses */
+	if (share >= 4294967295.0)
+		return UINT32_MAX;
+	return (uint32_t)share;
+}
+
+uint32_t memdev_decision_limit(const struct ms_machine *m, uint64_t size)
+{
+	struct ms_decision_input in = {
+		.kvm_enabled = m->kvm != NULL,
+		.vhost_max = vhost_max_memslots(m),
+		.vhost_free = vhost_free_memslots(m),
+		.required = m->required_memslots,
+		.reserved = memdev_reserved_memslots(m),
+		.size = size,
+		.hotpluggable = m->layout.hotpluggable,
+		.used_region_size = m->used_region_size,
+	};
+
+	if (m->kvm)
+		kvm_memslots(m, &in.kvm_max, &in.kvm_free);
+	return ms_memslot_decision_limit(&in);
+}
+
+/* -------------------------------------------------------------------------
+ * The memory-device interface
+ */
+
+/* The device's region; NULL for an empty device, or on error if @err. */
+static struct ms_region *device_region(const struct ms_memdev *d, struct ms_error *err)
+{
+	struct ms_error e = { 0 };
+	struct ms_region *mr = d->ops.get_memory_region(d->opaque, &e);
+
+	if (!mr && e.err && err)
+		*err = e;
+	return mr;
+}
+
+static uint32_t device_memslots(const struct ms_memdev *d)
+{
+	return d->ops.get_memslots ? d->ops.get_memslots(d->opaque) : 1;
+}
+
+/*
+ * memory_region_get_alignment(): QEMU keeps it on the region; here it is
+ * the alignment of the backend behind the region (an alias such as
+ * "nvdimm-memory" has its memdev's alignment), or of the backend the
+ * device uses (ms_backend.user) for a container such as virtio-mem's,
+ * which takes its memdev's.
+ * 0 if no backend is involved (a custom device's own region).
+ */
+static uint64_t region_alignment(const struct ms_machine *m, const struct ms_memdev *d,
+				 const struct ms_region *mr)
+{
+	const struct ms_backend *b = backend_of_region(m, mr);
+	struct list_head *pos;
+
+	if (b)
+		return b->align;
+	if (ms_region__kind(mr) != MS_REGION_CONTAINER)
+		return 0;
+	list_for_each(pos, &m->backends) {
+		b = list_entry(pos, struct ms_backend, node);
+		if (b->user == d)
+			return b->align;
+	}
+	return 0;
+}
+
+/* rule 5.3 */
+static int check_addable(struct ms_machine *m, struct ms_memdev *d, uint64_t size,
+			 struct ms_error *err)
+{
+	uint64_t hotpluggable = m->layout.hotpluggable;
+	uint64_t need;
+	uint32_t max, free_slots;
+
+	if (d->ops.decide_memslots)
+		d->ops.decide_memslots(d->opaque, memdev_decision_limit(m, size));
+	need = (uint64_t)device_memslots(d) + memdev_reserved_memslots(m);
+
+	if (m->kvm) {
+		kvm_memslots(m, &max, &free_slots);
+		if (free_slots < need)
+			return ms_error_set(err, -ENOSPC,
+					    "hypervisor has not enough free memory slots left");
+	}
+	if (vhost_free_memslots(m) < need)
+		return ms_error_set(err, -ENOSPC,
+				    "a used vhost backend has not enough free memory slots left");
+	if (m->used_region_size + size < m->used_region_size ||
+	    m->used_region_size + size > hotpluggable)
+		return ms_error_set(err, -ENOSPC,
+				    "not enough space, currently 0x%llx in use of total space for memory devices 0x%llx",
+				    (unsigned long long)m->used_region_size,
+				    (unsigned long long)hotpluggable);
+	return 0;
+}
+
+/* QEMU's Range: an inclusive [lob, upb], or empty */
+struct range {
+	uint64_t lob, upb;
+	bool empty;
+};
+
+/* false if @lob + @size wraps (to 0 included) */
+static bool range_init(struct range *r, uint64_t lob, uint64_t size)
+{
+	if (lob + size < lob) {
+		r->lob = 1;
+		r->upb = 0;
+		r->empty = true;
+		return false;
+	}
+	r->lob = lob;
+	r->upb = lob + size - 1;
+	r->empty = size == 0;
+	return true;
+}
+
+static bool range_overlaps(const struct range *a, const struct range *b)
+{
+	return !a->empty && !b->empty && a->lob <= b->upb && b->lob <= a->upb;
+}
+
+static bool range_contains(const struct range *outer, const struct range *inner)
+{
+	return !outer->empty && !inner->empty && outer->lob <= inner->lob &&
+	       inner->upb <= outer->upb;
+}
+
+/* round_up(@v, @align); false if the result does not fit in 64 bits */
+static bool align_up_checked(uint64_t v, uint64_t align, uint64_t *out)
+{
+	ms_u128 r = ((ms_u128)v + align - 1) / align * align;
+
+	if (r > UINT64_MAX)
+		return false;
+	*out = (uint64_t)r;
+	return true;
+}
+
+/* rule 5.5: memory_device_get_free_addr() */
+static int get_free_addr(struct ms_machine *m, const uint64_t *hint, uint64_t align,
+			 uint64_t size, uint64_t *addr, struct ms_error *err)
+{
+	struct range as, cand = { .empty = true }, t;
+	struct list_head *pos;
+	uint64_t start;
+
+	range_init(&as, m->layout.devmem_base, m->layout.devmem_size);
+	if (as.lob % align)
+		pr_warn("the alignment (0x%llx) exceeds the expected maximum alignment, memory will get fragmented and not all 'maxmem' might be usable for memory devices.\n",
+			(unsigned long long)align);
+
+	if (hint && *hint % align)
+		return ms_error_set(err, -EINVAL, "address must be aligned to 0x%llx bytes",
+				    (unsigned long long)align);
+	if (hint) {
+		if (!range_init(&cand, *hint, size) || !range_contains(&as, &cand))
+			return ms_error_set(err, -EINVAL,
+					    "can't add memory device [0x%llx:0x%llx], usable range for memory devices [0x%llx:0x%llx]",
+					    (unsigned long long)*hint, (unsigned long long)size,
+					    (unsigned long long)m->layout.devmem_base,
+					    (unsigned long long)m->layout.devmem_size);
+	} else if (!align_up_checked(as.lob, align, &start) || !range_init(&cand, start, size)) {
+		return ms_error_set(err, -ENOSPC, "can't add memory device, device too big");
+	}
+
+	/* m->devices is sorted by address */
+	list_for_each(pos, &m->devices) {
+		struct ms_memdev *o = list_entry(pos, struct ms_memdev, node);
+		struct ms_region *mr = device_region(o, NULL);
+		uint64_t next;
+
+		if (!mr)
+			continue;	/* empty (rule 1.3) */
+		range_init(&t, o->ops.get_addr(o->opaque), ms_region__size(mr));
+		if (range_overlaps(&t, &cand)) {
+			if (hint)
+				return ms_error_set(err, -EBUSY,
+						    "address range conflicts with memory device id='%s'",
+						    o->id ? o->id : "(unnamed)");
+			if (t.upb + 1 == 0 || !align_up_checked(t.upb + 1, align, &next) ||
+			    !next || !range_init(&cand, next, size)) {
+				cand.empty = true;
+				break;
+			}
+		} else if (t.lob > cand.upb) {
+			break;
+		}
+	}
+
+	if (!range_contains(&as, &cand))
+		return ms_error_set(err, -ENOSPC,
+				    "could not find position in guest address space for memory device - memory fragmented due to alignments");
+	*addr = cand.lob;
+	return 0;
+}
+
+/* rule 5.2 */
+int memory_device_pre_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_error *err)
+{
+	struct ms_error e = { 0 };
+	struct ms_region *mr;
+	uint64_t size, ralign, align = 0, hint, addr = 0;
+	int ret;
+
+	mr = d->ops.get_memory_region(d->opaque, &e);
+	if (!mr && !e.err)
+		return 0;	/* empty device (rule 1.3) */
+	if (!m->devmem)
+		return ms_error_set(err, -ENOTSUP,
+				    "the configuration is not prepared for memory devices (e.g., for memory hotplug), consider specifying the maxmem option");
+	if (!mr) {
+		if (err)
+			*err = e;
+		return e.err < 0 ? e.err : -EINVAL;
+	}
+	size = ms_region__size(mr);
+	ret = check_addable(m, d, size, err);
+	if (ret)
+		return ret;
+	/* only the region's own alignment here, not the device minimum */
+	ralign = region_alignment(m, d, mr);
+	if (ralign && size % ralign)
+		return ms_error_set(err, -EINVAL, "backend memory size must be multiple of 0x%llx",
+				    (unsigned long long)ralign);
+	if (d->ops.get_min_alignment)
+		align = d->ops.get_min_alignment(d->opaque);
+	if (ralign > align)
+		align = ralign;
+	if (!align)
+		align = 1;
+	hint = d->ops.get_addr(d->opaque);
+	ret = get_free_addr(m, hint ? &hint : NULL, align, size, &addr, err);
+	if (ret)
+		return ret;
+	d->ops.set_addr(d->opaque, addr);
+	return 0;
+}
+
+static void devmem_unmap(struct ms_machine *m, struct ms_region *mr)
+{
+	ms_ctx__begin(m->ctx);
+	ms_region__del_subregion(m->devmem, mr, NULL);
+	ms_ctx__commit(m->ctx);
+}
+
+static void count_plug(struct ms_machine *m, const struct ms_memdev *d, uint64_t size,
+		       uint32_t memslots)
+{
+	m->used_region_size += size;
+	m->required_memslots += memslots;
+	if (d->ops.decide_memslots && memslots > 1)
+		m->auto_decision_active++;
+}
+
+static void count_unplug(struct ms_machine *m, const struct ms_memdev *d, uint64_t size,
+			 uint32_t memslots)
+{
+	if (d->ops.decide_memslots && memslots > 1)
+		m->auto_decision_active--;
+	m->used_region_size -= size;
+	m->required_memslots -= memslots;
+}
+
+/* A KVM failure during the last commit, if the map had none before. */
+static const struct ms_error *new_kvm_error(const struct ms_machine *m, bool had)
+{
+	return m->kvm && !had ? ms_slotmap__error(m->kvm) : NULL;
+}
+
+/*
+ * rule 5.6, plug: counters, then the mapping. Undone entirely if the
+ * region cannot be mapped or KVM refuses a slot.
+ */
+static int devmem_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_error *err)
+{
+	struct ms_region *mr = device_region(d, NULL);
+	const struct ms_error *kerr;
+	uint64_t addr, size;
+	uint32_t memslots;
+	bool had;
+	int ret;
+
+	if (!mr)
+		return 0;
+	if (!m->devmem)
+		return ms_error_set(err, -ENOTSUP, "device memory: not present");
+	addr = d->ops.get_addr(d->opaque);
+	size = ms_region__size(mr);
+	memslots = device_memslots(d);
+	had = m->kvm && ms_slotmap__error(m->kvm);
+
+	count_plug(m, d, size, memslots);
+	ms_ctx__begin(m->ctx);
+	ret = ms_region__add_subregion_overlap(m->devmem, addr - m->layout.devmem_base, mr, 0,
+					       err);
+	ms_ctx__commit(m->ctx);
+	if (ret) {
+		count_unplug(m, d, size, memslots);
+		return ret;
+	}
+	kerr = new_kvm_error(m, had);
+	if (kerr) {
+		ret = kerr->err ? kerr->err : -EIO;
+		if (err)
+			*err = *kerr;
+		devmem_unmap(m, mr);
+		count_unplug(m, d, size, memslots);
+		return ret;
+	}
+	return 0;
+}
+
+/* rule 5.6, unplug: the mapping, then counters with today's memslot count */
+static int devmem_unplug(struct ms_machine *m, struct ms_memdev *d, struct ms_error *err)
+{
+	struct ms_region *mr = device_region(d, NULL);
+	const struct ms_error *kerr;
+	uint64_t size;
+	bool had;
+
+	if (!mr || !m->devmem)
+		return 0;
+	size = ms_region__size(mr);
+	if (ms_region__container(mr) == m->devmem) {
+		had = m->kvm && ms_slotmap__error(m->kvm);
+		ms_region__ref(mr);
+		devmem_unmap(m, mr);
+		kerr = new_kvm_error(m, had);
+		if (kerr) {
+			/* map it again: nothing changed */
+			int ret = kerr->err ? kerr->err : -EIO;
+
+			if (err)
+				*err = *kerr;
+			ms_ctx__begin(m->ctx);
+			ms_region__add_subregion_overlap(m->devmem, d->ops.get_addr(d->opaque) -
+							 m->layout.devmem_base, mr, 0, NULL);
+			ms_ctx__commit(m->ctx);
+			ms_region__unref(mr);
+			return ret;
+		}
+		ms_region__unref(mr);
+	}
+	count_unplug(m, d, size, device_memslots(d));
+	return 0;
+}
+
+void memory_device_plug(struct ms_machine *m, struct ms_memdev *d)
+{
+	devmem_plug(m, d, NULL);
+}
+
+void memory_device_unplug(struct ms_machine *m, struct ms_memdev *d)
+{
+	devmem_unplug(m, d, NULL);
+}
+
+/* -------------------------------------------------------------------------
+ * device_add / device_del
+ */
+
+static struct ms_memdev *find_device(const struct ms_machine *m, const char *id)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &m->devices) {
+		struct ms_memdev *d = list_entry(pos, struct ms_memdev, node);
+
+		if (d->id && !strcmp(d->id, id))
+			return d;
+	}
+	return NULL;
+}
+
+struct ms_memdev *ms_machine__find_device(const struct ms_machine *m, const char *id)
+{
+	return m && id ? find_device(m, id) : NULL;
+}
+
+/* Keep m->devices sorted by address, equal addresses in plug order (12.2). */
+static void device_list_insert(struct ms_machine *m, struct ms_memdev *d)
+{
+	uint64_t addr = d->ops.get_addr(d->opaque);
+	struct list_head *pos;
+
+	list_for_each(pos, &m->devices) {
+		struct ms_memdev *o = list_entry(pos, struct ms_memdev, node);
+
+		if (o->ops.get_addr(o->opaque) > addr)
+			break;
+	}
+	list_add_before(&d->node, pos);
+}
+
+static bool is_dimm(const struct ms_memdev *d)
+{
+	/* rule 5.1.1: dimm_size counts DIMMs, not NVDIMMs */
+	return d->type == MS_MEMDEV_DIMM;
+}
+
+static uint64_t device_region_size(const struct ms_memdev *d)
+{
+	struct ms_region *mr = device_region(d, NULL);
+
+	return mr ? ms_region__size(mr) : 0;
+}
+
+/* The hotplug handler steps, in the order of memdev_internal.h. */
+static int plug_device(struct ms_machine *m, struct ms_memdev *d, struct ms_error *err)
+{
+	const struct memdev_model *model = d->model;
+	uint64_t dimm_size, hint;
+	int ret;
+
+	if (model && model->pre_plug) {
+		ret = model->pre_plug(d, err);
+		if (ret)
+			return ret;
+	}
+	hint = d->ops.get_addr(d->opaque);
+	ret = memory_device_pre_plug(m, d, err);
+	if (ret)
+		return ret;
+	if (model && model->realize) {
+		ret = model->realize(d, err);
+		if (ret)
+			goto err_addr;
+	}
+	ret = devmem_plug(m, d, err);
+	if (ret)
+		goto err_addr;
+	device_list_insert(m, d);
+	d->plugged = true;
+	dimm_size = m->dimm_size;
+	if (model && model->plug)
+		model->plug(d);
+	/* pc_dimm_plug's share, unless the model's plug hook already did it */
+	if (is_dimm(d) && m->dimm_size == dimm_size)
+		m->dimm_size += device_region_size(d);
+	return 0;
+
+err_addr:
+	/* a custom device keeps its state: give the address back */
+	d->ops.set_addr(d->opaque, hint);
+	return ret;
+}
+
+static void custom_free(struct ms_memdev *d)
+{
+	free(d->id);
+	free(d);
+}
+
+static void device_free(struct ms_memdev *d)
+{
+	if (d->model)
+		memdev_destroy(d);
+	else
+		custom_free(d);
+}
+
+static int check_id(const struct ms_machine *m, const char *id, struct ms_error *err)
+{
+	if (id && find_device(m, id))
+		return ms_error_set(err, -EEXIST, "Duplicate ID '%s' for device", id);
+	return 0;
+}
+
+struct ms_memdev *ms_machine__device_add(struct ms_machine *m, const struct ms_memdev_opts *opts,
+					 struct ms_error *err)
+{
+	struct ms_memdev_opts o;
+	struct ms_memdev *d;
+	int ret;
+
+	if (!m || !opts) {
+		errno = EINVAL;
+		ms_error_set(err, -EINVAL, "device_add: no machine or options");
+		return NULL;
+	}
+	/* older or newer callers: hand the models one complete struct */
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	o.sz = sizeof(o);
+	ret = check_id(m, o.id, err);
+	if (ret)
+		goto fail;
+	d = memdev_create(m, &o, err);
+	if (!d) {
+		ret = -(errno ?: EINVAL);
+		goto fail;
+	}
+	ret = plug_device(m, d, err);
+	if (ret) {
+		device_free(d);
+		goto fail;
+	}
+	return d;
+
+fail:
+	errno = -ret;
+	return NULL;
+}
+
+struct ms_memdev *ms_machine__device_add_custom(struct ms_machine *m, const char *id,
+						const struct ms_memdev_ops *ops, void *opaque,
+						struct ms_error *err)
+{
+	struct ms_memdev *d;
+	int ret;
+
+	if (!m || !ops || !ops->get_addr || !ops->set_addr || !ops->get_plugged_size ||
+	    !ops->get_memory_region) {
+		ret = ms_error_set(err, -EINVAL, "device %s: missing memory-device callbacks",
+				   id ? id : "(unnamed)");
+		goto fail;
+	}
+	ret = check_id(m, id, err);
+	if (ret)
+		goto fail;
+	d = calloc(1, sizeof(*d));
+	if (!d || (id && !(d->id = strdup(id)))) {
+		free(d);
+		ret = ms_error_set(err, -ENOMEM, "device %s: out of memory", id ? id : "(unnamed)");
+		goto fail;
+	}
+	d->m = m;
+	list_init(&d->node);
+	d->type = MS_MEMDEV_CUSTOM;
+	d->ops = *ops;
+	d->opaque = opaque;
+	ret = plug_device(m, d, err);
+	if (ret) {
+		custom_free(d);
+		goto fail;
+	}
+	return d;
+
+fail:
+	errno = -ret;
+	return NULL;
+}
+
+/* Unplug without refusals: memory-device unplug, then the model's part. */
+static int unplug_device(struct ms_machine *m, struct ms_memdev *d, struct ms_error *err)
+{
+	uint64_t size = device_region_size(d), dimm_size;
+	int ret;
+
+	ret = devmem_unplug(m, d, err);
+	if (ret)
+		return ret;
+	list_del(&d->node);
+	d->plugged = false;
+	dimm_size = m->dimm_size;
+	if (d->model && d->model->unplug)
+		d->model->unplug(d);
+	if (is_dimm(d) && m->dimm_size == dimm_size)
+		m->dimm_size -= size;
+	return 0;
+}
+
+int ms_machine__device_del(struct ms_machine *m, struct ms_memdev *dev, struct ms_error *err)
+{
+	int ret;
+
+	if (!m || !dev || dev->m != m || !dev->plugged)
+		return ms_error_set(err, -EINVAL, "device %s: not plugged into this machine",
+				    dev && dev->id ? dev->id : "(unnamed)");
+	if (dev->model && dev->model->unplug_request) {
+		ret = dev->model->unplug_request(dev, err);
+		if (ret)
+			return ret;
+	}
+	ret = unplug_device(m, dev, err);
+	if (ret)
+		return ret;
+	device_free(dev);
+	return 0;
+}
+
+int ms_machine__for_each_device(const struct ms_machine *m,
+				int (*fn)(struct ms_memdev *dev, void *opaque), void *opaque)
+{
+	struct list_head *pos, *next;
+	int ret;
+
+	for (pos = m->devices.next; pos != &m->devices; pos = next) {
+		next = pos->next;
+		ret = fn(list_entry(pos, struct ms_memdev, node), opaque);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void ms_machine__devmem_stats(const struct ms_machine *m, struct ms_devmem_stats *st)
+{
+	struct list_head *pos;
+
+	memset(st, 0, sizeof(*st));
+	st->present = m->devmem != NULL;
+	st->used_region_size = m->used_region_size;
+	st->dimm_size = m->dimm_size;
+	st->required_memslots = m->required_memslots;
+	st->used_memslots = m->used_memslots;
+	st->reserved_memslots = memdev_reserved_memslots(m);
+	st->auto_decision_active = m->auto_decision_active;
+	st->warnings = m->warnings;
+	/* rule 12.1: realized, non-empty devices */
+	list_for_each(pos, &m->devices) {
+		const struct ms_memdev *d = list_entry(pos, struct ms_memdev, node);
+
+		if (device_region(d, NULL))
+			st->plugged_size += d->ops.get_plugged_size(d->opaque);
+	}
+}
+
+void memdev_machine_fini(struct ms_machine *m)
+{
+	/* stop counting first: teardown is not a hot-unplug (rule 6.2) */
+	ms_listener__free(m->devmem_listener);
+	m->devmem_listener = NULL;
+	while (!list_empty(&m->devices)) {
+		struct ms_memdev *d = list_entry(m->devices.next, struct ms_memdev, node);
+
+		if (unplug_device(m, d, NULL)) {
+			/* cannot fail without KVM executor errors; drop it anyway */
+			list_del(&d->node);
+			d->plugged = false;
+		}
+		device_free(d);
+	}
+	while (!list_empty(&m->vhosts)) {
+		struct vhost_backend *v = list_entry(m->vhosts.next, struct vhost_backend, node);
+
+		list_del(&v->node);
+		vhost_free(v);
+	}
+	ms_as__free(m->devmem_as);
+	m->devmem_as = NULL;
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libmemslot internals shared by machine.c, memdev.c (device memory,
+ * plugging, accounting, consumers) and devices.c (the device models).
+ * Not installed.
+ */
+#ifndef MEMSLOT_MEMDEV_INTERNAL_H
+#define MEMSLOT_MEMDEV_INTERNAL_H
+
+#include "internal.h"
+
+struct ms_backend {
+	struct ms_machine *m;
+	struct list_head node;		/* in m->backends */
+	char *id;
+	char *qom_path;			/* "/objects/<id>" */
+	enum ms_backend_kind kind;
+	struct ms_region *mr;		/* RAM region named <id> (one reference) */
+	uint64_t size;
+	uint64_t align;			/* memory_region_get_alignment() */
+	uint64_t page_size;		/* the RAM block's page size */
+	bool share, prealloc, readonly;
+	struct ms_memdev *user;		/* device using it ("busy memdev") */
+};
+
+/*
+ * Model hooks of the built-in devices; NULL hooks are skipped. Called by
+ * memdev.c in QEMU's order: create (property checks) -> pre_plug (model
+ * part, e.g. DIMM slot; runs before memory_device_pre_plug) ->
+ * memory_device_pre_plug -> realize -> memory_device_plug -> plug.
+ * Unplug: unplug_request (refusals) -> memory_device_unplug -> unplug ->
+ * destroy.
+ */
+struct memdev_model {
+	int (*pre_plug)(struct ms_memdev *d, struct ms_error *err);
+	int (*realize)(struct ms_memdev *d, struct ms_error *err);
+	void (*plug)(struct ms_memdev *d);
+	int (*unplug_request)(struct ms_memdev *d, struct ms_error *err);
+	void (*unplug)(struct ms_memdev *d);
+	void (*destroy)(struct ms_memdev *d);	/* free model state */
+	void (*info)(const struct ms_memdev *d, struct ms_memdev_info *info);
+};
+
+struct ms_memdev {
+	struct ms_machine *m;
+	struct list_head node;		/* in m->devices once plugged */
+	enum ms_memdev_type type;
+	char *id;
+	struct ms_memdev_ops ops;	/* the memory-device interface (rule 1.1) */
+	void *opaque;			/* first argument of @ops */
+	const struct memdev_model *model;	/* NULL for custom devices */
+	void *model_state;		/* owned by the model */
+	bool plugged;
+	bool hotplugged;
+	uint32_t node_id;
+};
+
+struct vhost_backend;
+
+struct ms_machine {
+	struct ms_ctx *ctx;
+	struct ms_machine_opts opts;
+	struct ms_machine_layout layout;
+	struct ms_region *system, *ram, *pci, *io;
+	struct ms_as *memory_as, *io_as;
+	struct ms_as *cpu_as;		/* "cpu-memory-0" */
+	struct ms_slotmap *kvm;		/* NULL without KVM */
+	struct list_head backends;
+	struct list_head devices;	/* plugged devices */
+	struct list_head vhosts;
+
+	/* device-memory state (rule 3.1); devmem == NULL without it */
+	struct ms_region *devmem;
+	struct ms_as *devmem_as;
+	struct ms_listener *devmem_listener;
+	uint64_t dimm_size;
+	uint64_t used_region_size;
+	uint32_t required_memslots;
+	uint32_t used_memslots;
+	uint32_t auto_decision_active;
+	uint32_t warnings;
+};
+
+/* devices.c: build a device of a built-in model from its properties
+ * (property checks happen here), not yet plugged. */
+struct ms_memdev *memdev_create(struct ms_machine *m, const struct ms_memdev_opts *o,
+				struct ms_error *err);
+/* devices.c: free a device that is not plugged */
+void memdev_destroy(struct ms_memdev *d);
+
+/* memdev.c: the generic steps (rules 5.2, 5.3, 5.5, 5.6) */
+int memory_device_pre_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_error *err);
+void memory_device_plug(struct ms_machine *m, struct ms_memdev *d);
+void memory_device_unplug(struct ms_machine *m, struct ms_memdev *d);
+uint32_t memdev_reserved_memslots(const struct ms_machine *m);
+bool memdev_auto_decision_active(const struct ms_machine *m);
+/* the decision limit for a region of @size with the machine's consumers */
+uint32_t memdev_decision_limit(const struct ms_machine *m, uint64_t size);
+
+/* memdev.c, for machine.c: device-memory address space and counting
+ * listener (rule 3.3) once m->devmem is mapped; teardown of devices, vhost
+ * backends and that address space */
+int memdev_devmem_init(struct ms_machine *m, struct ms_error *err);
+void memdev_machine_fini(struct ms_machine *m);
+/* machine.c: the backend whose RAM region is @mr (aliases followed), or NULL */
+struct ms_backend *backend_of_region(const struct ms_machine *m, const struct ms_region *mr);
+
+/* helpers */
+static inline uint64_t align_up_u64(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+#endif /* MEMSLOT_MEMDEV_INTERNAL_H */
