@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,4 +285,70 @@ struct json_object *memslot_json(const struct ms_memslot *s)
 		return NULL;
 	}
 	return o;
+}
+
+struct slot_rows {
+	struct json_object *arr;	/* JSON mode */
+	FILE *f;			/* text mode */
+	unsigned int nr;
+	uint64_t bytes;
+	int err;
+};
+
+static int slot_row(const struct ms_memslot *s, void *opaque)
+{
+	struct slot_rows *r = opaque;
+	const char *name = s->mr ? ms_region__name(s->mr) : NULL;
+	char flags[24];
+
+	r->nr++;
+	r->bytes += s->size;
+	if (r->arr) {
+		struct json_object *o = memslot_json(s);
+
+		if (!o || json_object_array_add(r->arr, o)) {
+			json_object_put(o);
+			r->err = -ENOMEM;
+			return 1;
+		}
+		return 0;
+	}
+	fprintf(r->f, "%4u  %2u  0x%016" PRIx64 "  0x%016" PRIx64 "  %-5s  %s\n", s->slot,
+		s->as_id, s->gpa, s->size, memslot_flags_str(s->flags, flags, sizeof(flags)),
+		name ?: "(null)");
+	return 0;
+}
+
+void memslot_table_print(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps)
+{
+	struct slot_rows r = { .f = f };
+	unsigned int per_as[2] = { 0 };
+
+	fprintf(f, "slot  as  gpa                 size                flags  region\n");
+	for (size_t i = 0; i < nr_maps; i++) {
+		unsigned int before = r.nr;
+
+		ms_slotmap__for_each(maps[i], slot_row, &r);
+		if (i < 2)
+			per_as[i] = r.nr - before;
+	}
+	fprintf(f, "total: %u slots", r.nr);
+	if (nr_maps > 1)
+		fprintf(f, " (as 0: %u, as 1: %u)", per_as[0], per_as[1]);
+	fprintf(f, ", 0x%" PRIx64 " bytes\n", r.bytes);
+}
+
+struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr_maps)
+{
+	struct slot_rows r = { .arr = json_object_new_array() };
+
+	if (!r.arr)
+		return NULL;
+	for (size_t i = 0; i < nr_maps && !r.err; i++)
+		ms_slotmap__for_each(maps[i], slot_row, &r);
+	if (r.err) {
+		json_object_put(r.arr);
+		return NULL;
+	}
+	return r.arr;
 }

@@ -22,6 +22,8 @@ const struct cmd cmds[] = {
 	{ "help",	do_help,	"list the commands, or show the help of one" },
 	{ "mtree",	do_mtree,
 	  "print a memory region tree or its flat views like QEMU's info mtree" },
+	{ "plan",	do_plan,
+	  "predict memory-device placement, KVM memslots and memslot accounting" },
 	{ NULL, NULL, NULL },
 };
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 #include <memslot/memslot.h>
@@ -151,6 +152,31 @@ const char *memslot_flags_str(uint32_t flags, char *buf, size_t size);
  */
 struct json_object *memslot_json(const struct ms_memslot *s);
 
+/**
+ * memslot_table_print() - the KVM memslot table of mtree --memslots and plan
+ * @f: output
+ * @maps: slot maps, KVM address space 0 first
+ * @nr_maps: number of @maps
+ *
+ *   slot  as  gpa                 size                flags  region
+ *      0   0  0x0000000000000000  0x00000000000c0000  -      pc.ram
+ *   total: 1 slots, 0xc0000 bytes
+ *
+ * One row per slot, map by map, slot ids ascending; flags as
+ * memslot_flags_str(); with two maps the total line adds
+ * "(as 0: N, as 1: M)".
+ */
+void memslot_table_print(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps);
+
+/**
+ * memslot_table_json() - the same table as an array of memslot_json() rows
+ * @maps: slot maps, KVM address space 0 first
+ * @nr_maps: number of @maps
+ *
+ * Return: a new JSON array, or NULL on allocation failure.
+ */
+struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr_maps);
+
 /*
  * Embedded default topology (topology.c): a QEMU 7.2 "pc" machine with
  * 4 GiB RAM (split around the PCI hole), a few MMIO and port-I/O devices,
@@ -213,5 +239,6 @@ void topology_free(struct topology *t);
 /* Command handlers. */
 int do_help(int argc, char **argv);
 int do_mtree(int argc, char **argv);
+int do_plan(int argc, char **argv);
 
 #endif /* MEMSLOT_TOOL_H */

@@ -657,56 +657,6 @@ free_text:
 	return status;
 }
 
-struct slot_rows {
-	struct json_object *arr;	/* JSON mode */
-	FILE *f;			/* text mode */
-	unsigned int nr;
-	uint64_t bytes;
-	int err;
-};
-
-static int slot_row(const struct ms_memslot *s, void *opaque)
-{
-	struct slot_rows *r = opaque;
-	const char *name = s->mr ? ms_region__name(s->mr) : NULL;
-	char flags[24];
-
-	r->nr++;
-	r->bytes += s->size;
-	if (r->arr) {
-		struct json_object *o = memslot_json(s);
-
-		if (!o || json_object_array_add(r->arr, o)) {
-			json_object_put(o);
-			r->err = -ENOMEM;
-			return 1;
-		}
-		return 0;
-	}
-	fprintf(r->f, "%4u  %2u  0x%016" PRIx64 "  0x%016" PRIx64 "  %-5s  %s\n", s->slot,
-		s->as_id, s->gpa, s->size, memslot_flags_str(s->flags, flags, sizeof(flags)),
-		name ?: "(null)");
-	return 0;
-}
-
-static void print_memslots(const struct imported *im, FILE *f)
-{
-	struct slot_rows r = { .f = f };
-	unsigned int per_as[2] = { 0 };
-
-	fprintf(f, "slot  as  gpa                 size                flags  region\n");
-	for (size_t i = 0; i < im->nr_maps; i++) {
-		unsigned int before = r.nr;
-
-		ms_slotmap__for_each(im->maps[i], slot_row, &r);
-		per_as[i] = r.nr - before;
-	}
-	fprintf(f, "total: %u slots", r.nr);
-	if (im->nr_maps > 1)
-		fprintf(f, " (as 0: %u, as 1: %u)", per_as[0], per_as[1]);
-	fprintf(f, ", 0x%" PRIx64 " bytes\n", r.bytes);
-}
-
 /*
  * The lines of view @v that differ from @other at the same position (all
  * of them if @other is NULL); JSON null if @v is NULL.
@@ -812,15 +762,11 @@ static int import_json(struct ms_ctx *ctx, const struct imported *im,
 			return ret;
 	}
 	if (o->memslots) {
-		struct slot_rows r = { .arr = json_object_new_array() };
+		struct json_object *arr = memslot_table_json(im->maps, im->nr_maps);
 
-		if (!r.arr)
+		if (!arr)
 			return -ENOMEM;
-		json_object_object_add(doc, "memslots", r.arr);
-		for (size_t i = 0; i < im->nr_maps && !r.err; i++)
-			ms_slotmap__for_each(im->maps[i], slot_row, &r);
-		if (r.err)
-			return r.err;
+		json_object_object_add(doc, "memslots", arr);
 	}
 	if (o->check_flat) {
 		struct json_object *c = check_json(im);
@@ -842,7 +788,7 @@ static int import_text(struct ms_ctx *ctx, struct imported *im, const struct mtr
 	if (o->flat)
 		ret = ms_mtree_print(ctx, stdout, flags, ms_mtree_kvm_marker, im->maps);
 	if (!ret && o->memslots)
-		print_memslots(im, stdout);
+		memslot_table_print(stdout, im->maps, im->nr_maps);
 	if (!ret && o->check_flat) {
 		/* Address spaces of either dump, each once. */
 		size_t n = ms_flatdump__nr_as(im->expected), nr;

@@ -1,0 +1,987 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `memslot plan`: option parsing and usage errors (exit 2), QEMU's
+ * configuration errors with their exact texts (exit 1; memory-devices.md
+ * rules 4.5, 5.2, 5.3, 5.4, 5.5, 8.2, 8.4, 9.4), the text sections and the
+ * `info memory-devices` lines checked against QEMU 7.2's own output, the
+ * JSON document, script replay (steps, failing line), the KVM and vhost
+ * memslot limits and virtio-mem's memslot decision (rules 7, 10.2).
+ *
+ * Expected values come from the specification, not from the tool: e.g.
+ * "pc -m 1G,slots=2,maxmem=4G" has all RAM below 4 GiB, so device memory
+ * starts at exactly 4 GiB (rule 4.4) and spans (4G - 1G) + 2 x 1G; the
+ * error texts are QEMU's (rules quoted above, and QEMU 7.2 run on the same
+ * options for the parsing errors).
+ *
+ * The tool is $MEMSLOT (default build/memslot); the QEMU 7.2 samples are
+ * $MEMSLOT_SAMPLES, else ../shared/spec/samples/qemu-7.2.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "util.h"	/* before the harness, see there */
+
+#include "kselftest_harness.h"
+
+#define GIB (1ULL << 30)
+#define MIB (1ULL << 20)
+
+struct result {
+	int status;
+	char *out;
+	char *err;
+};
+
+static const char *tool_path(void)
+{
+	const char *p = getenv("MEMSLOT");
+
+	return p && *p ? p : "build/memslot";
+}
+
+static char *read_fd(int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return slurp(path);
+}
+
+/* Run the tool with @args (NULL-terminated, without argv[0]). */
+static int run_args(struct result *r, const char *const *args)
+{
+	const char *argv[64];
+	int out, err, st;
+	size_t n = 0;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	argv[n++] = tool_path();
+	while (*args && n < 63)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	out = memfd_create("plan-out", MFD_CLOEXEC);
+	err = memfd_create("plan-err", MFD_CLOEXEC);
+	if (out < 0 || err < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+
+		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->out = read_fd(out);
+	r->err = read_fd(err);
+	close(out);
+	close(err);
+	return r->out && r->err ? 0 : -ENOMEM;
+}
+
+#define RUN(r, ...) run_args(r, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void result_free(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t len = strlen(line);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, line, len) && (p[len] == '\n' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* Exactly one JSON document, or NULL. */
+static struct json_object *parse_one(const char *s)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	size_t len = strlen(s), end;
+
+	o = json_tokener_parse_ex(tok, s, len);
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		for (end = json_tokener_get_parse_end(tok); end < len; end++)
+			if (!isspace((unsigned char)s[end]))
+				break;
+		if (end != len) {
+			json_object_put(o);
+			o = NULL;
+		}
+	} else {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static struct json_object *key(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return v;
+}
+
+static uint64_t u64(struct json_object *o, const char *k)
+{
+	struct json_object *v = key(o, k);
+
+	return v ? json_object_get_uint64(v) : UINT64_MAX;
+}
+
+static struct json_object *idx(struct json_object *a, size_t i)
+{
+	return a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a) ?
+		       json_object_array_get_idx(a, i) : NULL;
+}
+
+static size_t len_of(struct json_object *a)
+{
+	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* A script in a temporary file; the caller unlinks and frees the path. */
+static char *write_script(const char *text)
+{
+	char *path = strdup("/tmp/memslot-plan-script.XXXXXX");
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		free(path);
+		return NULL;
+	}
+	close(fd);
+	return path;
+}
+
+/* --- usage errors ------------------------------------------------------------- */
+
+struct err_case {
+	const char *args[24];
+	int status;
+	const char *line;	/* the whole stderr line */
+};
+
+static void check_cases(struct __test_metadata *_metadata, const struct err_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct result r;
+
+		ASSERT_EQ(0, run_args(&r, c[i].args));
+		EXPECT_EQ(c[i].status, r.status) TH_LOG("case %zu (%s): %s", i, c[i].line, r.err);
+		EXPECT_TRUE(has_line(r.err, c[i].line))
+			TH_LOG("case %zu: expected \"%s\", got \"%s\"", i, c[i].line, r.err);
+		EXPECT_STREQ("", r.out);
+		result_free(&r);
+	}
+}
+
+TEST(usage_errors)
+{
+	static const struct err_case c[] = {
+		{ { "plan", "--bogus" }, 2, "memslot: plan: unknown option: --bogus" },
+		{ { "plan", "stray" }, 2, "memslot: plan: unexpected argument: stray" },
+		{ { "plan", "-m" }, 2, "memslot: plan: missing argument of option: -m" },
+		{ { "plan", "--script" }, 2, "memslot: plan: missing argument of option: --script" },
+		{ { "plan", "-m", "foo" }, 2,
+		  "memslot: plan: -m foo: Parameter 'size' expects a non-negative number below 2^64" },
+		{ { "plan", "-m", "1.5" }, 2,
+		  "memslot: plan: -m 1.5: Parameter 'size' expects a non-negative number below 2^64" },
+		{ { "plan", "-m", "1G,slots=x" }, 2,
+		  "memslot: plan: -m 1G,slots=x: Parameter 'slots' expects a number" },
+		{ { "plan", "-m", "1G,foo=1" }, 2,
+		  "memslot: plan: -m 1G,foo=1: Invalid parameter 'foo'" },
+		{ { "plan", "-M", "virt" }, 2, "memslot: plan: -M virt: unsupported machine type" },
+		{ { "plan", "-machine", "pc,foo=1" }, 2,
+		  "memslot: plan: -machine pc,foo=1: Property 'pc-i440fx-7.2-machine.foo' not found" },
+		{ { "plan", "-M", "q35,max-ram-below-4g=x" }, 2,
+		  "memslot: plan: -M q35,max-ram-below-4g=x: Parameter 'max-ram-below-4g' expects size" },
+		{ { "plan", "-object", "memory-backend-foo,id=m1,size=1G" }, 2,
+		  "memslot: plan: -object memory-backend-foo,id=m1,size=1G: Parameter 'qom-type' does "
+		  "not accept value 'memory-backend-foo'" },
+		{ { "plan", "-object", "memory-backend-ram,size=1G" }, 2,
+		  "memslot: plan: -object memory-backend-ram,size=1G: Parameter 'id' is missing" },
+		{ { "plan", "-object", "memory-backend-ram,id=m1" }, 2,
+		  "memslot: plan: -object memory-backend-ram,id=m1: Parameter 'size' is missing" },
+		{ { "plan", "-object", "memory-backend-ram,id=m1,size=abc" }, 2,
+		  "memslot: plan: -object memory-backend-ram,id=m1,size=abc: Parameter 'size' expects "
+		  "a size value" },
+		{ { "plan", "-object", "memory-backend-file,id=m1,size=1G" }, 2,
+		  "memslot: plan: -object memory-backend-file,id=m1,size=1G: Parameter 'mem-path' is "
+		  "missing" },
+		{ { "plan", "-object", "memory-backend-ram,id=m1,size=1G,share=maybe" }, 2,
+		  "memslot: plan: -object memory-backend-ram,id=m1,size=1G,share=maybe: Parameter "
+		  "'share' expects 'on' or 'off'" },
+		{ { "plan", "-device", "foo-dimm" }, 2,
+		  "memslot: plan: -device foo-dimm: 'foo-dimm' is not a valid device model name" },
+		{ { "plan", "-device", "pc-dimm,memdev=m1,foo=1" }, 2,
+		  "memslot: plan: -device pc-dimm,memdev=m1,foo=1: Property 'pc-dimm.foo' not found" },
+		{ { "plan", "-device", "pc-dimm,memdev=m1,memaddr=0" }, 2,
+		  "memslot: plan: -device pc-dimm,memdev=m1,memaddr=0: Property 'pc-dimm.memaddr' not "
+		  "found" },
+		{ { "plan", "-device", "pc-dimm,memdev=m1,addr=zz" }, 2,
+		  "memslot: plan: -device pc-dimm,memdev=m1,addr=zz: Parameter 'addr' expects integer" },
+		{ { "plan", "-device", "pc-dimm,memdev=m1,slot=99999999999" }, 2,
+		  "memslot: plan: -device pc-dimm,memdev=m1,slot=99999999999: Parameter 'slot' expects "
+		  "int32_t" },
+		{ { "plan", "-device", "pc-dimm,memdev=m1,id=1a" }, 2,
+		  "memslot: plan: -device pc-dimm,memdev=m1,id=1a: Parameter 'id' expects an identifier" },
+		{ { "plan", "-device", "virtio-mem-pci,memdev=m1,block-size=x" }, 2,
+		  "memslot: plan: -device virtio-mem-pci,memdev=m1,block-size=x: Parameter "
+		  "'block-size' expects size" },
+		{ { "plan", "-device", "virtio-mem-pci,memdev=m1,unplugged-inaccessible=maybe" }, 2,
+		  "memslot: plan: -device virtio-mem-pci,memdev=m1,unplugged-inaccessible=maybe: "
+		  "Parameter 'unplugged-inaccessible' does not accept value 'maybe'" },
+		{ { "plan", "--vhost-limit", "0" }, 2,
+		  "memslot: plan: --vhost-limit 0: invalid memslot limit: 0" },
+		{ { "plan", "--vhost-limit", "8,color=red" }, 2,
+		  "memslot: plan: --vhost-limit 8,color=red: Invalid parameter 'color'" },
+		{ { "plan", "--kvm-memslots", "many" }, 2,
+		  "memslot: plan: invalid number of KVM memslots: many" },
+	};
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+}
+
+TEST(usage_error_json)
+{
+	struct json_object *doc;
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-m", "foo"));
+	EXPECT_EQ(2, r.status);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
+	EXPECT_STREQ("plan: -m foo: Parameter 'size' expects a non-negative number below 2^64",
+		     json_object_get_string(key(doc, "error")));
+	json_object_put(doc);
+	result_free(&r);
+}
+
+TEST(help)
+{
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "plan", "--help"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "--vhost-limit"));
+	EXPECT_NE(NULL, strstr(r.out, "--kvm-memslots"));
+	EXPECT_NE(NULL, strstr(r.out, "--script"));
+	result_free(&r);
+}
+
+/* --- QEMU's configuration errors (exit 1) -------------------------------------- */
+
+#define OBJ(id, size) "-object", "memory-backend-ram,id=" id ",size=" size
+
+TEST(startup_errors)	/* rule 4.5 */
+{
+	static const struct err_case c[] = {
+		{ { "plan", "-m", "1G,slots=300,maxmem=4G" }, 1,
+		  "memslot: plan: unsupported amount of memory slots: 300" },
+		{ { "plan", "-m", "2G,slots=1,maxmem=1G" }, 1,
+		  "memslot: plan: invalid value of maxmem: maximum memory size (0x40000000) must be "
+		  "at least the initial memory size (0x80000000)" },
+		{ { "plan", "-m", "1G,slots=2,maxmem=1G" }, 1,
+		  "memslot: plan: invalid value of maxmem: memory slots were specified but maximum "
+		  "memory size (0x40000000) is equal to the initial memory size (0x40000000)" },
+		{ { "plan", "-m", "1G,slots=2" }, 1,
+		  "memslot: plan: slots specified but no max-size" },
+		{ { "plan", "-m", "1G,slots=0" }, 1,
+		  "memslot: plan: slots specified but no max-size" },
+		{ { "plan", "-m", "1G,slots=1,maxmem=0x100000800" }, 1,
+		  "memslot: plan: maximum memory size must by aligned to multiple of 4096 bytes" },
+		{ { "plan", "-m", "1G,slots=1,maxmem=0xfffffffffffff000" }, 1,
+		  "memslot: plan: unsupported amount of maximum memory: fffffffffffff000" },
+		{ { "plan", "-m", "1G,maxmem=4G", OBJ("m1", "1G"), OBJ("m1", "1G") }, 1,
+		  "memslot: plan: -object memory-backend-ram,id=m1,size=1G: Duplicate ID 'm1' for "
+		  "object" },
+		{ { "plan", "-m", "1G,slots=2,maxmem=4G", OBJ("m1", "1G"),
+		    "-device", "pc-dimm,memdev=m9" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m9: Device 'm9' not found" },
+		{ { "plan", "-m", "1G,slots=2,maxmem=4G", "-device", "pc-dimm" }, 1,
+		  "memslot: plan: -device pc-dimm: 'memdev' property must be set" },
+		{ { "plan", "-m", "1G,slots=2,maxmem=4G", OBJ("m1", "1G"),
+		    "-device", "pc-dimm,memdev=m1", "-device", "pc-dimm,memdev=m1" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m1: can't use already busy memdev: m1" },
+		{ { "plan", "-m", "1G,slots=2,maxmem=4G", OBJ("m1", "4M"), OBJ("m2", "4M"),
+		    "-device", "pc-dimm,id=a,memdev=m1", "-device", "pc-dimm,id=a,memdev=m2" }, 1,
+		  "memslot: plan: -device pc-dimm,id=a,memdev=m2: Duplicate ID 'a' for device" },
+		/* rule 5.1.1 */
+		{ { "plan", "-m", "1G,slots=2,maxmem=4G", "-object",
+		    "memory-backend-file,id=nv,size=256M,mem-path=/nonexistent/nv",
+		    "-device", "nvdimm,memdev=nv" }, 1,
+		  "memslot: plan: -device nvdimm,memdev=nv: nvdimm is not enabled: missing 'nvdimm' "
+		  "in '-M'" },
+		/* rule 5.2 step 2: no device memory */
+		{ { "plan", "-m", "1G", OBJ("m1", "1G"), "-device", "virtio-pmem-pci,memdev=m1" }, 1,
+		  "memslot: plan: -device virtio-pmem-pci,memdev=m1: the configuration is not "
+		  "prepared for memory devices (e.g., for memory hotplug), consider specifying the "
+		  "maxmem option" },
+	};
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+}
+
+/*
+ * pc, 1 GiB of RAM (all below 4 GiB), 2 slots, maxmem 4 GiB: device memory
+ * [0x100000000, +3 GiB + 2 x 1 GiB), hot-pluggable 3 GiB (rules 4.4, 5.3).
+ */
+#define PC1G_OPTS "-m", "1G,slots=2,maxmem=4G"
+#define PC1G "plan", PC1G_OPTS
+
+TEST(slot_errors)	/* rule 5.4 */
+{
+	static const struct err_case c[] = {
+		{ { PC1G, OBJ("m1", "1G"), "-device", "pc-dimm,memdev=m1,slot=5" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m1,slot=5: invalid slot number 5, valid "
+		  "range is [0-1]" },
+		{ { PC1G, OBJ("m1", "1G"), "-device", "pc-dimm,memdev=m1,slot=-2" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m1,slot=-2: invalid slot number -2, valid "
+		  "range is [0-1]" },
+		{ { PC1G, OBJ("m1", "4M"), OBJ("m2", "4M"), "-device", "pc-dimm,memdev=m1,slot=0",
+		    "-device", "pc-dimm,memdev=m2,slot=0" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m2,slot=0: slot 0 is busy" },
+		{ { PC1G, OBJ("m1", "4M"), OBJ("m2", "4M"), OBJ("m3", "4M"),
+		    "-device", "pc-dimm,memdev=m1", "-device", "pc-dimm,memdev=m2",
+		    "-device", "pc-dimm,memdev=m3" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m3: no free slots available" },
+		{ { "plan", "-m", "1G,maxmem=4G", OBJ("m1", "1G"), "-device", "pc-dimm,memdev=m1" },
+		  1, "memslot: plan: -device pc-dimm,memdev=m1: no slots where allocated, please "
+		  "specify the 'slots' option" },
+		/*
+		 * pre_plug's slot checks come before the memdev checks of
+		 * get_memory_region and realize (rules 5.1.3, 5.4, 11.1; QEMU 7.2
+		 * gives these texts for these options)
+		 */
+		{ { "plan", "-m", "1G,maxmem=4G", "-device", "pc-dimm" }, 1,
+		  "memslot: plan: -device pc-dimm: no slots where allocated, please specify the "
+		  "'slots' option" },
+		{ { PC1G, "-device", "pc-dimm,slot=7" }, 1,
+		  "memslot: plan: -device pc-dimm,slot=7: invalid slot number 7, valid range is "
+		  "[0-1]" },
+		{ { PC1G, OBJ("m1", "1G"), "-device", "pc-dimm,memdev=m1",
+		    "-device", "pc-dimm,memdev=m1,slot=7" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m1,slot=7: invalid slot number 7, valid "
+		  "range is [0-1]" },
+	};
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+}
+
+TEST(address_errors)	/* rule 5.5 */
+{
+	static const struct err_case c[] = {
+		/* anonymous RAM: 2 MiB region alignment (rule 11.1) */
+		{ { PC1G, OBJ("m1", "1G"), "-device", "pc-dimm,memdev=m1,addr=0x100001000" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m1,addr=0x100001000: address must be "
+		  "aligned to 0x200000 bytes" },
+		{ { PC1G, OBJ("m1", "1G"), "-device", "pc-dimm,memdev=m1,addr=0x300000000" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m1,addr=0x300000000: can't add memory "
+		  "device [0x300000000:0x40000000], usable range for memory devices "
+		  "[0x100000000:0x140000000]" },
+		{ { PC1G, OBJ("m1", "1G"), OBJ("m2", "1G"), "-device", "pc-dimm,id=d1,memdev=m1",
+		    "-device", "pc-dimm,id=d2,memdev=m2,addr=0x120000000" }, 1,
+		  "memslot: plan: -device pc-dimm,id=d2,memdev=m2,addr=0x120000000: address range "
+		  "conflicts with memory device id='d1'" },
+		{ { PC1G, OBJ("m1", "1G"), OBJ("m2", "1G"), "-device", "pc-dimm,memdev=m1",
+		    "-device", "pc-dimm,memdev=m2,addr=0x100000000" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m2,addr=0x100000000: address range "
+		  "conflicts with memory device id='(unnamed)'" },
+	};
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+}
+
+TEST(space_error)	/* rule 5.3 step 5 */
+{
+	static const struct err_case c[] = {
+		{ { PC1G, OBJ("m1", "2G"), OBJ("m2", "2G"), "-device", "pc-dimm,memdev=m1",
+		    "-device", "pc-dimm,memdev=m2" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m2: not enough space, currently 0x80000000 "
+		  "in use of total space for memory devices 0xc0000000" },
+		{ { PC1G, OBJ("m1", "4G"), "-device", "pc-dimm,memdev=m1" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=m1: not enough space, currently 0x0 in use "
+		  "of total space for memory devices 0xc0000000" },
+	};
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+}
+
+TEST(virtio_mem_errors)	/* rules 8.2, 8.4, 5.2 step 3 */
+{
+	static const struct err_case c[] = {
+		{ { PC1G, OBJ("m1", "1G"), "-device", "virtio-mem-pci,memdev=m1,block-size=3" }, 1,
+		  "memslot: plan: -device virtio-mem-pci,memdev=m1,block-size=3: 'block-size' "
+		  "property has to be at least 0x100000" },
+		{ { PC1G, OBJ("m1", "1G"), "-device", "virtio-mem-pci,memdev=m1,block-size=3M" }, 1,
+		  "memslot: plan: -device virtio-mem-pci,memdev=m1,block-size=3M: 'block-size' "
+		  "property has to be a power of two" },
+		/* get_memory_region in pre_plug fails before realize (rule 5.1.3; QEMU 7.2) */
+		{ { PC1G, "-device", "virtio-mem-pci,id=vm" }, 1,
+		  "memslot: plan: -device virtio-mem-pci,id=vm: 'memdev' property must be set" },
+		{ { PC1G, OBJ("m1", "1G"), "-device",
+		    "virtio-mem-pci,memdev=m1,dynamic-memslots=on,unplugged-inaccessible=off" }, 1,
+		  "memslot: plan: -device virtio-mem-pci,memdev=m1,dynamic-memslots=on,"
+		  "unplugged-inaccessible=off: 'dynamic-memslots' property set to 'on' requires "
+		  "'unplugged-inaccessible' to be 'on'" },
+		{ { PC1G, OBJ("m1", "1G"), "-device", "pc-dimm,memdev=m1",
+		    "-device", "virtio-mem-pci,memdev=m1" }, 1,
+		  "memslot: plan: -device virtio-mem-pci,memdev=m1: 'memdev' property specifies a "
+		  "busy memdev: m1" },
+	};
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+}
+
+/* --- text output ----------------------------------------------------------------- */
+
+static const char *samples_dir(void)
+{
+	const char *d = getenv("MEMSLOT_SAMPLES");
+
+	return d && *d ? d : "../shared/spec/samples/qemu-7.2";
+}
+
+/*
+ * The options of the sample pc-4g-dimms-nvdimm (QEMU 7.2): its
+ * `info memory-devices` must come out line for line, our own memslot lines
+ * aside.
+ */
+TEST(info_memory_devices_like_qemu)
+{
+	char path[4096], *expected, *got, *p, *q;
+	struct result r;
+
+	snprintf(path, sizeof(path), "%s/pc-4g-dimms-nvdimm.infomemory_devices.txt", samples_dir());
+	expected = slurp(path);
+	if (!expected)
+		SKIP(return, "%.900s: %s", path, strerror(errno));
+	ASSERT_EQ(0, RUN(&r, "plan", "-M", "pc,nvdimm=on", "-m", "4G,slots=4,maxmem=16G",
+			 OBJ("m1", "1G"), "-device", "pc-dimm,id=dimm1,memdev=m1",
+			 OBJ("m2", "512M"), "-device", "pc-dimm,memdev=m2,addr=0x200000000",
+			 "-object", "memory-backend-file,id=nv1,size=256M,mem-path=/nonexistent,share=on",
+			 "-device", "nvdimm,id=nv1,memdev=nv1", "--kvm-memslots", "32764"));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	p = strstr(r.out, "\nmemory devices:\n");
+	ASSERT_NE(NULL, p);
+	p += strlen("\nmemory devices:\n");
+	q = strstr(p, "\n\n");
+	ASSERT_NE(NULL, q);
+	/* Drop our "  memslots..." / "  memslot-size" lines. */
+	got = calloc(1, q - p + 2);
+	for (char *line = p, *o = got; line <= q;) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl - line + 1;
+
+		if (strncmp(line, "  memslot", 9)) {
+			memcpy(o, line, len);
+			o += len;
+		}
+		line = nl + 1;
+	}
+	EXPECT_STREQ(expected, got);
+	/* and the rest of the report */
+	EXPECT_TRUE(has_line(r.out, "memslots:"));
+	EXPECT_TRUE(has_line(r.out, "accounting:"));
+	EXPECT_TRUE(has_line(r.out, "flat view of \"memory\":"));
+	EXPECT_TRUE(has_line(r.out, "capacity:"));
+	EXPECT_TRUE(has_line(r.out, " AS \"memory\", root: system"));
+	EXPECT_TRUE(has_line(r.out, "  0000000000000000-00000000000bffff (prio 0, ram): pc.ram KVM"));
+	EXPECT_TRUE(has_line(r.out,
+			     "  0000000180000000-000000018fffffff (prio 0, nv-ram): nv1 KVM"));
+	EXPECT_TRUE(has_line(r.out, "  memslots: required 3, used 3, reserved 0"));
+	/* rule 4.6: device memory 0x140000000..0x53fffffff, reserved end 0x540000000 */
+	EXPECT_TRUE(has_line(r.out, "  device memory: 0x140000000-0x53fffffff, size 0x400000000, "
+			     "hotpluggable 0x300000000"));
+	EXPECT_TRUE(has_line(r.out, "  reserved end: 0x540000000 (35 phys-bits)"));
+	/* the highest byte in use: the end of m2 */
+	EXPECT_TRUE(has_line(r.out, "  highest guest address: 0x21fffffff (34 phys-bits)"));
+	EXPECT_TRUE(has_line(r.out, "  dimm slots: 1 of 4 free"));
+	free(got);
+	free(expected);
+	result_free(&r);
+}
+
+/* --- JSON -------------------------------------------------------------------------- */
+
+static void expect_keys(struct __test_metadata *_metadata, struct json_object *o,
+			const char *what, const char *const *keys)
+{
+	EXPECT_NE(NULL, o) TH_LOG("%s missing", what);
+	for (; o && *keys; keys++)
+		EXPECT_NE(NULL, key(o, *keys)) TH_LOG("%s has no \"%s\"", what, *keys);
+}
+
+TEST(json_shape)
+{
+	static const char *const top[] = { "machine", "devices", "memslots", "accounting",
+					   "consumers", "flat_view", "capacity", NULL };
+	static const char *const machine[] = { "type", "accel", "kvm_memslots", "ram_size",
+					       "slots", "maxmem", "below_4g", "above_4g",
+					       "above_4g_start", "devmem_base", "devmem_size",
+					       "hotpluggable", "reserved_end", NULL };
+	static const char *const dimm[] = { "id", "type", "addr", "size", "memslots",
+					    "plugged_size", "slot", "node", "memdev", "hotplugged",
+					    "hotpluggable", NULL };
+	static const char *const vmem[] = { "id", "type", "addr", "size", "memslots",
+					    "plugged_size", "memaddr", "node", "requested_size",
+					    "max_size", "block_size", "memdev", NULL };
+	static const char *const acct[] = { "required_memslots", "used_memslots",
+					    "reserved_memslots", "auto_decision_active",
+					    "used_region_size", NULL };
+	static const char *const cons[] = { "kind", "name", "max", "used", "free", NULL };
+	static const char *const slot[] = { "slot", "as", "gpa", "size", "flags", "region", NULL };
+	static const char *const cap[] = { "consumers", "memslots_left", "device_memory_left",
+					   "highest_gpa", "phys_bits", "reserved_end", NULL };
+	struct json_object *doc, *devs, *d0, *d1, *c;
+	struct result r;
+
+	/* q35, 4 GiB: 2 GiB below 4 GiB, 2 GiB above; device memory at 6 GiB (rule 4.2, 4.4) */
+	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-M", "q35", "-m", "4G,slots=4,maxmem=12G",
+			 OBJ("m1", "1G"), "-device", "pc-dimm,id=d1,memdev=m1",
+			 OBJ("vm0", "2G"), "-device", "virtio-mem-pci,id=vmem0,memdev=vm0",
+			 "--vhost-limit", "64,name=net0", "--kvm-memslots", "32764"));
+	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	EXPECT_STREQ("", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
+	expect_keys(_metadata, doc, "document", top);
+	expect_keys(_metadata, key(doc, "machine"), "machine", machine);
+	EXPECT_STREQ("q35", json_object_get_string(key(key(doc, "machine"), "type")));
+	EXPECT_EQ(2 * GIB, u64(key(doc, "machine"), "below_4g"));
+	EXPECT_EQ(0x180000000ULL, u64(key(doc, "machine"), "devmem_base"));
+	EXPECT_EQ(8 * GIB + 4 * GIB, u64(key(doc, "machine"), "devmem_size"));
+	EXPECT_EQ(8 * GIB, u64(key(doc, "machine"), "hotpluggable"));
+
+	devs = key(doc, "devices");
+	ASSERT_EQ(2, len_of(devs));
+	d0 = idx(devs, 0);
+	d1 = idx(devs, 1);
+	expect_keys(_metadata, d0, "dimm", dimm);
+	expect_keys(_metadata, d1, "virtio-mem", vmem);
+	EXPECT_STREQ("dimm", json_object_get_string(key(d0, "type")));
+	EXPECT_EQ(0x180000000ULL, u64(d0, "addr"));
+	EXPECT_EQ(0, u64(d0, "slot"));
+	EXPECT_STREQ("/objects/m1", json_object_get_string(key(d0, "memdev")));
+	EXPECT_FALSE(json_object_get_boolean(key(d0, "hotplugged")));
+	EXPECT_STREQ("virtio-mem", json_object_get_string(key(d1, "type")));
+	/* next free address, aligned to the 2 MiB block size (rule 8.3) */
+	EXPECT_EQ(0x1c0000000ULL, u64(d1, "addr"));
+	EXPECT_EQ(u64(d1, "addr"), u64(d1, "memaddr"));
+	EXPECT_EQ(2 * GIB, u64(d1, "max_size"));
+	EXPECT_EQ(0, u64(d1, "size"));
+	EXPECT_EQ(1, u64(d1, "memslots"));
+
+	expect_keys(_metadata, key(doc, "accounting"), "accounting", acct);
+	EXPECT_EQ(2, u64(key(doc, "accounting"), "required_memslots"));
+	EXPECT_EQ(2, u64(key(doc, "accounting"), "used_memslots"));
+	EXPECT_EQ(0, u64(key(doc, "accounting"), "reserved_memslots"));
+	EXPECT_EQ(3 * GIB, u64(key(doc, "accounting"), "used_region_size"));
+
+	c = key(doc, "consumers");
+	ASSERT_EQ(2, len_of(c));
+	expect_keys(_metadata, idx(c, 0), "consumer", cons);
+	EXPECT_STREQ("kvm", json_object_get_string(key(idx(c, 0), "kind")));
+	EXPECT_EQ(32764, u64(idx(c, 0), "max"));
+	EXPECT_EQ(len_of(key(doc, "memslots")), u64(idx(c, 0), "used"));
+	EXPECT_STREQ("vhost", json_object_get_string(key(idx(c, 1), "kind")));
+	EXPECT_STREQ("net0", json_object_get_string(key(idx(c, 1), "name")));
+	EXPECT_EQ(64, u64(idx(c, 1), "max"));
+	EXPECT_EQ(64 - u64(idx(c, 1), "used"), u64(idx(c, 1), "free"));
+
+	expect_keys(_metadata, idx(key(doc, "memslots"), 0), "memslot", slot);
+	expect_keys(_metadata, key(doc, "capacity"), "capacity", cap);
+	/* device memory ends at 0x180000000 + 12 GiB (rule 4.6) */
+	EXPECT_EQ(0x480000000ULL, u64(key(doc, "capacity"), "reserved_end"));
+	EXPECT_EQ(5 * GIB, u64(key(doc, "capacity"), "device_memory_left"));
+	EXPECT_EQ(NULL, key(doc, "steps"));
+	json_object_put(doc);
+	result_free(&r);
+}
+
+/* --- memslot limits and the decision --------------------------------------------- */
+
+TEST(kvm_limit)		/* rule 5.3 step 3 */
+{
+	/*
+	 * pc with 1 GiB: pc.ram below 0xc0000, pc.rom, the BIOS window at
+	 * 0xe0000, pc.ram above 1 MiB and the BIOS below 4 GiB: 5 KVM slots;
+	 * 7 leave room for two DIMMs.
+	 */
+	static const struct err_case c[] = {
+		{ { "plan", "-m", "1G,slots=4,maxmem=4G", "--kvm-memslots", "7", OBJ("m1", "4M"),
+		    OBJ("m2", "4M"), OBJ("m3", "4M"),
+		    "-device", "pc-dimm,memdev=m1", "-device", "pc-dimm,memdev=m2",
+		    "-device", "pc-dimm,id=third,memdev=m3" }, 1,
+		  "memslot: plan: -device pc-dimm,id=third,memdev=m3: hypervisor has not enough free "
+		  "memory slots left" },
+	};
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+}
+
+TEST(vhost_limit_rejection)	/* rules 5.3 step 4, 9.3 */
+{
+	/*
+	 * vhost maps the RAM sections only: pc.ram below 0xc0000 and above
+	 * 1 MiB, 2 regions; a limit of 4 leaves room for two DIMMs.
+	 */
+	static const struct err_case c[] = {
+		{ { "plan", "-m", "1G,slots=4,maxmem=4G", "--vhost-limit", "4", OBJ("m1", "4M"),
+		    OBJ("m2", "4M"), OBJ("m3", "4M"), "-device", "pc-dimm,memdev=m1",
+		    "-device", "pc-dimm,memdev=m2", "-device", "pc-dimm,id=third,memdev=m3" }, 1,
+		  "memslot: plan: -device pc-dimm,id=third,memdev=m3: a used vhost backend has not "
+		  "enough free memory slots left" },
+	};
+	struct json_object *doc, *c1;
+	struct result r;
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+
+	/* Two DIMMs fit and leave the vhost backend nothing. */
+	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-m", "1G,slots=4,maxmem=4G", "--vhost-limit", "4",
+			 OBJ("m1", "4M"), OBJ("m2", "4M"), "-device", "pc-dimm,memdev=m1",
+			 "-device", "pc-dimm,memdev=m2"));
+	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	c1 = idx(key(doc, "consumers"), 1);
+	EXPECT_EQ(4, u64(c1, "max"));
+	EXPECT_EQ(4, u64(c1, "used"));
+	EXPECT_EQ(0, u64(c1, "free"));
+	EXPECT_EQ(0, u64(key(doc, "capacity"), "memslots_left"));
+	json_object_put(doc);
+	result_free(&r);
+}
+
+/*
+ * q35 with 4 GiB, maxmem 64 GiB: 60 GiB hot-pluggable. A 32 GiB virtio-mem
+ * with dynamic memslots and no vhost: limit floor(256 x 32 / 60) = 136
+ * (rule 7), so memslots of max(round_up(32 GiB / 136, 2 MiB), 1 GiB) =
+ * 1 GiB, 32 of them (rule 10.2); none active while nothing is plugged, so
+ * all 32 are reserved (rule 6.4).
+ */
+#define Q35_VMEM "plan", "-M", "q35", "-m", "4G,slots=8,maxmem=64G", "--kvm-memslots", "32764", \
+	OBJ("vm0", "32G"), "-device", "virtio-mem-pci,id=vmem0,memdev=vm0,dynamic-memslots=on"
+
+TEST(virtio_mem_decision)
+{
+	struct json_object *doc, *d, *a;
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "-j", Q35_VMEM));
+	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	d = idx(key(doc, "devices"), 0);
+	EXPECT_EQ(32, u64(d, "memslots"));
+	EXPECT_EQ(GIB, u64(d, "memslot_size"));
+	EXPECT_EQ(0, u64(d, "memslots_used"));
+	a = key(doc, "accounting");
+	EXPECT_EQ(32, u64(a, "required_memslots"));
+	EXPECT_EQ(0, u64(a, "used_memslots"));
+	EXPECT_EQ(32, u64(a, "reserved_memslots"));
+	EXPECT_TRUE(json_object_get_boolean(key(a, "auto_decision_active")));
+	EXPECT_EQ(32764 - 32 - u64(idx(key(doc, "consumers"), 0), "used"),
+		  u64(key(doc, "capacity"), "memslots_left"));
+	json_object_put(doc);
+	result_free(&r);
+
+	/* Any vhost backend below 509 memslots: a single memslot (rule 7 step 4). */
+	ASSERT_EQ(0, RUN(&r, "-j", Q35_VMEM, "--vhost-limit", "8,user=on"));
+	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	d = idx(key(doc, "devices"), 0);
+	EXPECT_EQ(1, u64(d, "memslots"));
+	EXPECT_FALSE(json_object_get_boolean(key(key(doc, "accounting"), "auto_decision_active")));
+	json_object_put(doc);
+	result_free(&r);
+
+	/* Attached after the decision: refused (rule 9.4). */
+	ASSERT_EQ(0, RUN(&r, Q35_VMEM, "--vhost-limit", "8,name=vu,user=on,late=on"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "memslot: plan: --vhost-limit 8,name=vu,user=on,late=on: "
+			       "some memory device (like virtio-mem) decided how many memory slots "
+			       "to use based on the overall number of memory slots; this vhost "
+			       "backend would further restricts the overall number of memory slots"))
+		TH_LOG("%s", r.err);
+	result_free(&r);
+}
+
+TEST(accel_tcg)
+{
+	struct json_object *doc;
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-M", "pc,accel=tcg"));
+	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(0, len_of(key(doc, "memslots")));
+	EXPECT_EQ(0, len_of(key(doc, "consumers")));
+	EXPECT_STREQ("tcg", json_object_get_string(key(key(doc, "machine"), "accel")));
+	/* default -m: 128 MiB */
+	EXPECT_EQ(128 * MIB, u64(key(doc, "machine"), "ram_size"));
+	json_object_put(doc);
+	result_free(&r);
+}
+
+/* --- scripts ------------------------------------------------------------------------ */
+
+static const char script_ok[] =
+	"# hot-plug two DIMMs, then a virtio-mem device and plug 1 GiB of it\n"
+	"object_add memory-backend-ram,id=h1,size=1G\n"
+	"device_add pc-dimm,id=hd1,memdev=h1\n"
+	"\n"
+	"object_add memory-backend-ram,id=vm0,size=8G   # a comment\n"
+	"device_add virtio-mem-pci,id=vmem0,memdev=vm0,dynamic-memslots=on\n"
+	"qom-set vmem0 requested-size 1G\n"
+	"virtio-mem plug /machine/peripheral/vmem0 0 1G\n"
+	"info memory-devices\n"
+	"virtio-mem unplug-all vmem0\n"
+	"device_del hd1\n"
+	"info accounting\n"
+	"info memslots\n"
+	"info mtree\n";
+
+/*
+ * q35, 2 GiB, all below 4 GiB: device memory at 4 GiB (rule 4.4), 18 GiB
+ * hot-pluggable. After the 1 GiB DIMM (1 memslot required, 1 GiB used) the
+ * 8 GiB virtio-mem gets the limit floor((256 - 1) x 8 / 17) = 120
+ * (rule 7), hence memslots of 1 GiB, 8 of them (rule 10.2).
+ */
+TEST(script_steps_json)
+{
+	static const char *const cmds[] = {
+		"object_add memory-backend-ram,id=h1,size=1G",
+		"device_add pc-dimm,id=hd1,memdev=h1",
+		"object_add memory-backend-ram,id=vm0,size=8G",
+		"device_add virtio-mem-pci,id=vmem0,memdev=vm0,dynamic-memslots=on",
+		"qom-set vmem0 requested-size 1G",
+		"virtio-mem plug /machine/peripheral/vmem0 0 1G",
+		"info memory-devices",
+		"virtio-mem unplug-all vmem0",
+		"device_del hd1",
+		"info accounting",
+		"info memslots",
+		"info mtree",
+	};
+	static const unsigned int lines[] = { 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
+	struct json_object *doc, *steps, *s;
+	char *path = write_script(script_ok);
+	struct result r;
+
+	ASSERT_NE(NULL, path);
+	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-M", "q35", "-m", "2G,slots=4,maxmem=20G",
+			 "--kvm-memslots", "32764", "--script", path));
+	unlink(path);
+	free(path);
+	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
+	steps = key(doc, "steps");
+	ASSERT_EQ(12, len_of(steps));
+	for (size_t i = 0; i < 12; i++) {
+		s = idx(steps, i);
+		EXPECT_EQ(lines[i], u64(s, "line"));
+		EXPECT_STREQ(cmds[i], json_object_get_string(key(s, "command")));
+		EXPECT_TRUE(json_object_get_boolean(key(s, "ok"))) TH_LOG("step %zu: %s", i,
+			json_object_get_string(key(s, "error")));
+		EXPECT_EQ(NULL, key(s, "error"));
+		EXPECT_NE(NULL, key(s, "devices"));
+		EXPECT_NE(NULL, key(s, "memslots"));
+		EXPECT_NE(NULL, key(s, "accounting"));
+	}
+	/* after device_add of the DIMM: hot-plugged, at the device-memory base */
+	s = idx(key(idx(steps, 1), "devices"), 0);
+	EXPECT_TRUE(json_object_get_boolean(key(s, "hotplugged")));
+	EXPECT_EQ(0x100000000ULL, u64(s, "addr"));
+	/* after the virtio-mem device_add: 8 decided, none active */
+	s = key(idx(steps, 3), "accounting");
+	EXPECT_EQ(9, u64(s, "required_memslots"));
+	EXPECT_EQ(1, u64(s, "used_memslots"));
+	EXPECT_EQ(8, u64(s, "reserved_memslots"));
+	/* after plugging the first GiB: one memslot active */
+	s = key(idx(steps, 5), "accounting");
+	EXPECT_EQ(2, u64(s, "used_memslots"));
+	EXPECT_EQ(7, u64(s, "reserved_memslots"));
+	EXPECT_EQ(GIB, u64(idx(key(idx(steps, 5), "devices"), 1), "size"));
+	/* unplug-all deactivates it, device_del drops the DIMM */
+	s = key(idx(steps, 8), "accounting");
+	EXPECT_EQ(8, u64(s, "required_memslots"));
+	EXPECT_EQ(0, u64(s, "used_memslots"));
+	EXPECT_EQ(1, len_of(key(idx(steps, 8), "devices")));
+	/* info mtree adds the flat view; the RAM below 0xc0000 has a memslot */
+	EXPECT_EQ(NULL, key(idx(steps, 10), "flat_view"));
+	s = idx(key(idx(steps, 11), "flat_view"), 0);
+	EXPECT_EQ(0, u64(s, "start"));
+	EXPECT_EQ(0xc0000, u64(s, "size"));
+	EXPECT_STREQ("pc.ram", json_object_get_string(key(s, "region")));
+	EXPECT_TRUE(json_object_get_boolean(key(s, "kvm")));
+	EXPECT_EQ(NULL, key(doc, "error"));
+	json_object_put(doc);
+	result_free(&r);
+}
+
+TEST(script_text)
+{
+	char *path = write_script(script_ok);
+	struct result r;
+
+	ASSERT_NE(NULL, path);
+	ASSERT_EQ(0, RUN(&r, "plan", "-M", "q35", "-m", "2G,slots=4,maxmem=20G", "--script", path));
+	unlink(path);
+	free(path);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_TRUE(has_line(r.out, "start:"));
+	EXPECT_TRUE(has_line(r.out, "line 3: device_add pc-dimm,id=hd1,memdev=h1"));
+	EXPECT_TRUE(has_line(r.out, "line 9: info memory-devices"));
+	EXPECT_TRUE(has_line(r.out, "Memory device [virtio-mem]: \"vmem0\""));
+	EXPECT_TRUE(has_line(r.out, "  requested-size: 1073741824"));
+	EXPECT_TRUE(has_line(r.out, "  memslots: required 9, used 1, reserved 8"));
+	EXPECT_TRUE(has_line(r.out, "  memslots: required 8, used 0, reserved 8"));
+	EXPECT_TRUE(has_line(r.out, "line 13: info memslots"));
+	EXPECT_TRUE(has_line(r.out, "slot  as  gpa                 size                flags  region"));
+	EXPECT_TRUE(has_line(r.out, "line 14: info mtree"));
+	EXPECT_TRUE(has_line(r.out, " AS \"memory\", root: system"));
+	EXPECT_TRUE(has_line(r.out, "  0000000000000000-00000000000bffff (prio 0, ram): pc.ram KVM"));
+	EXPECT_STREQ("", r.err);
+	result_free(&r);
+}
+
+TEST(script_failing_step)
+{
+	static const char text[] =
+		"object_add memory-backend-ram,id=h1,size=1G\n"
+		"device_add pc-dimm,id=hd1,memdev=h1,slot=0\n"
+		"object_add memory-backend-ram,id=h2,size=1G\n"
+		"device_add pc-dimm,id=hd2,memdev=h2,slot=0\n"
+		"device_add pc-dimm,id=never,memdev=h2\n";
+	char *path = write_script(text), line[256];
+	struct json_object *doc, *steps, *last;
+	struct result r;
+
+	ASSERT_NE(NULL, path);
+	ASSERT_EQ(0, RUN(&r, "plan", PC1G_OPTS, "--script", path));
+	EXPECT_EQ(1, r.status);
+	snprintf(line, sizeof(line), "memslot: plan: %s:4: slot 0 is busy", path);
+	EXPECT_TRUE(has_line(r.err, line)) TH_LOG("%s", r.err);
+	EXPECT_TRUE(has_line(r.out, "line 4: device_add pc-dimm,id=hd2,memdev=h2,slot=0"));
+	EXPECT_EQ(NULL, strstr(r.out, "line 5:"));
+	result_free(&r);
+
+	ASSERT_EQ(0, RUN(&r, "-j", "plan", PC1G_OPTS, "--script", path));
+	EXPECT_EQ(1, r.status);
+	EXPECT_TRUE(has_line(r.err, line)) TH_LOG("%s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
+	steps = key(doc, "steps");
+	ASSERT_EQ(4, len_of(steps));
+	last = idx(steps, 3);
+	EXPECT_FALSE(json_object_get_boolean(key(last, "ok")));
+	EXPECT_STREQ("slot 0 is busy", json_object_get_string(key(last, "error")));
+	/* unchanged by the failure: one DIMM */
+	EXPECT_EQ(1, len_of(key(last, "devices")));
+	EXPECT_EQ(1, len_of(key(doc, "devices")));
+	EXPECT_STREQ(line + strlen("memslot: plan: "), json_object_get_string(key(doc, "error")));
+	json_object_put(doc);
+	result_free(&r);
+	unlink(path);
+	free(path);
+}
+
+TEST(script_errors)
+{
+	static const struct {
+		const char *text;
+		const char *msg;	/* after "FILE:" */
+	} c[] = {
+		{ "info memory-devices\nfrobnicate now\n", "2: unknown command: frobnicate" },
+		{ "\n\ninfo pci\n", "3: unknown info item: pci" },
+		{ "device_del\n", "1: usage: device_del ID" },
+		{ "virtio-mem plug vm0 0 huge\n", "1: invalid size: huge" },
+		/* runtime errors with QEMU's hot-plug texts */
+		{ "device_del nope\n", "1: Device 'nope' not found" },
+		{ "object_add memory-backend-ram,id=h1,size=1G\n"
+		  "object_add memory-backend-ram,id=h1,size=1G\n",
+		  "2: attempt to add duplicate property 'h1' to object (type 'container')" },
+		{ "object_add memory-backend-ram,id=h1,size=4M\n"
+		  "device_add pc-dimm,id=d,memdev=h1\n"
+		  "object_add memory-backend-ram,id=h2,size=4M\n"
+		  "device_add pc-dimm,id=d,memdev=h2\n", "4: Duplicate device ID 'd'" },
+		{ "device_add pc-dimm,memdev=h1,foo=1\n", "1: Property 'pc-dimm.foo' not found" },
+		/* outside the usable region (0 while requested-size is 0): ERROR */
+		{ "object_add memory-backend-ram,id=vm0,size=1G\n"
+		  "device_add virtio-mem-pci,id=vmem0,memdev=vm0\n"
+		  "virtio-mem plug vmem0 0 2M\n",
+		  "3: virtio-mem 'vmem0': plug request [0x0:0x200000] answered ERROR" },
+		/* inside it, but beyond requested-size: NACK (rules 8.6, 8.8) */
+		{ "object_add memory-backend-ram,id=vm0,size=1G\n"
+		  "device_add virtio-mem-pci,id=vmem0,memdev=vm0\n"
+		  "qom-set vmem0 requested-size 2M\n"
+		  "virtio-mem plug vmem0 0 4M\n",
+		  "4: virtio-mem 'vmem0': plug request [0x0:0x400000] answered NACK" },
+		{ "object_add memory-backend-ram,id=h1,size=4M\n"
+		  "device_add pc-dimm,id=d,memdev=h1\n"
+		  "virtio-mem unplug-all d\n",
+		  "3: device 'd' is not a virtio-mem device (type 'pc-dimm')" },
+		{ "object_add memory-backend-ram,id=h1,size=4M\n"
+		  "device_add pc-dimm,id=d,memdev=h1\n"
+		  "qom-set d requested-size 1G\n",
+		  "3: Property 'pc-dimm.requested-size' not found" },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *path = write_script(c[i].text), line[512];
+		struct result r;
+
+		ASSERT_NE(NULL, path);
+		ASSERT_EQ(0, RUN(&r, "plan", PC1G_OPTS, "--script", path));
+		EXPECT_EQ(1, r.status);
+		snprintf(line, sizeof(line), "memslot: plan: %s:%s", path, c[i].msg);
+		EXPECT_TRUE(has_line(r.err, line)) TH_LOG("expected \"%s\", got \"%s\"", line,
+							  r.err);
+		unlink(path);
+		free(path);
+		result_free(&r);
+	}
+}
+
+TEST(script_missing)
+{
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "plan", "--script", "/nonexistent/script"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_TRUE(has_line(r.err, "memslot: plan: /nonexistent/script: No such file or directory"))
+		TH_LOG("%s", r.err);
+	result_free(&r);
+}
+
+TEST_HARNESS_MAIN
