@@ -60,8 +60,9 @@ static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void emit(struct ms_slotmap *map, enum ms_slot_op_kind kind, const struct ms_memslot *s,
-		 uint32_t old_flags)
+/* Log one operation and carry it out; returns the executor's result. */
+static int emit(struct ms_slotmap *map, enum ms_slot_op_kind kind, const struct ms_memslot *s,
+		uint32_t old_flags)
 {
 	struct ms_slot_op op = {
 		.kind = kind,
@@ -78,20 +79,20 @@ static void emit(struct ms_slotmap *map, enum ms_slot_op_kind kind, const struct
 		if (!o) {
 			map_fail(map, -ENOMEM, "slot %u: out of memory logging operations",
 				 s->slot);
-			return;
+			return -ENOMEM;
 		}
 		map->ops = o;
 		map->alloc_ops = n;
 	}
+	ret = map->exec ? map->exec(map->exec_opaque, &op) : 0;
+	op.ret = ret;
 	map->ops[map->nr_ops++] = op;
-	if (map->exec) {
-		ret = map->exec(map->exec_opaque, &op);
-		if (ret)
-			map_fail(map, ret, "slot %u: 0x%llx+0x%llx: %s failed: %s", s->slot,
-				 (unsigned long long)s->gpa, (unsigned long long)s->size,
-				 kind == MS_SLOT_OP_CREATE ? "create" :
-				 kind == MS_SLOT_OP_DELETE ? "delete" : "update", strerror(-ret));
-	}
+	if (ret)
+		map_fail(map, ret, "slot %u: 0x%llx+0x%llx: %s failed: %s", s->slot,
+			 (unsigned long long)s->gpa, (unsigned long long)s->size,
+			 kind == MS_SLOT_OP_CREATE ? "create" :
+			 kind == MS_SLOT_OP_DELETE ? "delete" : "update", strerror(-ret));
+	return ret;
 }
 
 /* Position of the first used id whose slot gpa is >= @gpa. */
@@ -243,12 +244,14 @@ static void set_phys_mem(struct ms_slotmap *map, const struct ms_section *sec, b
 			s = lookup(map, start, chunk);
 			if (!s)
 				return;
-			/* the ioctl carries the old address and host pointer, size 0 */
+			/* the ioctl carries the old address and host pointer, size 0;
+			 * if it fails the kernel keeps the slot, and so do we */
 			old = *s;
 			old.size = 0;
 			old.flags = 0;
+			if (emit(map, MS_SLOT_OP_DELETE, &old, 0))
+				return;
 			release_slot(map, s);
-			emit(map, MS_SLOT_OP_DELETE, &old, 0);
 			start += chunk;
 			size -= chunk;
 		}
@@ -271,7 +274,10 @@ static void set_phys_mem(struct ms_slotmap *map, const struct ms_section *sec, b
 		s->mr = ms_region__ref(mr);
 		s->offset_in_region = offset;
 		s->hva = mr->host ? (char *)mr->host + offset : NULL;
-		emit(map, MS_SLOT_OP_CREATE, s, 0);
+		if (emit(map, MS_SLOT_OP_CREATE, s, 0)) {
+			release_slot(map, s);	/* the kernel has no such slot */
+			return;
+		}
 		start += chunk;
 		offset += chunk;
 		size -= chunk;
@@ -301,10 +307,17 @@ static void update_flags(struct ms_slotmap *map, const struct ms_section *sec)
 
 				del.size = 0;
 				del.flags = 0;
-				emit(map, MS_SLOT_OP_DELETE, &del, old);
-				emit(map, MS_SLOT_OP_CREATE, s, old);
-			} else {
-				emit(map, MS_SLOT_OP_UPDATE, s, old);
+				if (emit(map, MS_SLOT_OP_DELETE, &del, old)) {
+					s->flags = old;
+					return;
+				}
+				if (emit(map, MS_SLOT_OP_CREATE, s, old)) {
+					release_slot(map, s);
+					return;
+				}
+			} else if (emit(map, MS_SLOT_OP_UPDATE, s, old)) {
+				s->flags = old;
+				return;
 			}
 		}
 		start += chunk;

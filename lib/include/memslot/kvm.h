@@ -65,12 +65,14 @@ enum ms_slot_op_kind {
  * @old_flags: flags before an update
  * @commit: number of the commit (listener commit callback) it belongs to,
  *	counting from 1
+ * @ret: the executor's result, 0 or a negative errno (0 without executor)
  */
 struct ms_slot_op {
 	enum ms_slot_op_kind kind;
 	struct ms_memslot slot;
 	uint32_t old_flags;
 	uint64_t commit;
+	int ret;
 };
 
 /**
@@ -79,8 +81,9 @@ struct ms_slot_op {
  * @op: the operation
  *
  * Return: 0, or a negative errno; a failure is recorded in the map
- * (ms_slotmap__error()) and the table keeps the state the mapping logic
- * decided.
+ * (ms_slotmap__error()), the rest of that section is not processed, and
+ * the table keeps what the kernel holds: a failed create leaves no slot, a
+ * failed delete keeps the slot, a failed update keeps the old flags.
  */
 typedef int (*ms_slot_exec_fn)(void *opaque, const struct ms_slot_op *op);
 
