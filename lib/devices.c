@@ -52,16 +52,6 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-static uint64_t host_page_size(const struct ms_machine *m)
-{
-	long page;
-
-	if (m && m->opts.page_size)
-		return m->opts.page_size;
-	page = sysconf(_SC_PAGESIZE);
-	return page > 0 ? (uint64_t)page : 4096;
-}
-
 const char *ms_memdev_type_name(enum ms_memdev_type type)
 {
 	switch (type) {

@@ -642,7 +642,8 @@ struct ms_backend *ms_machine__find_backend(const struct ms_machine *m, const ch
 struct ms_region *ms_backend__region(const struct ms_backend *b) { return b->mr; }
 const char *ms_backend__id(const struct ms_backend *b) { return b->id; }
 
-static uint64_t host_page_size(const struct ms_machine *m)
+/* The host page size the machine maps memory with (opts.page_size or the host's). */
+uint64_t host_page_size(const struct ms_machine *m)
 {
 	long page;
 

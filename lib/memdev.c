@@ -42,15 +42,6 @@ struct vhost_backend {
 	bool warned;			/* rule 9.2's message is logged once */
 };
 
-static uint64_t host_page_size(const struct ms_machine *m)
-{
-	long page;
-
-	if (m->opts.page_size)
-		return m->opts.page_size;
-	page = sysconf(_SC_PAGESIZE);
-	return page > 0 ? (uint64_t)page : 4096;
-}
 
 /* Does @mr have a file descriptor a vhost-user backend could map? */
 static bool region_has_fd(const struct ms_machine *m, const struct ms_region *mr)

@@ -105,6 +105,9 @@ void memdev_machine_fini(struct ms_machine *m);
 /* machine.c: the backend whose RAM region is @mr (aliases followed), or NULL */
 struct ms_backend *backend_of_region(const struct ms_machine *m, const struct ms_region *mr);
 
+/* machine.c: the page size memory is mapped with */
+uint64_t host_page_size(const struct ms_machine *m);
+
 /* helpers */
 static inline uint64_t align_up_u64(uint64_t v, uint64_t a)
 {
