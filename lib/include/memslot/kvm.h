@@ -237,4 +237,145 @@ MS_API struct ms_as *ms_slotmap__as(const struct ms_slotmap *map);
  */
 MS_API bool ms_mtree_kvm_marker(void *opaque, struct ms_as *as, uint64_t start, ms_u128 size);
 
+/*
+ * The KVM binding: a VM on /dev/kvm whose memslots are set by executing
+ * ms_slotmap operations (kvm-memslots.md 6, 10).
+ */
+struct ms_kvm;
+
+/**
+ * struct ms_kvm_opts - options of ms_kvm__new()
+ * @sz: MS_OPTS
+ * @dev: device path, NULL for "/dev/kvm"
+ * @no_memory2: use KVM_SET_USER_MEMORY_REGION even if
+ *	KVM_CAP_USER_MEMORY2 is present
+ */
+struct ms_kvm_opts {
+	size_t sz;
+	const char *dev;
+	bool no_memory2;
+};
+
+/**
+ * ms_kvm__new() - open KVM and create a VM
+ * @opts: options, may be NULL
+ * @err: optional error details ("/dev/kvm: <strerror>")
+ *
+ * Reads KVM_CAP_NR_MEMSLOTS (0 means 32, rule 2.1), KVM_CAP_USER_MEMORY2,
+ * KVM_CAP_READONLY_MEM and KVM_CAP_MULTI_ADDRESS_SPACE. Fault injection:
+ * the environment variable MEMSLOT_KVM_FAULT="N:ERRNO" (e.g. "3:ENOMEM")
+ * makes the Nth memslot ioctl of this VM fail with that errno without
+ * reaching the kernel; see also ms_kvm__inject_fault().
+ *
+ * Return: the VM or NULL with errno set.
+ */
+MS_API struct ms_kvm *ms_kvm__new(const struct ms_kvm_opts *opts, struct ms_error *err);
+
+/**
+ * ms_kvm__free() - close the VM (the kernel drops its memslots)
+ * @k: VM, may be NULL
+ */
+MS_API void ms_kvm__free(struct ms_kvm *k);
+
+/** ms_kvm__vm_fd() - the VM file descriptor. @k: VM. Return: the fd. */
+MS_API int ms_kvm__vm_fd(const struct ms_kvm *k);
+/** ms_kvm__sys_fd() - the /dev/kvm file descriptor. @k: VM. Return: the fd. */
+MS_API int ms_kvm__sys_fd(const struct ms_kvm *k);
+/** ms_kvm__max_memslots() - KVM_CAP_NR_MEMSLOTS. @k: VM. Return: the limit. */
+MS_API uint32_t ms_kvm__max_memslots(const struct ms_kvm *k);
+/** ms_kvm__has_memory2() - KVM_SET_USER_MEMORY_REGION2 is used. @k: VM. Return: the flag. */
+MS_API bool ms_kvm__has_memory2(const struct ms_kvm *k);
+/** ms_kvm__has_readonly_mem() - KVM_CAP_READONLY_MEM. @k: VM. Return: the flag. */
+MS_API bool ms_kvm__has_readonly_mem(const struct ms_kvm *k);
+
+/**
+ * ms_kvm__exec() - ms_slot_exec_fn that performs a slot operation
+ * @kvm: the struct ms_kvm
+ * @op: operation
+ *
+ * Issues KVM_SET_USER_MEMORY_REGION(2) with ``slot | as_id << 16``. On
+ * failure ms_kvm__last_error() explains it with the slot, the range and
+ * the reason: "overlaps slot N" (EEXIST), "not page aligned", "flags not
+ * supported", "slot id beyond the limit" (EINVAL), "no such slot".
+ * Safe to call only from the thread that owns the VM's memslots.
+ *
+ * Return: 0 or the negative errno of the ioctl.
+ */
+MS_API int ms_kvm__exec(void *kvm, const struct ms_slot_op *op);
+
+/**
+ * ms_kvm__last_error() - explanation of the last failed operation
+ * @k: VM
+ *
+ * Return: the error (err 0 if none failed yet).
+ */
+MS_API const struct ms_error *ms_kvm__last_error(const struct ms_kvm *k);
+
+/**
+ * ms_kvm__inject_fault() - make a future memslot ioctl fail
+ * @k: VM
+ * @nth: 1 for the next memslot ioctl, 2 for the one after, ...; 0 cancels
+ * @err: positive errno to fail with
+ */
+MS_API void ms_kvm__inject_fault(struct ms_kvm *k, uint64_t nth, int err);
+
+/**
+ * struct ms_kvm_slot - a slot as the kernel holds it (what succeeded)
+ * @as_id: address space id
+ * @slot: slot id
+ * @flags: KVM flags
+ * @gpa: guest address
+ * @size: bytes
+ * @hva: userspace address
+ */
+struct ms_kvm_slot {
+	uint16_t as_id;
+	uint32_t slot;
+	uint32_t flags;
+	uint64_t gpa, size, hva;
+};
+
+/**
+ * ms_kvm__for_each_slot() - visit the slots every successful ioctl left
+ * @k: VM
+ * @fn: callback; non-zero stops
+ * @opaque: passed to @fn
+ *
+ * Return: what @fn returned last, or 0.
+ */
+MS_API int ms_kvm__for_each_slot(const struct ms_kvm *k,
+				 int (*fn)(const struct ms_kvm_slot *s, void *opaque), void *opaque);
+
+/**
+ * struct ms_kvm_stats - memslot ioctl counters of a VM
+ * @ioctls: memslot ioctls issued (including failed and injected ones)
+ * @failures: of which failed
+ * @ioctl_ns: nanoseconds spent inside them (CLOCK_MONOTONIC around the call)
+ */
+struct ms_kvm_stats {
+	uint64_t ioctls;
+	uint64_t failures;
+	uint64_t ioctl_ns;
+};
+
+/**
+ * ms_kvm__stats() - read the counters
+ * @k: VM
+ * @st: filled
+ */
+MS_API void ms_kvm__stats(const struct ms_kvm *k, struct ms_kvm_stats *st);
+
+/**
+ * ms_kvm__get_dirty_log() - KVM_GET_DIRTY_LOG of one slot (rule 7.2, 10.8)
+ * @k: VM
+ * @as_id: address space id
+ * @slot: slot id
+ * @bitmap: ceil(pages / 64) 64-bit words, filled (bit 0 = first page)
+ * @err: optional error details
+ *
+ * Return: 0, or a negative errno (-ENOENT: no such slot or no logging).
+ */
+MS_API int ms_kvm__get_dirty_log(struct ms_kvm *k, uint16_t as_id, uint32_t slot,
+				 uint64_t *bitmap, struct ms_error *err);
+
 #endif /* MEMSLOT_KVM_H */
