@@ -75,6 +75,33 @@ $(OUT)/libmemslot.so: $(LIB_OBJS) lib/libmemslot.map
 	$(Q)$(CC) -shared -Wl,--version-script=lib/libmemslot.map -Wl,-soname,libmemslot.so.0 \
 		$(LDFLAGS) -o $@ $(LIB_OBJS)
 
+# --- probe guest (tool/guest) ------------------------------------------------
+# probe.S goes through cpp (probe.h is shared with tool/vmm.c) and GNU as,
+# is linked at its load address PROBE_CODE_GPA (read from probe.h) and
+# flattened; embed.S wraps the flat image with .incbin into an object that
+# the tool and the VMM selftest link.
+GUEST_DIR := $(OUT)/tool/guest
+GUEST_BIN := $(GUEST_DIR)/probe.bin
+GUEST_OBJ := $(GUEST_DIR)/embed.o
+GUEST_LOAD = $(shell $(CC) -E -dM tool/guest/probe.h | awk '$$2 == "PROBE_CODE_GPA" { print $$3 }')
+
+$(GUEST_DIR)/probe.o: tool/guest/probe.S | $(DEPS_STAMP)
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D) && $(CC) -E -MMD -MP -MF $(@:.o=.d) -MT $@ -Itool/guest $< -o $(@:.o=.s) && \
+		$(AS) --64 -o $@ $(@:.o=.s)
+
+$(GUEST_DIR)/probe.elf: $(GUEST_DIR)/probe.o tool/guest/probe.h
+	$(call msg,LD,$@)
+	$(Q)$(LD) -m elf_x86_64 --fatal-warnings -Ttext=$(GUEST_LOAD) -e _start -o $@ $<
+
+$(GUEST_BIN): $(GUEST_DIR)/probe.elf
+	$(call msg,BIN,$@)
+	$(Q)objcopy -O binary -j .text $< $@
+
+$(GUEST_OBJ): tool/guest/embed.S $(GUEST_BIN)
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c -MMD -MP -Itool/guest -DPROBE_BIN='"$(GUEST_BIN)"' $< -o $@
+
 # --- memslot tool ----------------------------------------------------------
 TOOL_SRCS := $(wildcard tool/*.c)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(OUT)/%.o)
@@ -84,9 +111,9 @@ $(OUT)/tool/%.o: tool/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Itool $(CFLAGS) -c $< -o $@
 
-$(OUT)/memslot: $(TOOL_OBJS) $(OUT)/libmemslot.a
+$(OUT)/memslot: $(TOOL_OBJS) $(GUEST_OBJ) $(OUT)/libmemslot.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(OUT)/libmemslot.a $(TOOL_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(GUEST_OBJ) $(OUT)/libmemslot.a $(TOOL_LIBS)
 
 # --- selftests -------------------------------------------------------------
 TEST_SRCS := $(wildcard selftests/test_*.c)
@@ -102,6 +129,13 @@ $(OUT)/selftests/%.o: selftests/%.c $(HARNESS)
 $(OUT)/selftests/test_%: $(OUT)/selftests/test_%.o $(TESTLIB_OBJS) $(OUT)/libmemslot.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(OUT)/libmemslot.a $(TOOL_LIBS)
+
+# The VMM selftest runs the tool's VMM and its embedded guest.
+$(OUT)/selftests/test_vmm.o: TEST_CFLAGS += -Itool
+$(OUT)/selftests/test_vmm: $(OUT)/selftests/test_vmm.o $(OUT)/tool/vmm.o $(GUEST_OBJ) \
+		$(TESTLIB_OBJS) $(OUT)/libmemslot.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
 
 # QEMU 7.2 reference output lives in the specification beside the tree.
 SAMPLES ?= $(abspath ../shared/spec/samples/qemu-7.2)
