@@ -28,6 +28,11 @@ void set_cmd_name(const char *name)
 	cmd_name = name;
 }
 
+const char *get_cmd_name(void)
+{
+	return cmd_name;
+}
+
 static void vreport(const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -290,41 +295,90 @@ struct json_object *memslot_json(const struct ms_memslot *s)
 struct slot_rows {
 	struct json_object *arr;	/* JSON mode */
 	FILE *f;			/* text mode */
+	const struct memslot_cols *cols;
 	unsigned int nr;
 	uint64_t bytes;
 	int err;
 };
 
+/* A count column: the number, or "-" for a negative (not applicable) value. */
+static const char *count_str(int64_t v, char *buf, size_t size)
+{
+	if (v < 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%" PRId64, v);
+	return buf;
+}
+
+static int extra_json(struct json_object *o, const struct ms_memslot *s,
+		      const struct memslot_cols *c)
+{
+	const char *b = c->backend ? c->backend(s, c->opaque) : NULL;
+	int64_t v;
+
+	if (json_object_object_add(o, "backend", json_str_or_null(b)))
+		return -ENOMEM;
+	if (c->verified) {
+		v = c->verified(s, c->opaque);
+		if (json_object_object_add(o, "verified_pages", v < 0 ? NULL : json_u64(v)))
+			return -ENOMEM;
+	}
+	if (c->dirty) {
+		v = c->dirty(s, c->opaque);
+		if (json_object_object_add(o, "dirty_pages", v < 0 ? NULL : json_u64(v)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int slot_row(const struct ms_memslot *s, void *opaque)
 {
 	struct slot_rows *r = opaque;
+	const struct memslot_cols *c = r->cols;
 	const char *name = s->mr ? ms_region__name(s->mr) : NULL;
-	char flags[24];
+	char flags[24], v[24], d[24];
 
 	r->nr++;
 	r->bytes += s->size;
 	if (r->arr) {
 		struct json_object *o = memslot_json(s);
 
-		if (!o || json_object_array_add(r->arr, o)) {
+		if (!o || (c && extra_json(o, s, c)) || json_object_array_add(r->arr, o)) {
 			json_object_put(o);
 			r->err = -ENOMEM;
 			return 1;
 		}
 		return 0;
 	}
-	fprintf(r->f, "%4u  %2u  0x%016" PRIx64 "  0x%016" PRIx64 "  %-5s  %s\n", s->slot,
-		s->as_id, s->gpa, s->size, memslot_flags_str(s->flags, flags, sizeof(flags)),
-		name ?: "(null)");
+	if (!c) {
+		fprintf(r->f, "%4u  %2u  0x%016" PRIx64 "  0x%016" PRIx64 "  %-5s  %s\n", s->slot,
+			s->as_id, s->gpa, s->size,
+			memslot_flags_str(s->flags, flags, sizeof(flags)), name ?: "(null)");
+		return 0;
+	}
+	fprintf(r->f, "%4u  %2u  0x%016" PRIx64 "  0x%016" PRIx64 "  %-7s  %-14s  %-14s  %8s",
+		s->slot, s->as_id, s->gpa, s->size,
+		memslot_flags_str(s->flags, flags, sizeof(flags)), name ?: "(null)",
+		(c->backend ? c->backend(s, c->opaque) : NULL) ?: "-",
+		count_str(c->verified ? c->verified(s, c->opaque) : -1, v, sizeof(v)));
+	if (c->dirty)
+		fprintf(r->f, "  %8s", count_str(c->dirty(s, c->opaque), d, sizeof(d)));
+	fputc('\n', r->f);
 	return 0;
 }
 
-void memslot_table_print(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps)
+void memslot_table_print_cols(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps,
+			      const struct memslot_cols *cols)
 {
-	struct slot_rows r = { .f = f };
+	struct slot_rows r = { .f = f, .cols = cols };
 	unsigned int per_as[2] = { 0 };
 
-	fprintf(f, "slot  as  gpa                 size                flags  region\n");
+	if (cols)
+		fprintf(f, "slot  as  gpa                 size                flags    %-14s  %-14s"
+			"  %8s%s\n", "region", "backend", "verified", cols->dirty ? "     dirty" : "");
+	else
+		fprintf(f, "slot  as  gpa                 size                flags  region\n");
 	for (size_t i = 0; i < nr_maps; i++) {
 		unsigned int before = r.nr;
 
@@ -338,9 +392,15 @@ void memslot_table_print(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps
 	fprintf(f, ", 0x%" PRIx64 " bytes\n", r.bytes);
 }
 
-struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr_maps)
+void memslot_table_print(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps)
 {
-	struct slot_rows r = { .arr = json_object_new_array() };
+	memslot_table_print_cols(f, maps, nr_maps, NULL);
+}
+
+struct json_object *memslot_table_json_cols(struct ms_slotmap *const *maps, size_t nr_maps,
+					    const struct memslot_cols *cols)
+{
+	struct slot_rows r = { .arr = json_object_new_array(), .cols = cols };
 
 	if (!r.arr)
 		return NULL;
@@ -351,4 +411,9 @@ struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr
 		return NULL;
 	}
 	return r.arr;
+}
+
+struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr_maps)
+{
+	return memslot_table_json_cols(maps, nr_maps, NULL);
 }

@@ -24,6 +24,8 @@ const struct cmd cmds[] = {
 	  "print a memory region tree or its flat views like QEMU's info mtree" },
 	{ "plan",	do_plan,
 	  "predict memory-device placement, KVM memslots and memslot accounting" },
+	{ "run",	do_run,
+	  "run a guest on the planned machine, hot-plug memory and verify the memslots" },
 	{ NULL, NULL, NULL },
 };
 

@@ -44,6 +44,9 @@ extern const struct cmd cmds[];
  */
 void set_cmd_name(const char *name);
 
+/* get_cmd_name() - the name set_cmd_name() gave, or NULL. Return: it. */
+const char *get_cmd_name(void);
+
 /**
  * p_err() - report an error
  * @fmt: printf format of "<problem>: <value>"
@@ -177,6 +180,49 @@ void memslot_table_print(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps
  */
 struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr_maps);
 
+/**
+ * struct memslot_cols - the extra columns of `memslot run`'s memslot table
+ * @backend: id of the memory backend behind a slot, or NULL ("-", null)
+ * @verified: pages of the slot the last verification checked, or -1
+ * @dirty: pages the guest dirtied since the last report, or -1 (not
+ *	logged); NULL: no such column
+ * @opaque: passed to the callbacks
+ *
+ * Text columns after "region": "backend", "verified" and, with @dirty,
+ * "dirty"; JSON keys "backend", "verified_pages" and "dirty_pages"
+ * (null where the callback returned NULL or -1).
+ */
+struct memslot_cols {
+	const char *(*backend)(const struct ms_memslot *s, void *opaque);
+	int64_t (*verified)(const struct ms_memslot *s, void *opaque);
+	int64_t (*dirty)(const struct ms_memslot *s, void *opaque);
+	void *opaque;
+};
+
+/**
+ * memslot_table_print_cols() - memslot_table_print() with extra columns
+ * @f: output
+ * @maps: slot maps, KVM address space 0 first
+ * @nr_maps: number of @maps
+ * @cols: extra columns, or NULL for memslot_table_print()'s table
+ *
+ *   slot  as  gpa                 size                flags    region          backend         verified
+ *      0   0  0x0000000000000000  0x00000000000c0000  -        pc.ram          pc.ram                 3
+ */
+void memslot_table_print_cols(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps,
+			      const struct memslot_cols *cols);
+
+/**
+ * memslot_table_json_cols() - memslot_table_json() with extra keys per row
+ * @maps: slot maps, KVM address space 0 first
+ * @nr_maps: number of @maps
+ * @cols: extra columns, or NULL
+ *
+ * Return: a new JSON array, or NULL on allocation failure.
+ */
+struct json_object *memslot_table_json_cols(struct ms_slotmap *const *maps, size_t nr_maps,
+					    const struct memslot_cols *cols);
+
 /*
  * Embedded default topology (topology.c): a QEMU 7.2 "pc" machine with
  * 4 GiB RAM (split around the PCI hole), a few MMIO and port-I/O devices,
@@ -240,5 +286,6 @@ void topology_free(struct topology *t);
 int do_help(int argc, char **argv);
 int do_mtree(int argc, char **argv);
 int do_plan(int argc, char **argv);
+int do_run(int argc, char **argv);
 
 #endif /* MEMSLOT_TOOL_H */

@@ -68,6 +68,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@
 #include <unistd.h>
 
 #include "memslot.h"
+#include "plan.h"
 #include "scenario.h"
 
 #define MIB			(1ULL << 20)
@@ -85,50 +87,6 @@
 #define RAM_SIZE_ALIGN		8192ULL
 /* KVM_CAP_NR_MEMSLOTS of current x86 kernels, when /dev/kvm cannot be asked */
 #define KVM_MEMSLOTS_FALLBACK	32764
-
-struct object_arg {
-	const char *text;
-	struct backend_spec spec;
-};
-
-struct device_arg {
-	const char *text;
-	struct device_spec spec;
-};
-
-struct vhost_arg {
-	const char *text;
-	struct qopts q;
-	uint32_t limit;
-	const char *name;
-	char default_name[24];
-	bool user;
-	bool late;
-};
-
-struct plan {
-	/* -M / -machine: every option kept for the second pass */
-	const char **machine_texts;
-	const char **machine_flags;	/* "-M" or "-machine", for messages */
-	size_t nr_machine;
-	const char *mtype;		/* "pc" or "q35" */
-	bool kvm;			/* accel=kvm (the default) */
-	struct ms_machine_opts mo;
-	bool ram_given;
-	bool slots_given, maxmem_given;
-	struct object_arg *objs;
-	size_t nr_objs;
-	struct device_arg *devs;
-	size_t nr_devs;
-	struct vhost_arg *vhosts;
-	size_t nr_vhosts;
-	uint32_t kvm_memslots;		/* 0: probe */
-	const char *script;
-	struct scenario scn;
-
-	struct ms_ctx *ctx;
-	struct ms_machine *m;
-};
 
 static void plan_usage(FILE *f)
 {
@@ -347,7 +305,7 @@ static int parse_vhost(struct vhost_arg *v, size_t index)
 	return 0;
 }
 
-static void plan_free(struct plan *p)
+void plan_free(struct plan *p)
 {
 	ms_machine__free(p->m);
 	ms_ctx__free(p->ctx);
@@ -375,21 +333,39 @@ static bool is_opt(const char *arg, const char *name, bool qemu_style)
 
 enum arg_kind {
 	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_SCRIPT,
+	A_CPU, A_DIRTY_LOG, A_FULL,
 };
 
-static int parse_args(struct plan *p, int argc, char **argv, bool *help)
+/* which command accepts an option */
+#define FOR_PLAN	1
+#define FOR_RUN		2
+#define FOR_BOTH	(FOR_PLAN | FOR_RUN)
+
+int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 {
 	static const struct {
 		const char *name;
 		bool qemu_style;	/* single dash */
 		enum arg_kind kind;
+		int cmds;		/* FOR_* */
+		bool no_arg;		/* a flag without value */
 	} table[] = {
-		{ "M", true, A_MACHINE }, { "machine", true, A_MACHINE },
-		{ "m", true, A_MEMORY }, { "object", true, A_OBJECT },
-		{ "device", true, A_DEVICE }, { "vhost-limit", false, A_VHOST },
-		{ "kvm-memslots", false, A_KVM }, { "script", false, A_SCRIPT },
+		{ "M", true, A_MACHINE, FOR_BOTH, false },
+		{ "machine", true, A_MACHINE, FOR_BOTH, false },
+		{ "m", true, A_MEMORY, FOR_BOTH, false },
+		{ "object", true, A_OBJECT, FOR_BOTH, false },
+		{ "device", true, A_DEVICE, FOR_BOTH, false },
+		{ "vhost-limit", false, A_VHOST, FOR_PLAN, false },
+		{ "kvm-memslots", false, A_KVM, FOR_PLAN, false },
+		{ "script", false, A_SCRIPT, FOR_BOTH, false },
+		{ "cpu", false, A_CPU, FOR_RUN, false },
+		{ "dirty-log", false, A_DIRTY_LOG, FOR_RUN, true },
+		{ "full", false, A_FULL, FOR_RUN, true },
 	};
+	int cmd = p->run ? FOR_RUN : FOR_PLAN;
 	char err[QOPT_ERR_LEN];
+
+	p->cpu = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = NULL;
@@ -413,11 +389,13 @@ static int parse_args(struct plan *p, int argc, char **argv, bool *help)
 			val = strchr(arg, '=') + 1;
 		}
 		for (t = 0; t < sizeof(table) / sizeof(table[0]); t++)
-			if (is_opt(name, table[t].name, table[t].qemu_style))
+			if ((table[t].cmds & cmd) && is_opt(name, table[t].name, table[t].qemu_style))
 				break;
 		if (t == sizeof(table) / sizeof(table[0]))
 			return usage_err("unknown option: %s", arg);
-		if (!val) {
+		if (table[t].no_arg && val)
+			return usage_err("option takes no argument: %s", arg);
+		if (!val && !table[t].no_arg) {
 			if (i + 1 >= argc)
 				return usage_err("missing argument of option: %s", arg);
 			val = argv[++i];
@@ -448,7 +426,8 @@ static int parse_args(struct plan *p, int argc, char **argv, bool *help)
 				goto nomem;
 			if (ret)
 				return usage_err("-object %s: %s", val, err);
-			o->spec.o.no_memory = true;
+			/* plan describes; run allocates (MAP_NORESERVE, untouched) */
+			o->spec.o.no_memory = !p->run;
 			break;
 		}
 		case A_DEVICE: {
@@ -482,6 +461,17 @@ static int parse_args(struct plan *p, int argc, char **argv, bool *help)
 		case A_SCRIPT:
 			p->script = val;
 			break;
+		case A_CPU:
+			if (parse_u64(val, &n) || n >= CPU_SETSIZE)
+				return usage_err("invalid CPU number: %s", val);
+			p->cpu = (int)n;
+			break;
+		case A_DIRTY_LOG:
+			p->dirty_log = true;
+			break;
+		case A_FULL:
+			p->full = true;
+			break;
 		}
 	}
 	return parse_machines(p);
@@ -512,6 +502,15 @@ static const char *err_text(const struct ms_error *e, int fallback)
 	return e->msg[0] ? e->msg : strerror(e->err ? -e->err : fallback);
 }
 
+/* The library's text, or run's for a failed memslot ioctl (plan.h). */
+static const char *build_err_text(const struct plan *p, const struct ms_error *e, int fallback,
+				  char *buf, size_t len)
+{
+	if (p->kvm_failure && p->kvm_failure(p, buf, len))
+		return buf;
+	return err_text(e, fallback);
+}
+
 static int attach_vhosts(struct plan *p, bool late)
 {
 	for (size_t i = 0; i < p->nr_vhosts; i++) {
@@ -529,10 +528,10 @@ static int attach_vhosts(struct plan *p, bool late)
 }
 
 /* Everything before the script. Return: the exit status (0 to go on). */
-static int build(struct plan *p)
+int plan_build(struct plan *p)
 {
 	struct ms_error e = { 0 };
-	char err[QOPT_ERR_LEN];
+	char err[QOPT_ERR_LEN], kerr[QOPT_ERR_LEN + 512];
 
 	if (!p->ram_given || !p->mo.ram_size)
 		p->mo.ram_size = DEFAULT_RAM_SIZE;
@@ -559,7 +558,7 @@ static int build(struct plan *p)
 	p->m = ms_machine__new(p->ctx, &p->mo, &e);
 	if (!p->m) {
 		/* QEMU prints start-up errors without naming an option. */
-		p_err("%s", err_text(&e, errno));
+		p_err("%s", build_err_text(p, &e, errno, kerr, sizeof(kerr)));
 		return 1;
 	}
 
@@ -572,7 +571,8 @@ static int build(struct plan *p)
 			return 1;
 		}
 		if (!ms_machine__add_backend(p->m, &o->spec.o, &e)) {
-			p_err("-object %s: %s", o->text, err_text(&e, errno));
+			p_err("-object %s: %s", o->text,
+			      build_err_text(p, &e, errno, kerr, sizeof(kerr)));
 			return 1;
 		}
 	}
@@ -593,7 +593,8 @@ static int build(struct plan *p)
 			return 1;
 		}
 		if (!ms_machine__device_add(p->m, &d->spec.o, &e)) {
-			p_err("-device %s: %s", d->text, err_text(&e, errno));
+			p_err("-device %s: %s", d->text,
+			      build_err_text(p, &e, errno, kerr, sizeof(kerr)));
 			return 1;
 		}
 	}
@@ -718,7 +719,7 @@ static void dimm_slot_use(const struct devices *l, uint32_t *used)
 
 /* --- text output --------------------------------------------------------- */
 
-static void print_machine(const struct plan *p, FILE *f)
+void plan_print_machine(const struct plan *p, FILE *f)
 {
 	struct ms_machine_layout l;
 
@@ -776,7 +777,7 @@ static void print_device(const struct ms_memdev *d, FILE *f)
 		fprintf(f, "  memslot-size: %" PRIu64 "\n", vs.memslot_size);
 }
 
-static int print_devices(const struct plan *p, FILE *f)
+int plan_print_devices(const struct plan *p, FILE *f)
 {
 	struct devices l;
 
@@ -801,7 +802,7 @@ static void print_memslots(const struct plan *p, FILE *f)
 	memslot_table_print(f, &kvm, 1);
 }
 
-static void print_accounting(const struct plan *p, FILE *f)
+void plan_print_accounting(const struct plan *p, FILE *f)
 {
 	struct ms_devmem_stats st;
 	struct consumers c;
@@ -866,7 +867,7 @@ static int flat_memory_block(const struct plan *p, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int print_flat(const struct plan *p, FILE *f)
+int plan_print_flat(const struct plan *p, FILE *f)
 {
 	char *blk;
 	int ret = flat_memory_block(p, &blk);
@@ -920,17 +921,17 @@ static int print_report(const struct plan *p, FILE *f)
 {
 	int ret;
 
-	print_machine(p, f);
+	plan_print_machine(p, f);
 	fprintf(f, "\nmemory devices:\n");
-	ret = print_devices(p, f);
+	ret = plan_print_devices(p, f);
 	if (ret)
 		return ret;
 	fprintf(f, "\nmemslots:\n");
 	print_memslots(p, f);
 	fprintf(f, "\naccounting:\n");
-	print_accounting(p, f);
+	plan_print_accounting(p, f);
 	fprintf(f, "\nflat view of \"memory\":\n");
-	ret = print_flat(p, f);
+	ret = plan_print_flat(p, f);
 	if (ret)
 		return ret;
 	fprintf(f, "\ncapacity:\n");
@@ -941,7 +942,7 @@ static int print_report(const struct plan *p, FILE *f)
 
 #define ADD(o, k, v) json_object_object_add((o), (k), (v))
 
-static struct json_object *machine_json(const struct plan *p)
+struct json_object *plan_machine_json(const struct plan *p)
 {
 	struct json_object *o = json_object_new_object();
 	struct ms_machine_layout l;
@@ -1014,7 +1015,7 @@ static struct json_object *device_json(const struct ms_memdev *d)
 	return o;
 }
 
-static struct json_object *devices_json(const struct plan *p)
+struct json_object *plan_devices_json(const struct plan *p)
 {
 	struct json_object *a = json_object_new_array();
 	struct devices l;
@@ -1044,7 +1045,7 @@ static struct json_object *memslots_json(const struct plan *p)
 	return kvm ? memslot_table_json(&kvm, 1) : json_object_new_array();
 }
 
-static struct json_object *accounting_json(const struct plan *p)
+struct json_object *plan_accounting_json(const struct plan *p)
 {
 	struct json_object *o = json_object_new_object();
 	struct ms_devmem_stats st;
@@ -1065,7 +1066,7 @@ static struct json_object *accounting_json(const struct plan *p)
 	return o;
 }
 
-static struct json_object *consumers_json(const struct plan *p)
+struct json_object *plan_consumers_json(const struct plan *p)
 {
 	struct json_object *a = json_object_new_array();
 	struct consumers c;
@@ -1091,7 +1092,7 @@ static struct json_object *consumers_json(const struct plan *p)
 }
 
 /* The ranges of "memory" like `mtree -j -f`, with "kvm": has a memslot. */
-static struct json_object *flat_view_json(const struct plan *p)
+struct json_object *plan_flat_view_json(const struct plan *p)
 {
 	struct ms_flatview *fv = ms_as__flatview(ms_machine__memory_as(p->m));
 	struct ms_slotmap *kvm = ms_machine__kvm(p->m);
@@ -1190,7 +1191,7 @@ static struct json_object *capacity_json(const struct plan *p)
 static int add_state(const struct plan *p, struct json_object *o)
 {
 	struct json_object *v[4] = {
-		devices_json(p), memslots_json(p), accounting_json(p), consumers_json(p),
+		plan_devices_json(p), memslots_json(p), plan_accounting_json(p), plan_consumers_json(p),
 	};
 	static const char *const keys[4] = { "devices", "memslots", "accounting", "consumers" };
 	int ret = 0;
@@ -1205,7 +1206,7 @@ static int add_state(const struct plan *p, struct json_object *o)
 
 static int add_full(const struct plan *p, struct json_object *doc)
 {
-	struct json_object *m = machine_json(p), *fv, *cap;
+	struct json_object *m = plan_machine_json(p), *fv, *cap;
 	int ret;
 
 	if (!m)
@@ -1214,7 +1215,7 @@ static int add_full(const struct plan *p, struct json_object *doc)
 	ret = add_state(p, doc);
 	if (ret)
 		return ret;
-	fv = flat_view_json(p);
+	fv = plan_flat_view_json(p);
 	cap = capacity_json(p);
 	ADD(doc, "flat_view", fv);
 	ADD(doc, "capacity", cap);
@@ -1227,20 +1228,20 @@ static int print_info(const struct plan *p, enum scn_info what, FILE *f)
 {
 	switch (what) {
 	case SCN_INFO_MEMORY_DEVICES:
-		return print_devices(p, f);
+		return plan_print_devices(p, f);
 	case SCN_INFO_MEMSLOTS:
 		print_memslots(p, f);
 		return 0;
 	case SCN_INFO_ACCOUNTING:
-		print_accounting(p, f);
+		plan_print_accounting(p, f);
 		return 0;
 	case SCN_INFO_MTREE:
-		return print_flat(p, f);
+		return plan_print_flat(p, f);
 	}
 	return 0;
 }
 
-static int load_script(struct plan *p)
+int plan_load_script(struct plan *p)
 {
 	char err[QOPT_ERR_LEN], *text;
 	unsigned int line = 0;
@@ -1298,7 +1299,7 @@ static int replay(struct plan *p, struct json_object *steps, char *failed, size_
 			ADD(o, "error", r ? json_object_new_string(err) : NULL);
 			ret = add_state(p, o);
 			if (!ret && st->cmd == SCN_INFO && st->info == SCN_INFO_MTREE) {
-				struct json_object *fv = flat_view_json(p);
+				struct json_object *fv = plan_flat_view_json(p);
 
 				ADD(o, "flat_view", fv);
 				ret = fv ? 0 : -ENOMEM;
@@ -1313,7 +1314,7 @@ static int replay(struct plan *p, struct json_object *steps, char *failed, size_
 				if (ret)
 					return ret;
 			} else if (!r) {
-				print_accounting(p, stdout);
+				plan_print_accounting(p, stdout);
 			}
 		}
 		if (r)
@@ -1326,9 +1327,10 @@ static int replay(struct plan *p, struct json_object *steps, char *failed, size_
 
 /*
  * Library warnings are QEMU's warnings (e.g. rule 5.5.2): print them like
- * QEMU does, as "memslot: plan: warning: ..."; the rest only with -d.
+ * QEMU does, as "memslot: plan: warning: ..." (run: "memslot: run: ...");
+ * the rest only with -d.
  */
-static int plan_print(enum ms_print_level level, const char *fmt, va_list ap)
+int plan_print_warning(enum ms_print_level level, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	const char *m = msg;
@@ -1338,7 +1340,7 @@ static int plan_print(enum ms_print_level level, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (!strncmp(m, "memslot: ", 9))
 		m += 9;
-	return fprintf(stderr, "memslot: plan: warning: %s%s", m,
+	return fprintf(stderr, "memslot: %s: warning: %s%s", get_cmd_name() ?: "plan", m,
 		       *m && m[strlen(m) - 1] == '\n' ? "" : "\n");
 }
 
@@ -1346,19 +1348,19 @@ int do_plan(int argc, char **argv)
 {
 	struct plan p = { .mo = { .sz = sizeof(p.mo) } };
 	char failed[QOPT_ERR_LEN + 4096] = "";
-	ms_print_fn_t old_print = ms_set_print(plan_print);
+	ms_print_fn_t old_print = ms_set_print(plan_print_warning);
 	bool help = false;
 	int status, ret;
 
-	status = parse_args(&p, argc, argv, &help);
+	status = plan_parse_args(&p, argc, argv, &help);
 	if (status || help) {
 		if (help)
 			plan_usage(stdout);
 		goto free_plan;
 	}
-	if (p.script && (status = load_script(&p)))
+	if (p.script && (status = plan_load_script(&p)))
 		goto free_plan;
-	status = build(&p);
+	status = plan_build(&p);
 	if (status)
 		goto free_plan;
 
@@ -1388,9 +1390,9 @@ int do_plan(int argc, char **argv)
 		status = json_print(doc);
 	} else {
 		if (p.script) {
-			print_machine(&p, stdout);
+			plan_print_machine(&p, stdout);
 			printf("\nstart:\n");
-			print_accounting(&p, stdout);
+			plan_print_accounting(&p, stdout);
 			ret = replay(&p, NULL, failed, sizeof(failed));
 		} else {
 			ret = print_report(&p, stdout);

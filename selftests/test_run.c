@@ -1,0 +1,928 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `memslot run`: a real KVM VM whose memslots libmemslot sets, with the
+ * probe guest verifying after every step. The default scenario; scripted
+ * scenarios from selftests/scenarios/ (DIMM churn with hole reuse,
+ * virtio-mem with 96 dynamic memslots, ROM and MMIO, virtio-mem resize);
+ * dirty logging; usage errors; and fault injection
+ * (MEMSLOT_KVM_FAULT=N:ENOMEM) at every memslot ioctl of a DIMM plug, a
+ * DIMM unplug and virtio-mem resizes: the run must exit 1 with QEMU's text
+ * and the binding's explanation, and its JSON must show the library's
+ * table equal to the kernel's (compared here from the rows, not only the
+ * run's own "consistent") and the accounting equal to the step before.
+ *
+ * Expected values come from the scenarios and the rules they exercise
+ * (memory-devices.md 5.4, 5.5 first fit, 10.2, 10.5, 10.6; kvm-memslots.md
+ * 5.2 lowest free slot id, 6.1, 6.2), not from the tool.
+ *
+ * The tool is $MEMSLOT (default build/memslot), the scenarios
+ * $MEMSLOT_SCENARIOS (default selftests/scenarios, the tests run from the
+ * repository root). Without /dev/kvm every test is skipped, saying why.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "util.h"	/* before the harness, see there */
+
+#include "kselftest_harness.h"
+
+#define GIB (1ULL << 30)
+#define MIB (1ULL << 20)
+
+struct result {
+	int status;
+	char *out;
+	char *err;
+	double secs;
+};
+
+static const char *tool_path(void)
+{
+	const char *p = getenv("MEMSLOT");
+
+	return p && *p ? p : "build/memslot";
+}
+
+static const char *scn_dir(void)
+{
+	const char *p = getenv("MEMSLOT_SCENARIOS");
+
+	return p && *p ? p : "selftests/scenarios";
+}
+
+/* Why KVM cannot be used, or NULL. */
+static const char *no_kvm(void)
+{
+	static char why[128];
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(why, sizeof(why), "/dev/kvm cannot be opened: %s", strerror(errno));
+	return why;
+}
+
+#define NEED_KVM() do {								\
+		const char *__why = no_kvm();					\
+		if (__why)							\
+			SKIP(return, "%s", __why);				\
+	} while (0)
+
+static char *read_fd(int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return slurp(path);
+}
+
+/* Run the tool with @args (NULL-terminated, without argv[0]); @fault sets MEMSLOT_KVM_FAULT. */
+static int run_env(struct result *r, const char *fault, const char *const *args)
+{
+	const char *argv[80];
+	struct timespec t0, t1;
+	int out, err, st;
+	size_t n = 0;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	argv[n++] = tool_path();
+	while (*args && n < 79)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	out = memfd_create("run-out", MFD_CLOEXEC);
+	err = memfd_create("run-err", MFD_CLOEXEC);
+	if (out < 0 || err < 0)
+		return -errno;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+
+		if (fault)
+			setenv("MEMSLOT_KVM_FAULT", fault, 1);
+		else
+			unsetenv("MEMSLOT_KVM_FAULT");
+		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->out = read_fd(out);
+	r->err = read_fd(err);
+	close(out);
+	close(err);
+	return r->out && r->err ? 0 : -ENOMEM;
+}
+
+#define RUN(r, ...) run_env(r, NULL, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void result_free(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t len = strlen(line);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, line, len) && (p[len] == '\n' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* Exactly one JSON document, or NULL. */
+static struct json_object *parse_one(const char *s)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	size_t len = strlen(s), end;
+
+	o = json_tokener_parse_ex(tok, s, len);
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		for (end = json_tokener_get_parse_end(tok); end < len; end++)
+			if (!isspace((unsigned char)s[end]))
+				break;
+		if (end != len) {
+			json_object_put(o);
+			o = NULL;
+		}
+	} else {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static struct json_object *key(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return v;
+}
+
+static uint64_t u64(struct json_object *o, const char *k)
+{
+	struct json_object *v = key(o, k);
+
+	return v ? json_object_get_uint64(v) : UINT64_MAX;
+}
+
+static bool boolean(struct json_object *o, const char *k)
+{
+	struct json_object *v = key(o, k);
+
+	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+static const char *str(struct json_object *o, const char *k)
+{
+	struct json_object *v = key(o, k);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static struct json_object *idx(struct json_object *a, size_t i)
+{
+	return a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a) ?
+		       json_object_array_get_idx(a, i) : NULL;
+}
+
+static size_t len_of(struct json_object *a)
+{
+	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* The step of @doc whose command is @cmd (the first one), or NULL. */
+static struct json_object *step_of(struct json_object *doc, const char *cmd)
+{
+	struct json_object *steps = key(doc, "steps");
+
+	for (size_t i = 0; i < len_of(steps); i++)
+		if (str(idx(steps, i), "command") && !strcmp(str(idx(steps, i), "command"), cmd))
+			return idx(steps, i);
+	return NULL;
+}
+
+static size_t step_index(struct json_object *doc, const char *cmd)
+{
+	struct json_object *steps = key(doc, "steps");
+
+	for (size_t i = 0; i < len_of(steps); i++)
+		if (str(idx(steps, i), "command") && !strcmp(str(idx(steps, i), "command"), cmd))
+			return i;
+	return SIZE_MAX;
+}
+
+/* Row of @table with "slot" @slot, or NULL. */
+static struct json_object *row_of(struct json_object *table, uint64_t slot)
+{
+	for (size_t i = 0; i < len_of(table); i++)
+		if (u64(idx(table, i), "slot") == slot)
+			return idx(table, i);
+	return NULL;
+}
+
+/* Row of @table at guest address @gpa, or NULL. */
+static struct json_object *row_at(struct json_object *table, uint64_t gpa)
+{
+	for (size_t i = 0; i < len_of(table); i++)
+		if (u64(idx(table, i), "gpa") == gpa)
+			return idx(table, i);
+	return NULL;
+}
+
+/* Device @id of a step's "devices", or NULL. */
+static struct json_object *device_of(struct json_object *step, const char *id)
+{
+	struct json_object *d = key(step, "devices");
+
+	for (size_t i = 0; i < len_of(d); i++)
+		if (str(idx(d, i), "id") && !strcmp(str(idx(d, i), "id"), id))
+			return idx(d, i);
+	return NULL;
+}
+
+/*
+ * The library's rows and the kernel's rows describe the same slots:
+ * (slot, as, gpa, size, flags) for every row, both ways.
+ */
+static bool tables_equal(struct __test_metadata *_metadata, struct json_object *step)
+{
+	struct json_object *lib = key(step, "memslots"), *kern = key(step, "kernel_memslots");
+	static const char *const keys[] = { "as", "gpa", "size", "flags" };
+	bool same = len_of(lib) == len_of(kern) && len_of(lib) > 0;
+
+	for (size_t i = 0; i < len_of(lib) && same; i++) {
+		struct json_object *a = idx(lib, i), *b = row_of(kern, u64(a, "slot"));
+
+		if (!b) {
+			TH_LOG("slot %" PRIu64 " is not in the kernel", u64(a, "slot"));
+			same = false;
+			break;
+		}
+		for (size_t k = 0; k < 4; k++) {
+			if (u64(a, keys[k]) != u64(b, keys[k])) {
+				TH_LOG("slot %" PRIu64 ": %s 0x%" PRIx64 " in the library, 0x%"
+				       PRIx64 " in the kernel", u64(a, "slot"), keys[k],
+				       u64(a, keys[k]), u64(b, keys[k]));
+				same = false;
+			}
+		}
+	}
+	return same;
+}
+
+/* Every step passed: ok, consistent, verified with pages, equal tables. */
+static void check_all_steps(struct __test_metadata *_metadata, struct json_object *doc)
+{
+	struct json_object *steps = key(doc, "steps");
+
+	EXPECT_LE(1, len_of(steps));
+	EXPECT_STREQ("start", str(idx(steps, 0), "command"));
+	for (size_t i = 0; i < len_of(steps); i++) {
+		struct json_object *s = idx(steps, i), *v = key(s, "verification");
+
+		EXPECT_TRUE(boolean(s, "ok")) TH_LOG("step %zu (%s): %s", i, str(s, "command"),
+						     str(s, "error") ?: "a check failed");
+		EXPECT_TRUE(boolean(s, "consistent")) TH_LOG("step %zu", i);
+		EXPECT_TRUE(boolean(v, "ok")) TH_LOG("step %zu", i);
+		EXPECT_LT(0, u64(v, "pages")) TH_LOG("step %zu", i);
+		EXPECT_EQ(0, u64(v, "unslotted"));
+		EXPECT_TRUE(boolean(key(v, "mmio"), "ok")) TH_LOG("step %zu", i);
+		EXPECT_TRUE(boolean(key(v, "rom_write"), "ok")) TH_LOG("step %zu", i);
+		EXPECT_TRUE(tables_equal(_metadata, s)) TH_LOG("step %zu", i);
+	}
+	EXPECT_TRUE(boolean(doc, "ok"));
+	EXPECT_EQ(0, u64(doc, "checks_failed"));
+}
+
+/* --- the default scenario ------------------------------------------------------ */
+
+TEST(default_scenario_text)
+{
+	struct result r;
+
+	NEED_KVM();
+	ASSERT_EQ(0, RUN(&r, "run"));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	EXPECT_STREQ("", r.err);
+	/* the issue: boot, verify and exit 0 in under a minute */
+	EXPECT_GT(60.0, r.secs);
+	EXPECT_NE(NULL, strstr(r.out, "\nstart:\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\nline 3: device_add pc-dimm,id=d0,memdev=mem-d0\n"));
+	EXPECT_NE(NULL, strstr(r.out, "slot  as  gpa                 size                flags    "
+				      "region          backend         verified\n"));
+	EXPECT_NE(NULL, strstr(r.out, "  verify: ok, "));
+	EXPECT_NE(NULL, strstr(r.out, "  rom: ok, write to 0xfffc0000 (pc.bios) exited, "
+				      "memory unchanged\n"));
+	EXPECT_NE(NULL, strstr(r.out, "  kernel: ok, "));
+	EXPECT_EQ(NULL, strstr(r.out, "FAIL"));
+	EXPECT_NE(NULL, strstr(r.out, "\nresult: ok, "));
+	/* boot RAM: slot 4 is pc.ram above 1 MiB (the PAM split), verified */
+	EXPECT_TRUE(has_line(r.out, "   4   0  0x0000000000100000  0x000000001ff00000  -        "
+				    "pc.ram          pc.ram               257"));
+	TH_LOG("default scenario: %.2f s", r.secs);
+	result_free(&r);
+}
+
+TEST(default_scenario_json)
+{
+	struct json_object *doc, *s, *rows, *row, *vm;
+	struct result r;
+
+	NEED_KVM();
+	ASSERT_EQ(0, RUN(&r, "-j", "run"));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %.300s", r.out);
+	check_all_steps(_metadata, doc);
+	EXPECT_EQ(12, len_of(key(doc, "steps")));
+	EXPECT_STREQ("q35", str(key(doc, "machine"), "type"));
+	EXPECT_EQ(512 * MIB, u64(key(doc, "machine"), "ram_size"));
+	EXPECT_STREQ("(default)", str(doc, "script"));
+
+	/* the rows: memslot_json keys plus backend and verified_pages */
+	rows = key(idx(key(doc, "steps"), 0), "memslots");
+	row = row_of(rows, 1);
+	EXPECT_EQ(0xfffc0000, u64(row, "gpa"));
+	EXPECT_EQ(2, u64(row, "flags"));	/* READONLY */
+	EXPECT_STREQ("pc.bios", str(row, "region"));
+	EXPECT_TRUE(key(row, "backend") == NULL && json_object_object_get_ex(row, "backend", NULL));
+	EXPECT_TRUE(json_object_object_get_ex(row, "verified_pages", NULL));
+	row = row_of(rows, 4);
+	EXPECT_STREQ("pc.ram", str(row, "backend"));
+	EXPECT_LT(0, u64(row, "verified_pages"));
+
+	/* the first DIMM: one create, its own slot, verified */
+	s = step_of(doc, "device_add pc-dimm,id=d0,memdev=mem-d0");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(1, u64(key(s, "kvm"), "ioctls"));
+	EXPECT_EQ(1, u64(key(s, "kvm"), "creates"));
+	row = row_at(key(s, "memslots"), u64(device_of(s, "d0"), "addr"));
+	EXPECT_STREQ("mem-d0", str(row, "backend"));
+	EXPECT_EQ(GIB, u64(row, "size"));
+	EXPECT_LT(0, u64(row, "verified_pages"));
+
+	/* virtio-mem: 4 memslots of 1 GiB, plugging [512M, 1.5G) maps 0 and 1 */
+	s = step_of(doc, "virtio-mem plug vm0 512M 1G");
+	ASSERT_NE(NULL, s);
+	vm = device_of(s, "vm0");
+	EXPECT_EQ(4, u64(vm, "memslots"));
+	EXPECT_EQ(2, u64(vm, "memslots_used"));
+	EXPECT_EQ(2, u64(key(s, "kvm"), "creates"));
+	EXPECT_NE(NULL, row_at(key(s, "memslots"), u64(vm, "memaddr")));
+	EXPECT_NE(NULL, row_at(key(s, "memslots"), u64(vm, "memaddr") + GIB));
+	EXPECT_EQ(2, u64(key(s, "accounting"), "reserved_memslots"));
+
+	/* unplugging [1G, 1.5G) empties memslot 1: one delete, 0 and 2 stay */
+	s = step_of(doc, "virtio-mem unplug vm0 1G 512M");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(1, u64(key(s, "kvm"), "deletes"));
+	EXPECT_EQ(NULL, row_at(key(s, "memslots"), u64(vm, "memaddr") + GIB));
+	/* the mmio check reads where the memslot was: it exits, unassigned */
+	EXPECT_EQ(u64(vm, "memaddr") + GIB, u64(key(key(s, "verification"), "mmio"), "gpa"));
+
+	s = step_of(doc, "device_del d0");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(1, u64(key(s, "kvm"), "deletes"));
+	EXPECT_EQ(NULL, device_of(s, "d0"));
+	json_object_put(doc);
+	result_free(&r);
+}
+
+TEST(dirty_log)
+{
+	struct json_object *doc, *steps;
+	struct result r;
+
+	NEED_KVM();
+	ASSERT_EQ(0, RUN(&r, "-j", "run", "--dirty-log"));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	check_all_steps(_metadata, doc);
+	steps = key(doc, "steps");
+	for (size_t i = 0; i < len_of(steps); i++) {
+		struct json_object *s = idx(steps, i), *rows = key(s, "memslots");
+		struct json_object *d = key(key(s, "verification"), "dirty_log");
+
+		EXPECT_TRUE(boolean(d, "ok")) TH_LOG("step %zu: %s", i, str(d, "error"));
+		EXPECT_LT(0, u64(d, "pages"));
+		for (size_t k = 0; k < len_of(rows); k++) {
+			struct json_object *row = idx(rows, k), *dp = key(row, "dirty_pages");
+			struct json_object *vp = key(row, "verified_pages");
+
+			/* migration logs every slot of migratable RAM (rule 6.3) */
+			EXPECT_TRUE(u64(row, "flags") & 1) TH_LOG("slot %" PRIu64, u64(row, "slot"));
+			if (dp && vp)
+				EXPECT_LE(json_object_get_uint64(vp), json_object_get_uint64(dp));
+		}
+	}
+	json_object_put(doc);
+	result_free(&r);
+}
+
+TEST(cpu_option)
+{
+	struct json_object *doc;
+	cpu_set_t set;
+	struct result r;
+
+	NEED_KVM();
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(set), &set));
+	if (!CPU_ISSET(1, &set))
+		SKIP(return, "CPU 1 is not in this process's affinity mask");
+	ASSERT_EQ(0, RUN(&r, "-j", "run", "--cpu", "1", "-M", "pc", "-m", "128M"));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(1, u64(key(doc, "kvm"), "cpu"));
+	/* no script: the start only */
+	EXPECT_EQ(1, len_of(key(doc, "steps")));
+	check_all_steps(_metadata, doc);
+	json_object_put(doc);
+	result_free(&r);
+}
+
+/* --- usage and errors ---------------------------------------------------------- */
+
+TEST(usage_errors)
+{
+	static const struct {
+		const char *args[8];
+		int status;
+		const char *line;
+	} c[] = {
+		{ { "run", "--kvm-memslots", "8" }, 2, "memslot: run: unknown option: --kvm-memslots" },
+		{ { "run", "--vhost-limit", "8" }, 2, "memslot: run: unknown option: --vhost-limit" },
+		{ { "run", "--full=yes" }, 2, "memslot: run: option takes no argument: --full=yes" },
+		{ { "run", "--cpu", "x" }, 2, "memslot: run: invalid CPU number: x" },
+		{ { "run", "--cpu", "100000" }, 2, "memslot: run: invalid CPU number: 100000" },
+		{ { "run", "-M", "pc,accel=tcg" }, 2,
+		  "memslot: run: accel=tcg: the guest runs under KVM" },
+		{ { "run", "--script", "/nonexistent/x.scn" }, 1,
+		  "memslot: run: /nonexistent/x.scn: No such file or directory" },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct result r;
+
+		ASSERT_EQ(0, run_env(&r, NULL, c[i].args));
+		EXPECT_EQ(c[i].status, r.status) TH_LOG("case %zu: %s", i, r.err);
+		EXPECT_TRUE(has_line(r.err, c[i].line)) TH_LOG("case %zu: got \"%s\"", i, r.err);
+		EXPECT_STREQ("", r.out);
+		result_free(&r);
+	}
+}
+
+TEST(help)
+{
+	struct result r;
+
+	ASSERT_EQ(0, RUN(&r, "run", "--help"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "Usage: memslot [OPTIONS] run "));
+	EXPECT_NE(NULL, strstr(r.out, "--dirty-log"));
+	result_free(&r);
+}
+
+/* A command that fails for a QEMU reason stops the run: exit 1, QEMU's text. */
+TEST(failing_command)
+{
+	char path[] = "/tmp/memslot-run-script.XXXXXX";
+	static const char text[] =
+		"object_add memory-backend-ram,id=m0,size=256M\n"
+		"device_add pc-dimm,id=d0,memdev=m0\n"
+		"device_add pc-dimm,id=d1,memdev=nope\n"
+		"device_del d0\n";
+	struct json_object *doc, *steps, *last;
+	struct result r;
+	int fd;
+
+	NEED_KVM();
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(text), write(fd, text, strlen(text)));
+	close(fd);
+	ASSERT_EQ(0, RUN(&r, "-j", "run", "-M", "q35", "-m", "256M,slots=2,maxmem=2G",
+			 "--script", path));
+	unlink(path);
+	EXPECT_EQ(1, r.status);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	steps = key(doc, "steps");
+	EXPECT_EQ(4, len_of(steps));		/* start and lines 1-3: line 4 did not run */
+	last = idx(steps, len_of(steps) - 1);
+	EXPECT_FALSE(boolean(last, "step_ok"));
+	EXPECT_STREQ("Device 'nope' not found", str(last, "error"));
+	EXPECT_TRUE(boolean(last, "consistent"));
+	EXPECT_TRUE(boolean(key(last, "verification"), "ok"));
+	EXPECT_FALSE(boolean(doc, "ok"));
+	EXPECT_NE(NULL, strstr(r.err, "memslot: run: "));
+	EXPECT_NE(NULL, strstr(r.err, ":3: Device 'nope' not found"));
+	json_object_put(doc);
+	result_free(&r);
+}
+
+/* --- scripted scenarios -------------------------------------------------------- */
+
+FIXTURE(scn) {
+	char path[512];
+};
+
+FIXTURE_VARIANT(scn) {
+	const char *file;
+	const char *args[12];
+};
+
+FIXTURE_VARIANT_ADD(scn, dimm_churn) {
+	.file = "dimm-churn.scn",
+	.args = { "-M", "q35", "-m", "512M,slots=8,maxmem=16G" },
+};
+
+FIXTURE_VARIANT_ADD(scn, vmem_many) {
+	.file = "vmem-many.scn",
+	.args = { "-M", "q35", "-m", "512M,maxmem=100G",
+		  "-object", "memory-backend-ram,id=mem-vm0,size=96G",
+		  "-device", "virtio-mem-pci,id=vm0,memdev=mem-vm0,dynamic-memslots=on" },
+};
+
+FIXTURE_VARIANT_ADD(scn, rom_mmio) {
+	.file = "rom-mmio.scn",
+	.args = { "-M", "pc,nvdimm=on", "-m", "256M,slots=4,maxmem=4G" },
+};
+
+FIXTURE_VARIANT_ADD(scn, vmem_resize) {
+	.file = "vmem-resize.scn",
+	.args = { "-M", "q35", "-m", "512M,maxmem=8G",
+		  "-object", "memory-backend-ram,id=mem-vm0,size=4G",
+		  "-device", "virtio-mem-pci,id=vm0,memdev=mem-vm0,dynamic-memslots=on" },
+};
+
+FIXTURE_SETUP(scn)
+{
+	snprintf(self->path, sizeof(self->path), "%s/%s", scn_dir(), variant->file);
+}
+
+FIXTURE_TEARDOWN(scn)
+{
+}
+
+/* Run the variant's scenario with -j (and @extra); the document or NULL. */
+static struct json_object *run_scn(struct __test_metadata *_metadata, const char *path,
+				   const char *const *vargs, const char *fault, const char *extra,
+				   struct result *r)
+{
+	const char *args[32];
+	size_t n = 0;
+
+	args[n++] = "-j";
+	args[n++] = "run";
+	while (*vargs)
+		args[n++] = *vargs++;
+	args[n++] = "--script";
+	args[n++] = path;
+	if (extra)
+		args[n++] = extra;
+	args[n] = NULL;
+	if (run_env(r, fault, args))
+		return NULL;
+	return parse_one(r->out);
+}
+
+/* The step whose command starts with @prefix (the first), or NULL. */
+static struct json_object *step_with(struct json_object *doc, const char *prefix)
+{
+	struct json_object *steps = key(doc, "steps");
+
+	for (size_t i = 0; i < len_of(steps); i++) {
+		const char *c = str(idx(steps, i), "command");
+
+		if (c && !strncmp(c, prefix, strlen(prefix)))
+			return idx(steps, i);
+	}
+	return NULL;
+}
+
+static void dimm_churn_checks(struct __test_metadata *_metadata, struct json_object *doc)
+{
+	struct json_object *s, *d;
+	uint64_t d1_addr, d0_addr, d0_slot;
+
+	s = step_with(doc, "device_add pc-dimm,id=d1,memdev=m1");
+	ASSERT_NE(NULL, s);
+	d1_addr = u64(device_of(s, "d1"), "addr");
+	d0_addr = u64(device_of(s, "d0"), "addr");
+	/* d0 first at the device-memory base (4 GiB: 512 MiB RAM all below) */
+	EXPECT_EQ(4 * GIB, d0_addr);
+	EXPECT_EQ(d0_addr + GIB, d1_addr);
+	d0_slot = u64(row_at(key(s, "memslots"), d0_addr), "slot");
+
+	/* d3 (256 MiB) and d4 (128 MiB) fill d1's 512 MiB hole, first fit */
+	s = step_with(doc, "device_add pc-dimm,id=d3,memdev=m3");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(d1_addr, u64(device_of(s, "d3"), "addr"));
+	/* rule 5.4: the lowest free DIMM slot, the one d1 left */
+	EXPECT_EQ(1, u64(device_of(s, "d3"), "slot"));
+	s = step_with(doc, "device_add pc-dimm,id=d4,memdev=m4");
+	EXPECT_EQ(d1_addr + 256 * MIB, u64(device_of(s, "d4"), "addr"));
+	EXPECT_EQ(3, u64(device_of(s, "d4"), "slot"));
+
+	/* m1 again goes to d0's hole and gets d0's old KVM slot id (lowest free) */
+	s = idx(key(doc, "steps"), step_index(doc, "device_del d0") + 1);
+	ASSERT_NE(NULL, s);
+	d = device_of(s, "d1");
+	EXPECT_EQ(d0_addr, u64(d, "addr"));
+	EXPECT_EQ(0, u64(d, "slot"));
+	EXPECT_EQ(d0_slot, u64(row_at(key(s, "memslots"), d0_addr), "slot"));
+	EXPECT_STREQ("m1", str(row_at(key(s, "memslots"), d0_addr), "backend"));
+
+	/* everything unplugged at the end: only the boot slots are left */
+	s = idx(key(doc, "steps"), len_of(key(doc, "steps")) - 1);
+	EXPECT_EQ(5, len_of(key(s, "memslots")));
+	EXPECT_EQ(0, u64(key(s, "accounting"), "used_region_size"));
+}
+
+static void vmem_many_checks(struct __test_metadata *_metadata, struct json_object *doc)
+{
+	struct json_object *s, *vm;
+	size_t max_rows = 0;
+
+	s = step_with(doc, "virtio-mem plug vm0 0 64G");
+	ASSERT_NE(NULL, s);
+	vm = device_of(s, "vm0");
+	/* rule 10.2: 96 GiB, limit well above 96: memslots of 1 GiB */
+	EXPECT_EQ(96, u64(vm, "memslots"));
+	EXPECT_EQ(GIB, u64(vm, "memslot_size"));
+	EXPECT_EQ(64, u64(vm, "memslots_used"));
+	EXPECT_EQ(64, u64(key(s, "kvm"), "creates"));
+	EXPECT_EQ(64, u64(key(s, "kvm"), "ioctls"));
+	/* rule 10.5: one KVM slot per activated memslot, each verified */
+	for (uint64_t i = 0; i < 64; i++) {
+		struct json_object *row = row_at(key(s, "memslots"), u64(vm, "memaddr") + i * GIB);
+
+		EXPECT_NE(NULL, row) TH_LOG("memslot %" PRIu64, i);
+		EXPECT_EQ(GIB, u64(row, "size"));
+		EXPECT_LT(0, u64(row, "verified_pages"));
+	}
+	for (size_t i = 0; i < len_of(key(doc, "steps")); i++) {
+		size_t n = len_of(key(idx(key(doc, "steps"), i), "memslots"));
+
+		max_rows = n > max_rows ? n : max_rows;
+	}
+	EXPECT_LE(5 + 64 + 1 + 16, max_rows);
+
+	/* rule 10.6: unplugging [1G, 31G) empties memslots 1-30 */
+	s = step_with(doc, "virtio-mem unplug vm0 1G 30G");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(30, u64(key(s, "kvm"), "deletes"));
+	EXPECT_EQ(0, u64(key(s, "kvm"), "creates"));
+	s = step_with(doc, "virtio-mem plug vm0 10G 1G");
+	EXPECT_EQ(1, u64(key(s, "kvm"), "creates"));
+}
+
+static void rom_mmio_checks(struct __test_metadata *_metadata, struct json_object *doc)
+{
+	struct json_object *s, *rom, *row;
+	uint64_t addr;
+
+	s = step_with(doc, "device_add pc-dimm,id=drom,memdev=rom0");
+	ASSERT_NE(NULL, s);
+	addr = u64(device_of(s, "drom"), "addr");
+	row = row_at(key(s, "memslots"), addr);
+	EXPECT_EQ(2, u64(row, "flags"));		/* READONLY: a ROM region */
+	EXPECT_STREQ("rom0", str(row, "backend"));
+	rom = key(key(s, "verification"), "rom_write");
+	EXPECT_EQ(addr, u64(rom, "gpa"));
+	EXPECT_TRUE(boolean(rom, "exited"));
+	EXPECT_TRUE(boolean(rom, "unchanged"));
+
+	s = step_with(doc, "device_del drom");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(addr, u64(key(key(s, "verification"), "mmio"), "gpa"));
+	EXPECT_LE(1, u64(key(key(s, "verification"), "mmio"), "exits"));
+	EXPECT_STREQ("", str(key(key(s, "verification"), "mmio"), "region"));
+
+	s = step_with(doc, "info mtree");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(addr, u64(device_of(s, "drom"), "addr"));	/* back in the hole */
+}
+
+static void vmem_resize_checks(struct __test_metadata *_metadata, struct json_object *doc)
+{
+	struct json_object *s;
+
+	s = step_with(doc, "virtio-mem plug vm0 0 3G");
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(3, u64(key(s, "kvm"), "creates"));
+	s = step_with(doc, "virtio-mem unplug vm0 512M 2G");
+	EXPECT_EQ(1, u64(key(s, "kvm"), "deletes"));
+	EXPECT_EQ(2, u64(device_of(s, "vm0"), "memslots_used"));
+	s = step_with(doc, "virtio-mem unplug-all vm0");
+	EXPECT_EQ(2, u64(key(s, "kvm"), "deletes"));
+	EXPECT_EQ(0, u64(device_of(s, "vm0"), "memslots_used"));
+}
+
+TEST_F(scn, passes)
+{
+	struct json_object *doc;
+	struct result r;
+
+	NEED_KVM();
+	doc = run_scn(_metadata, self->path, variant->args, NULL, NULL, &r);
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %.300s", r.out);
+	check_all_steps(_metadata, doc);
+	TH_LOG("%s: %zu steps in %.2f s", variant->file, len_of(key(doc, "steps")), r.secs);
+	if (!strcmp(variant->file, "dimm-churn.scn"))
+		dimm_churn_checks(_metadata, doc);
+	else if (!strcmp(variant->file, "vmem-many.scn"))
+		vmem_many_checks(_metadata, doc);
+	else if (!strcmp(variant->file, "rom-mmio.scn"))
+		rom_mmio_checks(_metadata, doc);
+	else
+		vmem_resize_checks(_metadata, doc);
+	json_object_put(doc);
+	result_free(&r);
+}
+
+/* The text report of the same scenario: exit 0, no FAIL. */
+TEST_F(scn, text)
+{
+	const char *args[24];
+	struct result r;
+	size_t n = 0;
+
+	NEED_KVM();
+	args[n++] = "run";
+	for (const char *const *a = variant->args; *a; a++)
+		args[n++] = *a;
+	args[n++] = "--script";
+	args[n++] = self->path;
+	args[n] = NULL;
+	ASSERT_EQ(0, run_env(&r, NULL, args));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(NULL, strstr(r.out, "FAIL"));
+	EXPECT_NE(NULL, strstr(r.out, "\nresult: ok, "));
+	result_free(&r);
+}
+
+/* --- fault injection ------------------------------------------------------------- */
+
+FIXTURE(fault) {
+	char path[512];
+};
+
+FIXTURE_VARIANT(fault) {
+	const char *file;
+	const char *command;	/* the step whose ioctls fail one by one */
+	const char *qemu;	/* QEMU's text for it (kvm-memslots.md 6.1, 6.2) */
+	uint64_t ioctls;	/* what the step issues without faults */
+	const char *args[12];
+};
+
+FIXTURE_VARIANT_ADD(fault, dimm_plug) {
+	.file = "dimm-churn.scn",
+	.command = "device_add pc-dimm,id=d2,memdev=m2",
+	.qemu = "kvm_set_phys_mem: error registering slot: Cannot allocate memory",
+	.ioctls = 1,
+	.args = { "-M", "q35", "-m", "512M,slots=8,maxmem=16G" },
+};
+
+FIXTURE_VARIANT_ADD(fault, dimm_unplug) {
+	.file = "dimm-churn.scn",
+	.command = "device_del d1",
+	.qemu = "kvm_set_phys_mem: error unregistering slot: Cannot allocate memory",
+	.ioctls = 1,
+	.args = { "-M", "q35", "-m", "512M,slots=8,maxmem=16G" },
+};
+
+FIXTURE_VARIANT_ADD(fault, vmem_grow) {
+	.file = "vmem-resize.scn",
+	.command = "virtio-mem plug vm0 0 3G",
+	.qemu = "kvm_set_phys_mem: error registering slot: Cannot allocate memory",
+	.ioctls = 3,
+	.args = { "-M", "q35", "-m", "512M,maxmem=8G",
+		  "-object", "memory-backend-ram,id=mem-vm0,size=4G",
+		  "-device", "virtio-mem-pci,id=vm0,memdev=mem-vm0,dynamic-memslots=on" },
+};
+
+FIXTURE_VARIANT_ADD(fault, vmem_shrink) {
+	.file = "vmem-resize.scn",
+	.command = "virtio-mem unplug-all vm0",
+	.qemu = "kvm_set_phys_mem: error unregistering slot: Cannot allocate memory",
+	.ioctls = 2,
+	.args = { "-M", "q35", "-m", "512M,maxmem=8G",
+		  "-object", "memory-backend-ram,id=mem-vm0,size=4G",
+		  "-device", "virtio-mem-pci,id=vm0,memdev=mem-vm0,dynamic-memslots=on" },
+};
+
+FIXTURE_SETUP(fault)
+{
+	snprintf(self->path, sizeof(self->path), "%s/%s", scn_dir(), variant->file);
+}
+
+FIXTURE_TEARDOWN(fault)
+{
+}
+
+TEST_F(fault, every_ioctl)
+{
+	struct json_object *clean, *s;
+	uint64_t first, n;
+	size_t at;
+	struct result r;
+
+	NEED_KVM();
+	clean = run_scn(_metadata, self->path, variant->args, NULL, NULL, &r);
+	ASSERT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	ASSERT_NE(NULL, clean);
+	result_free(&r);
+	at = step_index(clean, variant->command);
+	ASSERT_NE(SIZE_MAX, at);
+	s = idx(key(clean, "steps"), at);
+	first = u64(key(s, "kvm"), "ioctl_first");
+	n = u64(key(s, "kvm"), "ioctls");
+	/* the minimum: one ioctl per memslot created or deleted */
+	EXPECT_EQ(variant->ioctls, n);
+
+	for (uint64_t k = 0; k < n; k++) {
+		struct json_object *doc, *steps, *last, *prev, *ke;
+		char fault[64];
+
+		snprintf(fault, sizeof(fault), "%" PRIu64 ":ENOMEM", first + k);
+		doc = run_scn(_metadata, self->path, variant->args, fault, NULL, &r);
+		EXPECT_EQ(1, r.status) TH_LOG("fault %s", fault);
+		ASSERT_NE(NULL, doc) TH_LOG("fault %s: %.300s", fault, r.out);
+		steps = key(doc, "steps");
+		/* the run stops at the failing step, after checking it */
+		EXPECT_EQ(at + 1, len_of(steps)) TH_LOG("fault %s", fault);
+		last = idx(steps, len_of(steps) - 1);
+		prev = idx(steps, len_of(steps) - 2);
+		EXPECT_STREQ(variant->command, str(last, "command"));
+		EXPECT_FALSE(boolean(last, "step_ok"));
+		ke = key(last, "kvm_error");
+		EXPECT_EQ(ENOMEM, u64(ke, "errno"));
+		EXPECT_NE(NULL, strstr(str(ke, "explanation") ?: "", "(injected fault)"));
+		EXPECT_NE(NULL, strstr(str(last, "error") ?: "", variant->qemu))
+			TH_LOG("fault %s: %s", fault, str(last, "error"));
+		/* QEMU's text and the binding's explanation, on stderr too */
+		EXPECT_NE(NULL, strstr(r.err, variant->qemu)) TH_LOG("stderr: %s", r.err);
+		EXPECT_NE(NULL, strstr(r.err, "; kvm: slot "));
+		EXPECT_NE(NULL, strstr(r.err, "(injected fault)"));
+		/* library and kernel agree, the guest sees exactly that */
+		EXPECT_TRUE(tables_equal(_metadata, last)) TH_LOG("fault %s", fault);
+		EXPECT_TRUE(boolean(last, "consistent"));
+		EXPECT_TRUE(boolean(key(last, "verification"), "ok")) TH_LOG("fault %s", fault);
+		EXPECT_EQ(0, u64(key(last, "verification"), "unslotted"));
+		/* the accounting is the step before's, and so is the memslot table */
+		EXPECT_TRUE(json_object_equal(key(prev, "accounting"), key(last, "accounting")))
+			TH_LOG("fault %s: before %s, after %s", fault,
+			       json_object_to_json_string(key(prev, "accounting")),
+			       json_object_to_json_string(key(last, "accounting")));
+		EXPECT_TRUE(boolean(last, "accounting_unchanged"));
+		EXPECT_EQ(len_of(key(prev, "memslots")), len_of(key(last, "memslots")));
+		for (size_t i = 0; i < len_of(key(prev, "memslots")); i++) {
+			struct json_object *a = idx(key(prev, "memslots"), i);
+			struct json_object *b = row_at(key(last, "memslots"), u64(a, "gpa"));
+
+			EXPECT_NE(NULL, b) TH_LOG("fault %s: 0x%" PRIx64 " gone", fault,
+						  u64(a, "gpa"));
+			EXPECT_EQ(u64(a, "size"), u64(b, "size"));
+			EXPECT_EQ(u64(a, "flags"), u64(b, "flags"));
+		}
+		EXPECT_FALSE(boolean(doc, "ok"));
+		json_object_put(doc);
+		result_free(&r);
+	}
+	json_object_put(clean);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * memslot tool: the QEMU command line of `plan` and `run` (-M, -m,
+ * -object, -device, --script), the machine built from it, and the report
+ * sections both commands print (plan.c). `plan` builds the machine with
+ * backends that have no host memory; `run` with real memory and the KVM
+ * binding as the executor of slot operations.
+ */
+#ifndef MEMSLOT_PLAN_H
+#define MEMSLOT_PLAN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "memslot.h"
+#include "scenario.h"
+
+/* a parsed -object */
+struct object_arg {
+	const char *text;
+	struct backend_spec spec;
+};
+
+/* a parsed -device */
+struct device_arg {
+	const char *text;
+	struct device_spec spec;
+};
+
+/* a parsed --vhost-limit (plan only) */
+struct vhost_arg {
+	const char *text;
+	struct qopts q;
+	uint32_t limit;
+	const char *name;
+	char default_name[24];
+	bool user;
+	bool late;
+};
+
+/**
+ * struct plan - the command line and the machine built from it
+ * @run: parsed for `memslot run`: backends get host memory, KVM is
+ *	required, --cpu/--dirty-log/--full are accepted and --kvm-memslots/
+ *	--vhost-limit are not; the caller sets @kvm_memslots and
+ *	@mo.kvm_exec before plan_build()
+ * @cpu: run --cpu N, -1 if not given
+ * @dirty_log: run --dirty-log
+ * @full: run --full
+ * @kvm_failure: run: if a memslot ioctl failed while plan_build() built
+ *	the machine or a device, write QEMU's text and the binding's
+ *	explanation into @buf and return true; plan_build() reports that
+ *	instead of the library's text
+ *
+ * The other fields are plan.c's; the strings point into argv.
+ */
+struct plan {
+	/* -M / -machine: every option kept for the second pass */
+	const char **machine_texts;
+	const char **machine_flags;	/* "-M" or "-machine", for messages */
+	size_t nr_machine;
+	const char *mtype;		/* "pc" or "q35" */
+	bool kvm;			/* accel=kvm (the default) */
+	struct ms_machine_opts mo;
+	bool ram_given;
+	bool slots_given, maxmem_given;
+	struct object_arg *objs;
+	size_t nr_objs;
+	struct device_arg *devs;
+	size_t nr_devs;
+	struct vhost_arg *vhosts;
+	size_t nr_vhosts;
+	uint32_t kvm_memslots;		/* 0: probe */
+	const char *script;
+	struct scenario scn;
+
+	bool run;
+	int cpu;
+	bool dirty_log;
+	bool full;
+	bool (*kvm_failure)(const struct plan *p, char *buf, size_t len);
+
+	struct ms_ctx *ctx;
+	struct ms_machine *m;
+};
+
+/**
+ * plan_parse_args() - parse the command's arguments into @p
+ * @p: zeroed plan with @p->run and @p->mo.sz set
+ * @argc: argument count (argv[0] is the command name)
+ * @argv: arguments
+ * @help: set if -h/--help was given (nothing else is parsed then)
+ *
+ * Return: the exit status: 0 to go on, 2 after a usage error, 1 after
+ * another error (all reported).
+ */
+int plan_parse_args(struct plan *p, int argc, char **argv, bool *help);
+
+/**
+ * plan_load_script() - read and parse @p->script into @p->scn
+ * @p: plan
+ *
+ * Return: 0, or 1 after reporting "FILE:LINE: problem".
+ */
+int plan_load_script(struct plan *p);
+
+/**
+ * plan_build() - build the machine, the backends, the cold-plugged devices
+ * @p: parsed plan
+ *
+ * Errors are reported with QEMU's texts, prefixed with the option.
+ *
+ * Return: the exit status (0 to go on).
+ */
+int plan_build(struct plan *p);
+
+/* plan_free() - free the machine, the context and the parsed options. @p: plan */
+void plan_free(struct plan *p);
+
+/*
+ * Report sections (see plan.c's header comment and man/memslot-plan.8.rst):
+ * "machine:" lines, `info memory-devices`, the accounting lines, the flat
+ * view of "memory". The printers return 0 or a negative errno (only for
+ * an allocation failure); the JSON builders a new object or NULL.
+ */
+void plan_print_machine(const struct plan *p, FILE *f);
+int plan_print_devices(const struct plan *p, FILE *f);
+void plan_print_accounting(const struct plan *p, FILE *f);
+int plan_print_flat(const struct plan *p, FILE *f);
+struct json_object *plan_machine_json(const struct plan *p);
+struct json_object *plan_devices_json(const struct plan *p);
+struct json_object *plan_accounting_json(const struct plan *p);
+struct json_object *plan_consumers_json(const struct plan *p);
+struct json_object *plan_flat_view_json(const struct plan *p);
+
+/**
+ * plan_print_warning() - ms_print_fn_t of plan and run
+ * @level: message level
+ * @fmt: format
+ * @ap: arguments
+ *
+ * Library warnings are QEMU's warnings: "memslot: <cmd>: warning: ...";
+ * other levels only with -d.
+ *
+ * Return: what fprintf returned.
+ */
+int plan_print_warning(enum ms_print_level level, const char *fmt, va_list ap);
+
+#endif /* MEMSLOT_PLAN_H */
