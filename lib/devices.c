@@ -1131,6 +1131,7 @@ static int vmem_activate(struct vmem *s, uint64_t off, uint64_t size)
 	int ret = 0;
 
 	memslot_span(s, off, size, &first, &last);
+	kvm_watch(s->d->m);
 	ms_ctx__begin(ctx);
 	for (i = first; i < last; i++) {
 		if (memslot_mapped(s, i))
@@ -1142,7 +1143,34 @@ static int vmem_activate(struct vmem *s, uint64_t off, uint64_t size)
 		s->nr_active++;
 	}
 	ms_ctx__commit(ctx);
-	return ret;
+	/* QEMU aborts when KVM refuses a slot; answer BUSY instead */
+	return ret ? ret : kvm_failed(s->d->m) ? -EIO : 0;
+}
+
+static int rdm_notify_populate(struct vmem *s, uint64_t off, uint64_t size);
+
+/* Map again every memslot holding a plugged block (after a failed
+ * deactivation: the kernel kept those slots, so no ioctl is issued). */
+static void vmem_reactivate_plugged(struct vmem *s)
+{
+	struct ms_ctx *ctx = s->d->m->ctx;
+
+	ms_ctx__begin(ctx);
+	for (uint32_t i = 0; i < s->nr_memslots; i++) {
+		if (!s->memslot_plugged[i] || memslot_mapped(s, i))
+			continue;
+		if (!ms_region__add_subregion(s->mr, (uint64_t)i * s->memslot_size,
+					      s->memslots[i], NULL))
+			s->nr_active++;
+	}
+	ms_ctx__commit(ctx);
+}
+
+static int populate_all_cb(struct vmem *s, uint64_t off, uint64_t size, void *arg)
+{
+	(void)arg;
+	rdm_notify_populate(s, off, size);
+	return 0;
 }
 
 /* mark blocks of [off, off + size) and keep the per-memslot counts */
@@ -1288,8 +1316,18 @@ int ms_virtio_mem__unplug(struct ms_memdev *dev, uint64_t offset, uint64_t size)
 	vmem_set_range(s, offset, size, false);
 	s->size -= size;
 	/* rule 10.6: after the bitmap update */
-	if (s->dynamic_memslots)
+	if (s->dynamic_memslots) {
+		kvm_watch(s->d->m);
 		vmem_deactivate(s, offset, size);
+		if (kvm_failed(s->d->m)) {
+			/* KVM kept a slot: the blocks stay plugged (QEMU aborts) */
+			vmem_set_range(s, offset, size, true);
+			s->size += size;
+			vmem_reactivate_plugged(s);
+			rdm_notify_populate(s, offset, size);
+			return MS_VIRTIO_MEM_BUSY;
+		}
+	}
 	return MS_VIRTIO_MEM_ACK;
 }
 
@@ -1302,15 +1340,45 @@ int ms_virtio_mem__unplug_all(struct ms_memdev *dev)
 		return MS_VIRTIO_MEM_ERROR;
 	b = s->backend;
 	if (s->size) {
+		size_t words = (s->nr_blocks + 63) / 64;
+		uint64_t *bitmap = NULL, *plugged = NULL, old_size = s->size;
+
 		if (ram_discard(b, 0, b->size))
 			return MS_VIRTIO_MEM_BUSY;
+		if (s->dynamic_memslots) {
+			/* kept to undo the request if KVM refuses to drop a slot */
+			bitmap = malloc(words * sizeof(*bitmap));
+			plugged = malloc(s->nr_memslots * sizeof(*plugged));
+			if (!bitmap || !plugged) {
+				free(bitmap);
+				free(plugged);
+				return MS_VIRTIO_MEM_BUSY;
+			}
+			memcpy(bitmap, s->bitmap, words * sizeof(*bitmap));
+			memcpy(plugged, s->memslot_plugged, s->nr_memslots * sizeof(*plugged));
+		}
 		for_each_plugged(s, discard_all_cb, NULL);
 		bits_assign(s->bitmap, 0, s->nr_blocks, false);
 		if (s->memslot_plugged)
 			memset(s->memslot_plugged, 0, s->nr_memslots * sizeof(*s->memslot_plugged));
 		s->size = 0;
-		if (s->dynamic_memslots)
+		if (s->dynamic_memslots) {
+			kvm_watch(s->d->m);
 			vmem_deactivate(s, 0, b->size);
+			if (kvm_failed(s->d->m)) {
+				memcpy(s->bitmap, bitmap, words * sizeof(*bitmap));
+				memcpy(s->memslot_plugged, plugged,
+				       s->nr_memslots * sizeof(*plugged));
+				s->size = old_size;
+				vmem_reactivate_plugged(s);
+				for_each_plugged(s, populate_all_cb, NULL);
+				free(bitmap);
+				free(plugged);
+				return MS_VIRTIO_MEM_BUSY;
+			}
+		}
+		free(bitmap);
+		free(plugged);
 	}
 	/* rule 8.6: the usable region may shrink now */
 	vmem_resize_usable_region(s, s->requested_size, true);

@@ -186,6 +186,10 @@ struct ms_region *flatview_select_root(struct ms_region *mr);
 void flat_range_section(struct ms_flatview *fv, const struct ms_flat_range *fr,
 			struct ms_section *s);
 
+/* kvmslots.c: failures of a slot map since the last mark */
+void slotmap_mark(struct ms_slotmap *map);
+const struct ms_error *slotmap_window_error(const struct ms_slotmap *map);
+
 /* as.c */
 void ctx_mark_update(struct ms_ctx *ctx);
 void ctx_mark_ioeventfd(struct ms_ctx *ctx);

@@ -42,6 +42,8 @@ struct ms_slotmap {
 	bool pause_needed;
 	bool has_err;
 	struct ms_error err;
+	bool win_has_err;		/* first failure since slotmap_mark() */
+	struct ms_error win_err;
 };
 
 static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
@@ -49,15 +51,30 @@ static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
 
 static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
 {
+	struct ms_error e = { .err = err };
 	va_list ap;
 
-	if (map->has_err)
-		return;
-	map->has_err = true;
-	map->err.err = err;
 	va_start(ap, fmt);
-	vsnprintf(map->err.msg, sizeof(map->err.msg), fmt, ap);
+	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
+	if (!map->has_err) {
+		map->has_err = true;
+		map->err = e;
+	}
+	if (!map->win_has_err) {
+		map->win_has_err = true;
+		map->win_err = e;
+	}
+}
+
+void slotmap_mark(struct ms_slotmap *map)
+{
+	map->win_has_err = false;
+}
+
+const struct ms_error *slotmap_window_error(const struct ms_slotmap *map)
+{
+	return map->win_has_err ? &map->win_err : NULL;
 }
 
 /* Log one operation and carry it out; returns the executor's result. */
@@ -87,11 +104,13 @@ static int emit(struct ms_slotmap *map, enum ms_slot_op_kind kind, const struct 
 	ret = map->exec ? map->exec(map->exec_opaque, &op) : 0;
 	op.ret = ret;
 	map->ops[map->nr_ops++] = op;
-	if (ret)
+	if (ret && kind == MS_SLOT_OP_DELETE)
+		map_fail(map, ret, "slot %u: delete at 0x%llx failed: %s", s->slot,
+			 (unsigned long long)s->gpa, strerror(-ret));
+	else if (ret)
 		map_fail(map, ret, "slot %u: 0x%llx+0x%llx: %s failed: %s", s->slot,
 			 (unsigned long long)s->gpa, (unsigned long long)s->size,
-			 kind == MS_SLOT_OP_CREATE ? "create" :
-			 kind == MS_SLOT_OP_DELETE ? "delete" : "update", strerror(-ret));
+			 kind == MS_SLOT_OP_CREATE ? "create" : "update", strerror(-ret));
 	return ret;
 }
 
@@ -259,6 +278,14 @@ static void set_phys_mem(struct ms_slotmap *map, const struct ms_section *sec, b
 	}
 	while (size) {
 		chunk = chunk_size(map, size);
+		/* a slot the kernel kept when its delete failed is the one we want */
+		s = lookup(map, start, chunk);
+		if (s && s->mr == mr && s->offset_in_region == offset) {
+			start += chunk;
+			offset += chunk;
+			size -= chunk;
+			continue;
+		}
 		s = alloc_slot(map, start);
 		if (!s) {
 			map_fail(map, -ENOSPC,

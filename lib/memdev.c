@@ -691,10 +691,10 @@ static void count_unplug(struct ms_machine *m, const struct ms_memdev *d, uint64
 	m->required_memslots -= memslots;
 }
 
-/* A KVM failure during the last commit, if the map had none before. */
-static const struct ms_error *new_kvm_error(const struct ms_machine *m, bool had)
+/* The first KVM failure since kvm_watch(), or NULL. */
+static const struct ms_error *new_kvm_error(const struct ms_machine *m)
 {
-	return m->kvm && !had ? ms_slotmap__error(m->kvm) : NULL;
+	return m->kvm ? slotmap_window_error(m->kvm) : NULL;
 }
 
 /*
@@ -707,7 +707,6 @@ static int devmem_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_erro
 	const struct ms_error *kerr;
 	uint64_t addr, size;
 	uint32_t memslots;
-	bool had;
 	int ret;
 
 	if (!mr)
@@ -717,7 +716,7 @@ static int devmem_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_erro
 	addr = d->ops.get_addr(d->opaque);
 	size = ms_region__size(mr);
 	memslots = device_memslots(d);
-	had = m->kvm && ms_slotmap__error(m->kvm);
+	kvm_watch(m);
 
 	count_plug(m, d, size, memslots);
 	ms_ctx__begin(m->ctx);
@@ -728,7 +727,7 @@ static int devmem_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_erro
 		count_unplug(m, d, size, memslots);
 		return ret;
 	}
-	kerr = new_kvm_error(m, had);
+	kerr = new_kvm_error(m);
 	if (kerr) {
 		ret = kerr->err ? kerr->err : -EIO;
 		if (err)
@@ -746,16 +745,15 @@ static int devmem_unplug(struct ms_machine *m, struct ms_memdev *d, struct ms_er
 	struct ms_region *mr = device_region(d, NULL);
 	const struct ms_error *kerr;
 	uint64_t size;
-	bool had;
 
 	if (!mr || !m->devmem)
 		return 0;
 	size = ms_region__size(mr);
 	if (ms_region__container(mr) == m->devmem) {
-		had = m->kvm && ms_slotmap__error(m->kvm);
+		kvm_watch(m);
 		ms_region__ref(mr);
 		devmem_unmap(m, mr);
-		kerr = new_kvm_error(m, had);
+		kerr = new_kvm_error(m);
 		if (kerr) {
 			/* map it again: nothing changed */
 			int ret = kerr->err ? kerr->err : -EIO;

@@ -105,6 +105,18 @@ void memdev_machine_fini(struct ms_machine *m);
 /* machine.c: the backend whose RAM region is @mr (aliases followed), or NULL */
 struct ms_backend *backend_of_region(const struct ms_machine *m, const struct ms_region *mr);
 
+/* KVM failures of the machine's slot map during one request */
+static inline void kvm_watch(const struct ms_machine *m)
+{
+	if (m->kvm)
+		slotmap_mark(m->kvm);
+}
+
+static inline bool kvm_failed(const struct ms_machine *m)
+{
+	return m->kvm && slotmap_window_error(m->kvm);
+}
+
 /* machine.c: the page size memory is mapped with */
 uint64_t host_page_size(const struct ms_machine *m);
 

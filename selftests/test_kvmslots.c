@@ -935,6 +935,27 @@ TEST_F(km, rule_6_1_executor)
 	EXPECT_OPS(self->map, "delete 0 0x0+0x0 f=0\n");
 }
 
+/* A failed delete leaves the slot in the kernel and the table; mapping the
+ * same range of the same region again reuses it instead of issuing a
+ * create the kernel would refuse with EEXIST (the rollback of a failed
+ * unplug does exactly this). */
+TEST_F(km, failed_delete_slot_is_reused)
+{
+	struct exec_log x = { .fail_at = 2 };
+	struct ms_region *a = KEEP(RAM("a", PAGE));
+
+	ADD(self->sys, 0, a);
+	MAP(.exec = exec_fn, .exec_opaque = &x);
+	DEL(self->sys, a);
+	EXPECT_STREQ("create 0;delete 0;", x.text);
+	EXPECT_EQ(1, ms_slotmap__nr_used(self->map));
+	ADD(self->sys, 0, a);
+	/* no second create: the kept slot 0 is the one wanted */
+	EXPECT_STREQ("create 0;delete 0;", x.text);
+	EXPECT_EQ(1, ms_slotmap__nr_used(self->map));
+	EXPECT_NE(NULL, ms_slotmap__lookup(self->map, 0, PAGE));
+}
+
 /* rule 6.3: LOG_DIRTY_PAGES iff the dirty-log mask is non-zero (VGA client or
  * global tracking of migratable RAM); READONLY for ROM and ROMD */
 TEST_F(km, rule_6_3_flags)

@@ -803,91 +803,10 @@ static int exec_qom_set(struct ms_machine *m, const struct scn_step *st, char *e
 	return ret;
 }
 
-/* Plugged ranges of a virtio-mem device, for undoing an UNPLUG_ALL. */
-struct vmem_ranges {
-	uint64_t (*r)[2];
-	size_t nr;
-};
-
-static int vmem_plugged_ranges(const struct ms_memdev *d, struct vmem_ranges *out)
-{
-	struct ms_virtio_mem_status vs;
-	uint64_t off, start = 0;
-	bool in = false;
-	size_t cap = 0;
-
-	out->r = NULL;
-	out->nr = 0;
-	if (ms_virtio_mem__status(d, &vs) || !vs.block_size)
-		return 0;
-	for (off = 0; off <= vs.usable_region_size; off += vs.block_size) {
-		bool plugged = off < vs.usable_region_size &&
-			       ms_virtio_mem__state(d, off, vs.block_size) == MS_VIRTIO_MEM_PLUGGED;
-
-		if (plugged && !in) {
-			start = off;
-			in = true;
-		} else if (!plugged && in) {
-			if (out->nr == cap) {
-				void *n = realloc(out->r, (cap = cap ? 2 * cap : 16) * sizeof(*out->r));
-
-				if (!n)
-					return -ENOMEM;
-				out->r = n;
-			}
-			out->r[out->nr][0] = start;
-			out->r[out->nr++][1] = off - start;
-			in = false;
-		}
-	}
-	return 0;
-}
-
-/*
- * KVM refused a slot while a guest request (de)activated dynamic memslots
- * (rules 10.5, 10.6). QEMU aborts there; the library answers ACK with the
- * slot table still equal to the kernel's. Undo the request so that the
- * device, the accounting and the memslots are as before, and fail the
- * step with the slot map's text. The undo's own slot operations succeed
- * or re-find the slot the kernel kept (a failed delete keeps it).
- */
-static int vmem_undo(struct ms_memdev *d, const struct scn_step *st,
-		     const struct vmem_ranges *before)
-{
-	struct ms_virtio_mem_status vs;
-	int r = MS_VIRTIO_MEM_ACK;
-
-	switch (st->cmd) {
-	case SCN_VMEM_PLUG:
-		return ms_virtio_mem__unplug(d, st->offset, st->size);
-	case SCN_VMEM_UNPLUG:
-		return ms_virtio_mem__plug(d, st->offset, st->size);
-	default:
-		break;
-	}
-	/*
-	 * UNPLUG_ALL: plug the earlier ranges again. They may exceed today's
-	 * requested size and lie beyond the usable region UNPLUG_ALL shrank
-	 * (rule 8.6), so the requested size is raised to the whole region
-	 * meanwhile; the usable region keeps that size afterwards (it only
-	 * shrinks at UNPLUG_ALL), the blocks, memslots and accounting are
-	 * as before.
-	 */
-	if (ms_virtio_mem__status(d, &vs) ||
-	    ms_virtio_mem__set_requested_size(d, vs.region_size, NULL))
-		return MS_VIRTIO_MEM_BUSY;
-	for (size_t i = 0; i < before->nr && r == MS_VIRTIO_MEM_ACK; i++)
-		r = ms_virtio_mem__plug(d, before->r[i][0], before->r[i][1]);
-	if (ms_virtio_mem__set_requested_size(d, vs.requested_size, NULL))
-		return MS_VIRTIO_MEM_BUSY;
-	return r;
-}
-
 static int exec_vmem(struct ms_machine *m, const struct scn_step *st, char *err)
 {
 	struct ms_memdev *d = find_device(m, st->arg, err);
 	struct ms_slotmap *kvm = ms_machine__kvm(m);
-	struct vmem_ranges before = { NULL, 0 };
 	const struct ms_error *kerr;
 	const char *what;
 	bool had;
@@ -901,11 +820,6 @@ static int exec_vmem(struct ms_machine *m, const struct scn_step *st, char *err)
 		return -EINVAL;
 	}
 	had = kvm && ms_slotmap__error(kvm);
-	if (st->cmd == SCN_VMEM_UNPLUG_ALL && kvm && vmem_plugged_ranges(d, &before)) {
-		free(before.r);
-		ERR(err, "%s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
 	switch (st->cmd) {
 	case SCN_VMEM_PLUG:
 		r = ms_virtio_mem__plug(d, st->offset, st->size);
@@ -920,17 +834,14 @@ static int exec_vmem(struct ms_machine *m, const struct scn_step *st, char *err)
 		what = "unplug-all";
 		break;
 	}
+	/* KVM refused a memslot: the library undid the request (BUSY) */
 	kerr = kvm && !had ? ms_slotmap__error(kvm) : NULL;
-	if (r == MS_VIRTIO_MEM_ACK && kerr) {
+	if (r != MS_VIRTIO_MEM_ACK && kerr) {
 		int ret = kerr->err ? kerr->err : -EIO;
 
 		ERR(err, "%s", kerr->msg[0] ? kerr->msg : strerror(-ret));
-		if (vmem_undo(d, st, &before) != MS_VIRTIO_MEM_ACK)
-			ERR(err, "%s; " SCN_NOT_UNDONE, kerr->msg[0] ? kerr->msg : strerror(-ret));
-		free(before.r);
 		return ret;
 	}
-	free(before.r);
 	if (r == MS_VIRTIO_MEM_ACK)
 		return 0;
 	if (st->cmd == SCN_VMEM_UNPLUG_ALL)
