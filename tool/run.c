@@ -850,14 +850,8 @@ static int step_run(struct run *r, struct step *s)
 		r->creates = r->deletes = r->updates = 0;
 		ms_slotmap__clear_ops(map);
 		s->ret = scenario_exec(r->p.m, s->st, false, err);
-		if (s->ret && r->kf.set) {
-			size_t n;
-
+		if (s->ret && r->kf.set)
 			kvm_fail_text(r, &r->kf, s->err, sizeof(s->err));
-			n = strlen(s->err);
-			if (strstr(err, SCN_NOT_UNDONE))
-				snprintf(s->err + n, sizeof(s->err) - n, "; %s", SCN_NOT_UNDONE);
-		}
 		else if (s->ret)
 			snprintf(s->err, sizeof(s->err), "%s", err);
 		else if (r->kf.set || ms_slotmap__error(map)) {

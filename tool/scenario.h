@@ -259,17 +259,13 @@ void scenario_free(struct scenario *s);
  * Hot-plugged devices are marked hotplugged. A failing step leaves @m as
  * the library leaves it on failure (unchanged). A virtio-mem request that
  * is not answered ACK fails with the response named. A virtio-mem request
- * during which the KVM executor refused a slot operation (the machine's
- * slot map got its first error) is undone and fails with the slot map's
- * text (ending in SCN_NOT_UNDONE if the undo failed too); the caller
+ * during which the KVM executor refused a slot operation is undone by the
+ * library (answered BUSY) and fails with the slot map's text; the caller
  * clears the map's error (ms_slotmap__clear_ops()) before the next step.
  *
  * Return: 0, or a negative errno with @err set.
  */
 int scenario_exec(struct ms_machine *m, const struct scn_step *st, bool no_memory, char *err);
-
-/* The end of scenario_exec()'s text when a failed request could not be undone. */
-#define SCN_NOT_UNDONE	"the request could not be undone"
 
 /**
  * scn_info_name() - the argument of `info` for @info
