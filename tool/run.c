@@ -358,6 +358,21 @@ static void check(struct run *r, struct step *s, bool ok)
 	}
 }
 
+/* Room for one more element of @elem bytes at the end of *@v, or NULL. */
+static void *vec_grow(void **v, size_t *nr, size_t *cap, size_t elem)
+{
+	if (*nr == *cap) {
+		size_t n = *cap ? 2 * *cap : 64;
+		void *p = realloc(*v, n * elem);
+
+		if (!p)
+			return NULL;
+		*v = p;
+		*cap = n;
+	}
+	return (char *)*v + (*nr)++ * elem;
+}
+
 struct slot_list {
 	struct ms_memslot *s;
 	size_t nr, cap;
@@ -367,19 +382,13 @@ struct slot_list {
 static int collect_slot(const struct ms_memslot *s, void *opaque)
 {
 	struct slot_list *l = opaque;
+	struct ms_memslot *e = vec_grow((void **)&l->s, &l->nr, &l->cap, sizeof(*e));
 
-	if (l->nr == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct ms_memslot *n = realloc(l->s, cap * sizeof(*n));
-
-		if (!n) {
-			l->err = -ENOMEM;
-			return 1;
-		}
-		l->s = n;
-		l->cap = cap;
+	if (!e) {
+		l->err = -ENOMEM;
+		return 1;
 	}
-	l->s[l->nr++] = *s;
+	*e = *s;
 	return 0;
 }
 
@@ -392,19 +401,13 @@ struct kslot_list {
 static int collect_kslot(const struct ms_kvm_slot *s, void *opaque)
 {
 	struct kslot_list *l = opaque;
+	struct ms_kvm_slot *e = vec_grow((void **)&l->s, &l->nr, &l->cap, sizeof(*e));
 
-	if (l->nr == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct ms_kvm_slot *n = realloc(l->s, cap * sizeof(*n));
-
-		if (!n) {
-			l->err = -ENOMEM;
-			return 1;
-		}
-		l->s = n;
-		l->cap = cap;
+	if (!e) {
+		l->err = -ENOMEM;
+		return 1;
 	}
-	l->s[l->nr++] = *s;
+	*e = *s;
 	return 0;
 }
 
