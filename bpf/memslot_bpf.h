@@ -8,8 +8,21 @@
 #ifndef MEMSLOT_BPF_H
 #define MEMSLOT_BPF_H
 
-#ifndef __VMLINUX_H__
-#include <linux/types.h>
+/*
+ * Fixed-size field types: the kernel's __uN in BPF programs, <stdint.h> in
+ * user space (so that printf's PRIu64 matches); same sizes either way.
+ */
+#ifdef __VMLINUX_H__
+typedef __u16 msb_u16;
+typedef __u32 msb_u32;
+typedef __s32 msb_s32;
+typedef __u64 msb_u64;
+#else
+#include <stdint.h>
+typedef uint16_t msb_u16;
+typedef uint32_t msb_u32;
+typedef int32_t msb_s32;
+typedef uint64_t msb_u64;
 #endif
 
 /* ioctl numbers (kvm-memslots.md 10.1); x86_64 syscall number of ioctl. */
@@ -42,23 +55,23 @@
  * @nr_memslot_pages: kvm->nr_memslot_pages after the call
  */
 struct ms_trace_event {
-	__u64 time_ns;
-	__u64 latency_ns;
-	__u64 vm;
-	__u32 pid;
-	__u32 tid;
+	msb_u64 time_ns;
+	msb_u64 latency_ns;
+	msb_u64 vm;
+	msb_u32 pid;
+	msb_u32 tid;
 	char comm[16];
-	__u32 ioctl;
-	__s32 fd;
-	__u32 slot;
-	__u32 flags;
-	__u64 gpa;
-	__u64 size;
-	__u64 hva;
-	__s32 ret;
-	__s32 copy_err;
-	__u64 generation;
-	__u64 nr_memslot_pages;
+	msb_u32 ioctl;
+	msb_s32 fd;
+	msb_u32 slot;
+	msb_u32 flags;
+	msb_u64 gpa;
+	msb_u64 size;
+	msb_u64 hva;
+	msb_s32 ret;
+	msb_s32 copy_err;
+	msb_u64 generation;
+	msb_u64 nr_memslot_pages;
 };
 
 /* Record kinds of the census ring buffer (bpf/census.bpf.c). */
@@ -83,15 +96,15 @@ enum ms_census_kind {
  * @comm: task name
  */
 struct ms_census_vm {
-	__u32 kind;
-	__u32 pid;
-	__u32 fd;
-	__u32 nr_as;
-	__u64 vm;
-	__u64 nr_memslot_pages;
-	__u64 generation[MS_BPF_MAX_AS];
-	__u32 nr_slots;
-	__u32 truncated;
+	msb_u32 kind;
+	msb_u32 pid;
+	msb_u32 fd;
+	msb_u32 nr_as;
+	msb_u64 vm;
+	msb_u64 nr_memslot_pages;
+	msb_u64 generation[MS_BPF_MAX_AS];
+	msb_u32 nr_slots;
+	msb_u32 truncated;
 	char comm[16];
 };
 
@@ -108,15 +121,15 @@ struct ms_census_vm {
  * @hva: userspace_addr
  */
 struct ms_census_slot {
-	__u32 kind;
-	__u16 as_id;
-	__u16 id;
-	__u32 flags;
-	__u32 pid;
-	__u64 vm;
-	__u64 gpa;
-	__u64 size;
-	__u64 hva;
+	msb_u32 kind;
+	msb_u16 as_id;
+	msb_u16 id;
+	msb_u32 flags;
+	msb_u32 pid;
+	msb_u64 vm;
+	msb_u64 gpa;
+	msb_u64 size;
+	msb_u64 hva;
 };
 
 #endif /* MEMSLOT_BPF_H */

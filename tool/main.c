@@ -24,6 +24,8 @@ const struct cmd cmds[] = {
 	  "print a memory region tree or its flat views like QEMU's info mtree" },
 	{ "plan",	do_plan,
 	  "predict memory-device placement, KVM memslots and memslot accounting" },
+	{ "trace",	do_trace,
+	  "trace KVM memslot ioctls of running VMs with BPF" },
 	{ NULL, NULL, NULL },
 };
 
