@@ -26,6 +26,8 @@ const struct cmd cmds[] = {
 	  "predict memory-device placement, KVM memslots and memslot accounting" },
 	{ "trace",	do_trace,
 	  "trace KVM memslot ioctls of running VMs with BPF" },
+	{ "census",	do_census,
+	  "list the KVM memslots of running VMs, read from the kernel with BPF" },
 	{ NULL, NULL, NULL },
 };
 
