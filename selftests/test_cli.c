@@ -292,7 +292,8 @@ TEST(help_lists_commands)
 	EXPECT_NE(NULL, strstr(r.out, "\nplan "));
 	EXPECT_NE(NULL, strstr(r.out, "\ntrace "));
 	EXPECT_NE(NULL, strstr(r.out, "\ncensus "));
-	EXPECT_EQ(5, count_lines(r.out));
+	EXPECT_NE(NULL, strstr(r.out, "\nverify "));
+	EXPECT_EQ(6, count_lines(r.out));
 	result_free(&r);
 
 	/* help COMMAND shows the command's own usage. */

@@ -28,6 +28,8 @@ const struct cmd cmds[] = {
 	  "trace KVM memslot ioctls of running VMs with BPF" },
 	{ "census",	do_census,
 	  "list the KVM memslots of running VMs, read from the kernel with BPF" },
+	{ "verify",	do_verify,
+	  "compare a running VM's memslots with a planned memslot table" },
 	{ NULL, NULL, NULL },
 };
 

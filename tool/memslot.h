@@ -183,6 +183,7 @@ struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr
 
 int do_trace(int argc, char **argv);
 int do_census(int argc, char **argv);
+int do_verify(int argc, char **argv);
 
 /**
  * bpf_check_privileges() - can this process load and attach tracing BPF?
