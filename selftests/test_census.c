@@ -210,8 +210,10 @@ TEST_F(census, equals_mirror)
 	EXPECT_EQ((uint32_t)getpid(), self->res.head.pid);
 
 	ASSERT_EQ(m.nr, self->res.nr);
-	qsort(m.recs, m.nr, sizeof(*m.recs), rec_cmp);
-	qsort(self->res.recs, self->res.nr, sizeof(*self->res.recs), rec_cmp);
+	if (m.nr) {	/* qsort() wants a non-NULL base */
+		qsort(m.recs, m.nr, sizeof(*m.recs), rec_cmp);
+		qsort(self->res.recs, self->res.nr, sizeof(*self->res.recs), rec_cmp);
+	}
 	for (size_t i = 0, bad = 0; i < m.nr && bad < 10; i++) {
 		const struct crec *a = &m.recs[i], *b = &self->res.recs[i];
 

@@ -161,7 +161,8 @@ static int census_pass(struct census_bpf *skel, struct ring_buffer *rb, struct c
 	*lost = 0;
 	bpf_map_lookup_elem(bpf_map__fd(skel->maps.lost), &zero, lost);
 	for (size_t i = 0; i < c->nr_vms; i++)
-		qsort(c->vms[i].slots, c->vms[i].nr, sizeof(*c->vms[i].slots), slot_cmp);
+		if (c->vms[i].nr)	/* qsort() wants a non-NULL base */
+			qsort(c->vms[i].slots, c->vms[i].nr, sizeof(*c->vms[i].slots), slot_cmp);
 	return 0;
 }
 
