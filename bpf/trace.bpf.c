@@ -35,9 +35,13 @@ struct {
 	__type(value, struct pending);
 } pending SEC(".maps");
 
+/*
+ * 8 MiB hold about 65000 events: the reader drains every 100 ms, and a
+ * VMM issuing no-op ioctls in a loop makes about 300000 a second.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
 /* Events that did not fit in the ring buffer. */
