@@ -423,6 +423,9 @@ int do_trace(int argc, char **argv)
 		if (deadline && (uint64_t)mono.tv_sec >= deadline)
 			break;
 	}
+	/* what arrived after the last drain (SIGINT, deadline) */
+	if (!t.err && !t.stop)
+		ring_buffer__consume(rb);
 	if (t.err) {
 		p_err("cannot print events: %s", strerror(-t.err));
 		goto out;
