@@ -26,15 +26,76 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
 CFLAGS ?= -O2 -g
-BASE_CFLAGS := -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP \
-	-Ilib/include -DMS_VERSION='"$(VERSION)"'
+BASE_CFLAGS = -std=gnu11 $(WARN) $(SANFLAGS) -D_GNU_SOURCE -MMD -MP \
+	-Ilib/include -DMS_VERSION='"$(VERSION)"' $(FEATURE_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all check bench man install clean deps FORCE
 
-all: $(OUT)/memslot $(OUT)/libmemslot.so man
+all: $(O)/FEATURES $(OUT)/memslot $(OUT)/libmemslot.so man
+
+# --- feature probes ----------------------------------------------------------
+# Each probe compiles a small snippet; the results go to $(O)/FEATURES and
+# HAVE_* flags. clang with CO-RE BTF, bpftool with skeletons and libbpf with
+# skeleton support are must-haves: a missing one stops the build and names
+# the Debian package (scripts/deps.sh installs them).
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+HAVE_CLANG_BPF := $(shell printf 'struct s { int a; } __attribute__((preserve_access_index));\nint f(struct s *p) { return __builtin_preserve_field_info(p->a, 0) + p->a; }\n' | \
+	$(CLANG) -target bpf -g -O2 -c -x c - -o /dev/null >/dev/null 2>&1 && echo 1 || echo 0)
+HAVE_BPFTOOL := $(shell $(BPFTOOL) gen help 2>&1 | grep -q 'gen skeleton' && echo 1 || echo 0)
+HAVE_LIBBPF_SKEL := $(shell printf '\043include <bpf/libbpf.h>\nint main(void) { struct bpf_object_skeleton *s = 0; return bpf_object__open_skeleton(s, 0) + bpf_object__load_skeleton(s); }\n' | \
+	$(CC) -x c - -o /dev/null -lbpf -lelf -lz >/dev/null 2>&1 && echo 1 || echo 0)
+HAVE_KVM_SET_USER_MEMORY_REGION2 := $(shell printf '\043include <linux/kvm.h>\nint x = KVM_SET_USER_MEMORY_REGION2;\n' | \
+	$(CC) -x c -c - -o /dev/null >/dev/null 2>&1 && echo 1 || echo 0)
+HAVE_RST2MAN := $(shell command -v rst2man >/dev/null 2>&1 && echo 1 || echo 0)
+
+ifneq ($(HAVE_CLANG_BPF),1)
+$(error clang cannot emit CO-RE BPF objects: install the Debian package clang (and llvm))
+endif
+ifneq ($(HAVE_BPFTOOL),1)
+$(error bpftool with 'gen skeleton' not found: install the Debian package bpftool)
+endif
+ifneq ($(HAVE_LIBBPF_SKEL),1)
+$(error libbpf with skeleton support not found: install the Debian package libbpf-dev (and libelf-dev zlib1g-dev))
+endif
+endif
+
+FEATURES := CLANG_BPF BPFTOOL LIBBPF_SKEL KVM_SET_USER_MEMORY_REGION2 RST2MAN
+FEATURE_CFLAGS := $(foreach f,$(FEATURES),$(if $(filter 1,$(HAVE_$(f))),-DHAVE_$(f)))
+FEATURE_TEXT := $(foreach f,$(FEATURES),HAVE_$(f)=$(HAVE_$(f)))
+
+$(O)/FEATURES: FORCE
+	$(Q)mkdir -p $(@D) && printf '%s\n' $(FEATURE_TEXT) | cmp -s - $@ || \
+		{ printf '%s\n' $(FEATURE_TEXT) > $@; printf '  %-5s %s\n' GEN $@; }
+
+# --- BPF programs --------------------------------------------------------------
+# vmlinux.h -> x.bpf.o -> x.skel.h. vmlinux.h comes from the running kernel's
+# BTF (or VMLINUX_BTF=) and is never committed. The objects do not depend on
+# SAN=, so they live in $(O)/bpf for both builds.
+BPF_DIR := $(O)/bpf
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_DIR)/%.skel.h)
+BPF_ARCH := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -I$(BPF_DIR) -Ibpf
+
+$(BPF_DIR)/vmlinux.h: $(VMLINUX_BTF) | $(DEPS_STAMP)
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D) && $(BPFTOOL) btf dump file $< format c > $@
+
+$(BPF_DIR)/%.bpf.o: bpf/%.bpf.c bpf/memslot_bpf.h $(BPF_DIR)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@ && $(LLVM_STRIP) -g $@
+
+$(BPF_DIR)/%.skel.h: $(BPF_DIR)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # --- dependencies --------------------------------------------------------
 # scripts/deps.sh is idempotent; the stamp makes make run it once per tree.
@@ -105,11 +166,15 @@ $(GUEST_OBJ): tool/guest/embed.S $(GUEST_BIN)
 # --- memslot tool ----------------------------------------------------------
 TOOL_SRCS := $(wildcard tool/*.c)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(OUT)/%.o)
-TOOL_LIBS := -ljson-c
+TOOL_LIBS := -ljson-c -lbpf -lelf -lz
 
 $(OUT)/tool/%.o: tool/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Itool $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Itool -Ibpf -I$(BPF_DIR) $(CFLAGS) -c $< -o $@
+
+# Tool objects that load a skeleton depend on it by name.
+$(OUT)/tool/trace.o: $(BPF_DIR)/trace.skel.h
+$(OUT)/tool/census.o: $(BPF_DIR)/census.skel.h
 
 $(OUT)/memslot: $(TOOL_OBJS) $(GUEST_OBJ) $(OUT)/libmemslot.a
 	$(call msg,LD,$@)
@@ -120,7 +185,7 @@ TEST_SRCS := $(wildcard selftests/test_*.c)
 TEST_BINS := $(TEST_SRCS:selftests/%.c=$(OUT)/selftests/%)
 TESTLIB_SRCS := $(wildcard selftests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(OUT)/%.o)
-TEST_CFLAGS := -I$(O)/include -Iselftests/lib -Ilib -Wno-missing-prototypes
+TEST_CFLAGS := -I$(O)/include -Iselftests/lib -Ilib -Ibpf -I$(BPF_DIR) -Wno-missing-prototypes
 
 $(OUT)/selftests/%.o: selftests/%.c $(HARNESS)
 	$(call msg,CC,$@)
@@ -137,10 +202,14 @@ $(OUT)/selftests/test_vmm: $(OUT)/selftests/test_vmm.o $(OUT)/tool/vmm.o $(GUEST
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
 
+# The BPF selftests load the skeletons themselves.
+$(OUT)/selftests/test_trace.o: $(BPF_DIR)/trace.skel.h
+$(OUT)/selftests/test_census.o: $(BPF_DIR)/census.skel.h
+
 # QEMU 7.2 reference output lives in the specification beside the tree.
 SAMPLES ?= $(abspath ../shared/spec/samples/qemu-7.2)
 
-check: $(TEST_BINS) $(OUT)/memslot
+check: $(O)/FEATURES $(TEST_BINS) $(OUT)/memslot
 	$(Q)MEMSLOT=$(abspath $(OUT)/memslot) MEMSLOT_SAMPLES=$(SAMPLES) \
 		MEMSLOT_CORPUS=$(abspath $(O)/qemu-corpus) bash selftests/run.sh $(TEST_BINS)
 
@@ -188,4 +257,4 @@ install: all
 clean:
 	rm -rf $(O)
 
--include $(shell find $(OUT) -name '*.d' 2>/dev/null)
+-include $(shell find $(OUT) $(BPF_DIR) -name '*.d'  2>/dev/null | sort -u)

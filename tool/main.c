@@ -26,6 +26,12 @@ const struct cmd cmds[] = {
 	  "predict memory-device placement, KVM memslots and memslot accounting" },
 	{ "run",	do_run,
 	  "run a guest on the planned machine, hot-plug memory and verify the memslots" },
+	{ "trace",	do_trace,
+	  "trace KVM memslot ioctls of running VMs with BPF" },
+	{ "census",	do_census,
+	  "list the KVM memslots of running VMs, read from the kernel with BPF" },
+	{ "verify",	do_verify,
+	  "compare a running VM's memslots with a planned memslot table" },
 	{ NULL, NULL, NULL },
 };
 

@@ -224,6 +224,44 @@ struct json_object *memslot_table_json_cols(struct ms_slotmap *const *maps, size
 					    const struct memslot_cols *cols);
 
 /*
+ * BPF commands (bpfutil.c, trace.c, census.c).
+ */
+
+int do_trace(int argc, char **argv);
+int do_census(int argc, char **argv);
+int do_verify(int argc, char **argv);
+
+/**
+ * bpf_check_privileges() - can this process load and attach tracing BPF?
+ *
+ * Reads the effective capability set; reports one error naming what is
+ * missing (CAP_BPF, CAP_PERFMON) if CAP_SYS_ADMIN does not stand in.
+ *
+ * Return: 0, or -EPERM after reporting.
+ */
+int bpf_check_privileges(void);
+
+/**
+ * bpf_setup_libbpf() - route libbpf's messages to stderr only with -d
+ */
+void bpf_setup_libbpf(void);
+
+/**
+ * bpf_have_btf_tracepoints() - does the kernel BTF describe the raw
+ *	syscall tracepoints (btf_trace_sys_enter), so tp_btf programs load?
+ *
+ * Return: true or false.
+ */
+bool bpf_have_btf_tracepoints(void);
+
+/**
+ * bpf_kvm_hooks_note() - why kvm_set_memory_region() is not hooked
+ *
+ * Return: static text naming whether kprobes and fexit exist here.
+ */
+const char *bpf_kvm_hooks_note(void);
+
+/*
  * Embedded default topology (topology.c): a QEMU 7.2 "pc" machine with
  * 4 GiB RAM (split around the PCI hole), a few MMIO and port-I/O devices,
  * the PAM and SMRAM aliases, and five address spaces.
