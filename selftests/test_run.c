@@ -138,6 +138,22 @@ static int run_env(struct result *r, const char *fault, const char *const *args)
 
 #define RUN(r, ...) run_env(r, NULL, (const char *const[]){ __VA_ARGS__, NULL })
 
+/* --verify needs the BPF tracer and census: root (CAP_BPF, CAP_PERFMON). */
+#define NEED_BPF() do {								\
+		if (geteuid())							\
+			SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");	\
+	} while (0)
+
+static size_t count_of(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+
 static void result_free(struct result *r)
 {
 	free(r->out);
@@ -300,6 +316,38 @@ static bool tables_equal(struct __test_metadata *_metadata, struct json_object *
 }
 
 /* Every step passed: ok, consistent, verified with pages, equal tables. */
+/*
+ * Every step's "kernel_verify" of a run with --verify passed: the census of
+ * the VM equals the library's table, every ioctl that reached the kernel
+ * was traced, device memory agrees, nothing was lost.
+ */
+static void check_kernel_verify(struct __test_metadata *_metadata, struct json_object *doc)
+{
+	struct json_object *steps = key(doc, "steps");
+
+	EXPECT_TRUE(boolean(doc, "kernel_verify"));
+	EXPECT_LT(0, len_of(steps));
+	for (size_t i = 0; i < len_of(steps); i++) {
+		struct json_object *s = idx(steps, i), *kv = key(s, "kernel_verify");
+		uint64_t injected = u64(kv, "injected_faults");
+
+		ASSERT_NE(NULL, kv) TH_LOG("step %zu", i);
+		EXPECT_TRUE(boolean(kv, "ok")) TH_LOG("%s: %s", str(s, "command"),
+						       json_object_to_json_string(kv));
+		EXPECT_EQ(len_of(key(s, "memslots")), u64(kv, "census_slots"));
+		EXPECT_EQ(u64(kv, "library_slots"), u64(kv, "census_slots"));
+		EXPECT_EQ(len_of(key(s, "kernel_memslots")), u64(kv, "census_slots"));
+		EXPECT_EQ(u64(key(s, "kvm"), "ioctls") - injected, u64(kv, "traced_ioctls"));
+		EXPECT_EQ(u64(kv, "issued_ioctls"), u64(kv, "traced_ioctls"));
+		EXPECT_EQ(u64(key(s, "kvm"), "failures") - injected, u64(kv, "traced_failures"));
+		EXPECT_EQ(u64(key(s, "accounting"), "used_memslots"),
+			  u64(kv, "devmem_kernel_slots"))
+			TH_LOG("%s", json_object_to_json_string(key(s, "accounting")));
+		EXPECT_EQ(0, u64(kv, "lost_events"));
+		EXPECT_EQ(0, len_of(key(kv, "differences")));
+	}
+}
+
 static void check_all_steps(struct __test_metadata *_metadata, struct json_object *doc)
 {
 	struct json_object *steps = key(doc, "steps");
@@ -349,6 +397,39 @@ TEST(default_scenario_text)
 	EXPECT_TRUE(has_line(r.out, "   4   0  0x0000000000100000  0x000000001ff00000  -        "
 				    "pc.ram          pc.ram               257"));
 	TH_LOG("default scenario: %.2f s", r.secs);
+	result_free(&r);
+}
+
+/* The default scenario verifies against the kernel by default (root here). */
+TEST(default_scenario_verify)
+{
+	struct json_object *doc;
+	struct result r;
+	size_t steps;
+
+	NEED_KVM();
+	NEED_BPF();
+	ASSERT_EQ(0, RUN(&r, "run"));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	EXPECT_STREQ("", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\nkernel verification: tracer "));
+	steps = count_of(r.out, "\nstart:\n") + count_of(r.out, "\nline ");
+	EXPECT_EQ(12, steps);
+	EXPECT_EQ(steps, count_of(r.out, "\n  verified against the kernel: ok (census "));
+	EXPECT_NE(NULL, strstr(r.out, "\n  verified against the kernel: ok (census 5 slots == "
+				      "library, 7 ioctls traced == issued)\n"));
+	EXPECT_EQ(NULL, strstr(r.out, "FAIL"));
+	result_free(&r);
+
+	/* --verify given explicitly, JSON */
+	ASSERT_EQ(0, RUN(&r, "-j", "run", "--verify"));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(12, len_of(key(doc, "steps")));
+	check_kernel_verify(_metadata, doc);
+	EXPECT_TRUE(boolean(doc, "ok"));
+	json_object_put(doc);
 	result_free(&r);
 }
 
@@ -923,6 +1004,59 @@ TEST_F(fault, every_ioctl)
 		result_free(&r);
 	}
 	json_object_put(clean);
+}
+
+/*
+ * --verify with an injected fault at the first ioctl of the step: the step
+ * fails, but the injected ioctl never reaches the kernel, so the tracer
+ * sees one ioctl less than the binding counted and no failed one; the
+ * census still equals the library's table (nothing half-added) and every
+ * step before and the failing one verify against the kernel.
+ */
+TEST_F(fault, verify_kernel)
+{
+	struct json_object *clean, *doc, *last, *kv;
+	struct result r;
+	uint64_t first, n;
+	char fault[64];
+	size_t at;
+
+	NEED_KVM();
+	NEED_BPF();
+	clean = run_scn(_metadata, self->path, variant->args, NULL, "--verify", &r);
+	ASSERT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	ASSERT_NE(NULL, clean);
+	result_free(&r);
+	check_kernel_verify(_metadata, clean);
+	at = step_index(clean, variant->command);
+	ASSERT_NE(SIZE_MAX, at);
+	first = u64(key(idx(key(clean, "steps"), at), "kvm"), "ioctl_first");
+	n = u64(key(idx(key(clean, "steps"), at), "kvm"), "ioctls");
+	EXPECT_EQ(n, u64(key(idx(key(clean, "steps"), at), "kernel_verify"), "traced_ioctls"));
+	json_object_put(clean);
+
+	snprintf(fault, sizeof(fault), "%" PRIu64 ":ENOMEM", first);
+	doc = run_scn(_metadata, self->path, variant->args, fault, "--verify", &r);
+	EXPECT_EQ(1, r.status);
+	ASSERT_NE(NULL, doc) TH_LOG("%.300s", r.out);
+	EXPECT_EQ(at + 1, len_of(key(doc, "steps")));
+	last = idx(key(doc, "steps"), len_of(key(doc, "steps")) - 1);
+	EXPECT_STREQ(variant->command, str(last, "command"));
+	EXPECT_FALSE(boolean(last, "step_ok"));
+	EXPECT_EQ(ENOMEM, u64(key(last, "kvm_error"), "errno"));
+	kv = key(last, "kernel_verify");
+	ASSERT_NE(NULL, kv);
+	EXPECT_TRUE(boolean(kv, "ok")) TH_LOG("%s", json_object_to_json_string(kv));
+	/* the injected fault stopped the step at its first ioctl, before the kernel */
+	EXPECT_EQ(1, u64(kv, "injected_faults"));
+	EXPECT_EQ(u64(key(last, "kvm"), "ioctls") - 1, u64(kv, "traced_ioctls"));
+	EXPECT_EQ(u64(kv, "issued_ioctls"), u64(kv, "traced_ioctls"));
+	EXPECT_EQ(0, u64(kv, "traced_failures"));
+	EXPECT_EQ(NULL, key(kv, "traced_errno"));
+	check_kernel_verify(_metadata, doc);
+	EXPECT_FALSE(boolean(doc, "ok"));
+	json_object_put(doc);
+	result_free(&r);
 }
 
 TEST_HARNESS_MAIN

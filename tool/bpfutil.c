@@ -29,23 +29,35 @@ static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-int bpf_check_privileges(void)
+const char *bpf_missing_privileges(void)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = { 0 };
 	bool bpf, perfmon;
 
-	if (syscall(SYS_capget, &h, d)) {
-		p_err("cannot read capabilities: %s", strerror(errno));
-		return -EPERM;
-	}
+	if (syscall(SYS_capget, &h, d))
+		return "cannot read the capabilities";
 	/* CAP_SYS_ADMIN covers both on kernels from before the split (5.8). */
 	bpf = has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN);
 	perfmon = has_cap(d, CAP_PERFMON) || has_cap(d, CAP_SYS_ADMIN);
 	if (bpf && perfmon)
+		return NULL;
+	if (!bpf && !perfmon)
+		return "missing capabilities: CAP_BPF and CAP_PERFMON (run as root)";
+	return bpf ? "missing capabilities: CAP_PERFMON (run as root)" :
+		     "missing capabilities: CAP_BPF (run as root)";
+}
+
+int bpf_check_privileges(void)
+{
+	const char *why = bpf_missing_privileges();
+
+	if (!why)
 		return 0;
-	p_err("missing capabilities: %s%s%s (run as root)", bpf ? "" : "CAP_BPF",
-	      !bpf && !perfmon ? " and " : "", perfmon ? "" : "CAP_PERFMON");
+	if (!strncmp(why, "cannot", 6))
+		p_err("%s: %s", why, strerror(errno));
+	else
+		p_err("%s", why);
 	return -EPERM;
 }
 

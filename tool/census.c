@@ -629,3 +629,89 @@ out:
 	census_free(&c);
 	return status;
 }
+
+/* --- the census of memslot run --verify ------------------------------------ */
+
+struct census_self {
+	struct census_bpf *skel;
+	struct ring_buffer *rb;
+	struct census c;
+};
+
+struct census_self *census_self_open(uint32_t tgid, int *err)
+{
+	struct census_self *cs = calloc(1, sizeof(*cs));
+
+	if (!cs) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	cs->skel = census_bpf__open();
+	if (!cs->skel) {
+		*err = -errno;
+		goto fail;
+	}
+	cs->skel->rodata->targ_tgid = tgid;
+	*err = census_bpf__load(cs->skel);
+	if (!*err)
+		*err = census_bpf__attach(cs->skel);
+	if (*err)
+		goto fail;
+	cs->rb = ring_buffer__new(bpf_map__fd(cs->skel->maps.records), on_record, &cs->c, NULL);
+	if (!cs->rb) {
+		*err = -errno;
+		goto fail;
+	}
+	return cs;
+fail:
+	census_self_close(cs);
+	return NULL;
+}
+
+int census_self_read(struct census_self *cs, int fd, struct census_self_vm *out)
+{
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (int tries = 0; tries < CENSUS_TRIES; tries++) {
+		const struct cvm *v = NULL;
+		struct timespec t0, t1;
+		uint64_t lost = 0;
+
+		census_free(&cs->c);
+		cs->c.err = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		err = census_pass(cs->skel, cs->rb, &cs->c, &lost);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		out->ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+			  (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+		out->lost = lost;
+		if (err)
+			return err;
+		for (size_t i = 0; i < cs->c.nr_vms; i++)
+			if ((int)cs->c.vms[i].head.fd == fd)
+				v = &cs->c.vms[i];
+		if (!v)
+			return -ENOENT;
+		out->found = true;
+		out->vm = v->head.vm;
+		out->slots = v->slots;
+		out->nr = v->nr;
+		out->generation = v->end.generation[0];
+		out->nr_memslot_pages = v->end.nr_memslot_pages;
+		if (cvm_consistent(v) && !lost)
+			return 0;
+		err = -EAGAIN;
+	}
+	return err;
+}
+
+void census_self_close(struct census_self *cs)
+{
+	if (!cs)
+		return;
+	census_free(&cs->c);
+	ring_buffer__free(cs->rb);
+	census_bpf__destroy(cs->skel);
+	free(cs);
+}

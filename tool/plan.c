@@ -333,7 +333,7 @@ static bool is_opt(const char *arg, const char *name, bool qemu_style)
 
 enum arg_kind {
 	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_SCRIPT,
-	A_CPU, A_DIRTY_LOG, A_FULL,
+	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY,
 };
 
 /* which command accepts an option */
@@ -361,6 +361,7 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		{ "cpu", false, A_CPU, FOR_RUN, false },
 		{ "dirty-log", false, A_DIRTY_LOG, FOR_RUN, true },
 		{ "full", false, A_FULL, FOR_RUN, true },
+		{ "verify", false, A_VERIFY, FOR_RUN, true },
 	};
 	int cmd = p->run ? FOR_RUN : FOR_PLAN;
 	char err[QOPT_ERR_LEN];
@@ -471,6 +472,9 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			break;
 		case A_FULL:
 			p->full = true;
+			break;
+		case A_VERIFY:
+			p->verify = true;
 			break;
 		}
 	}

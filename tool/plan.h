@@ -48,6 +48,7 @@ struct vhost_arg {
  * @cpu: run --cpu N, -1 if not given
  * @dirty_log: run --dirty-log
  * @full: run --full
+ * @verify: run --verify (BPF tracer and census against the kernel)
  * @kvm_failure: run: if a memslot ioctl failed while plan_build() built
  *	the machine or a device, write QEMU's text and the binding's
  *	explanation into @buf and return true; plan_build() reports that
@@ -79,6 +80,7 @@ struct plan {
 	int cpu;
 	bool dirty_log;
 	bool full;
+	bool verify;
 	bool (*kvm_failure)(const struct plan *p, char *buf, size_t len);
 
 	struct ms_ctx *ctx;

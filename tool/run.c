@@ -19,6 +19,16 @@
  *            reports at least the pages the guest wrote in it
  *   unchanged after a failing step: the device-memory accounting and the
  *            consumers are those of the step before
+ *   verified against the kernel
+ *            with --verify (default of the default scenario when CAP_BPF
+ *            and CAP_PERFMON are there): the BPF census of this VM (found
+ *            by its fd) equals the slot map, the tracer (attached to this
+ *            pid before plan_build()) saw the step's ioctls minus the
+ *            injected faults (which fail in the binding, never in the
+ *            kernel; run_exec() counts them by ms_kvm__last_error()'s
+ *            "(injected fault)"), failures with the library's errno, the
+ *            device-memory used memslots are the census's slots there, and
+ *            no event was lost
  *
  * Threading: one thread does everything, pinned with sched_setaffinity
  * (--cpu, default CPU 0 when the affinity mask has it): the vCPU runs only
@@ -47,8 +57,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "memslot.h"
+#include "memslot_bpf.h"
 #include "plan.h"
 #include "scenario.h"
 #include "vmm.h"
@@ -109,6 +121,26 @@ struct acct {
 	uint32_t kvm_free;
 };
 
+/* --verify: the kernel's view of a step (the census and the tracer). */
+struct kverify {
+	bool done;			/* the check ran */
+	bool ok;
+	uint64_t census_slots, lib_slots;
+	uint64_t traced, issued;	/* ioctls: traced, issued minus injected */
+	uint64_t injected;		/* failed in the binding, never sent */
+	uint64_t traced_failed, failed;	/* failures: traced, issued minus injected */
+	int traced_errno;		/* of the first traced failure, 0 if none */
+	int expected_errno;		/* of the first failure that reached the kernel */
+	uint64_t foreign;		/* events of another VM or fd of this process */
+	uint64_t devmem_used, devmem_census;
+	uint64_t lost;
+	uint64_t vm, generation;
+	uint64_t census_ns;
+	int err;			/* census or tracer error, negative errno */
+	char **diffs;
+	size_t nr_diffs;
+};
+
 struct step {
 	const struct scn_step *st;	/* NULL: the start */
 	int ret;
@@ -158,12 +190,15 @@ struct step {
 	bool acct_checked, acct_same;
 	char acct_diff[160];
 
+	struct kverify kv;
+
 	unsigned int checks, failed;
 };
 
 struct run {
 	struct plan p;
 	const char *script_name;
+	bool default_scenario;
 	struct ms_kvm *kvm;
 	struct vmm *vmm;
 	int cpu;
@@ -174,6 +209,17 @@ struct run {
 
 	struct slot_note *notes;
 	size_t nr_notes;
+
+	/* --verify */
+	struct trace_self *ts;
+	struct census_self *cs;
+	const char *attach;		/* the tracer's attach path */
+	char kv_skipped[200];		/* default scenario: why it does not run */
+	int vm_fd;
+	uint64_t injected;		/* injected faults of the current step */
+	uint64_t tr_events, tr_failed, tr_foreign;	/* traced, current step */
+	int tr_errno;
+	uint64_t tr_vm;			/* the VM pointer of the last event */
 
 	unsigned int checks, failed;
 	bool guest_dead;
@@ -193,7 +239,7 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"Usage: memslot [OPTIONS] run [-M|-machine MACHINE] [-m MEMORY] [-object BACKEND]...\n"
 		"                             [-device DEVICE]... [--script FILE] [--cpu N]\n"
-		"                             [--dirty-log] [--full]\n"
+		"                             [--dirty-log] [--full] [--verify]\n"
 		"\n"
 		"Build the machine with real memory in a KVM VM whose memslots libmemslot sets,\n"
 		"boot a probe guest, replay the script's hot(un)plug commands while it runs and\n"
@@ -212,6 +258,10 @@ static void run_usage(FILE *f)
 		"      --dirty-log     start dirty logging (migration) and report the pages the\n"
 		"                      guest dirtied in each slot\n"
 		"      --full          verify every page instead of a sample\n"
+		"      --verify        check every step against the kernel: the census of the\n"
+		"                      VM's memslots and the traced ioctls (BPF; the default\n"
+		"                      of the default scenario when CAP_BPF and CAP_PERFMON\n"
+		"                      are there)\n"
 		"  -h, --help          print this help\n");
 }
 
@@ -234,6 +284,9 @@ static int run_exec(void *opaque, const struct ms_slot_op *op)
 		r->updates++;
 		break;
 	}
+	/* an injected fault fails before the ioctl: the kernel never sees it */
+	if (ret && strstr(ms_kvm__last_error(r->kvm)->msg, "(injected fault)"))
+		r->injected++;
 	if (ret && !r->kf.set) {
 		r->kf.set = true;
 		r->kf.op = *op;
@@ -823,6 +876,183 @@ static bool acct_same(const struct acct *a, const struct acct *b, char *why, siz
 	return true;
 }
 
+/* --- --verify: the census and the tracer ----------------------------------------- */
+
+/* Every traced memslot ioctl of this process (run from trace_self_drain()). */
+static int on_trace(const struct ms_trace_event *e, void *opaque)
+{
+	struct run *r = opaque;
+
+	if (e->fd != r->vm_fd) {
+		r->tr_foreign++;
+		return 0;
+	}
+	r->tr_events++;
+	r->tr_vm = e->vm;
+	if (e->ret) {
+		if (!r->tr_failed)
+			r->tr_errno = e->ret;
+		r->tr_failed++;
+	}
+	return 0;
+}
+
+static int kv_diff(struct kverify *kv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int kv_diff(struct kverify *kv, const char *fmt, ...)
+{
+	char **n = realloc(kv->diffs, (kv->nr_diffs + 1) * sizeof(*n));
+	va_list ap;
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	kv->diffs = n;
+	va_start(ap, fmt);
+	ret = vasprintf(&n[kv->nr_diffs], fmt, ap);
+	va_end(ap);
+	if (ret < 0)
+		return -ENOMEM;
+	kv->nr_diffs++;
+	return 0;
+}
+
+static int cmp_cslot(const struct ms_memslot *a, const struct ms_census_slot *b)
+{
+	if (!a)
+		return 1;
+	if (!b)
+		return -1;
+	if (a->as_id != b->as_id)
+		return a->as_id < b->as_id ? -1 : 1;
+	return a->slot < b->id ? -1 : a->slot > b->id;
+}
+
+/* The census of our VM against the library's slot map. */
+static int kv_compare(struct run *r, struct kverify *kv, const struct census_self_vm *cv)
+{
+	struct ms_machine_layout lay;
+	struct ms_devmem_stats st;
+	struct slot_list l = { 0 };
+	size_t i = 0, j = 0;
+	int ret = 0;
+
+	ms_slotmap__for_each(ms_machine__kvm(r->p.m), collect_slot, &l);
+	if (l.err)
+		return l.err;
+	if (l.nr)
+		qsort(l.s, l.nr, sizeof(*l.s), cmp_slot);
+	kv->lib_slots = l.nr;
+	kv->census_slots = cv->nr;
+	while ((i < l.nr || j < cv->nr) && !ret) {
+		const struct ms_memslot *a = i < l.nr ? &l.s[i] : NULL;
+		const struct ms_census_slot *b = j < cv->nr ? &cv->slots[j] : NULL;
+		int c = cmp_cslot(a, b);
+
+		if (c < 0) {
+			ret = kv_diff(kv, "slot %u as %u: 0x%" PRIx64 "+0x%" PRIx64
+				      " in the library only", a->slot, a->as_id, a->gpa, a->size);
+			i++;
+		} else if (c > 0) {
+			ret = kv_diff(kv, "slot %u as %u: 0x%" PRIx64 "+0x%" PRIx64
+				      " in the kernel's census only", b->id, b->as_id, b->gpa,
+				      b->size);
+			j++;
+		} else {
+			if (a->gpa != b->gpa || a->size != b->size || a->flags != b->flags ||
+			    (uint64_t)(uintptr_t)a->hva != b->hva)
+				ret = kv_diff(kv, "slot %u as %u: library 0x%" PRIx64 "+0x%" PRIx64
+					      " flags 0x%x hva %p, census 0x%" PRIx64 "+0x%" PRIx64
+					      " flags 0x%x hva 0x%" PRIx64, a->slot, a->as_id,
+					      a->gpa, a->size, a->flags, a->hva, b->gpa, b->size,
+					      b->flags, b->hva);
+			i++;
+			j++;
+		}
+	}
+	free(l.s);
+	if (ret)
+		return ret;
+
+	/* device memory: used memslots (rule 6.2) against the kernel's slots there */
+	ms_machine__layout(r->p.m, &lay);
+	ms_machine__devmem_stats(r->p.m, &st);
+	kv->devmem_used = st.used_memslots;
+	for (size_t k = 0; k < cv->nr; k++) {
+		const struct ms_census_slot *c = &cv->slots[k];
+
+		if (!c->as_id && lay.devmem_size && c->gpa >= lay.devmem_base &&
+		    c->gpa - lay.devmem_base < lay.devmem_size)
+			kv->devmem_census++;
+	}
+	if (kv->devmem_used != kv->devmem_census)
+		ret = kv_diff(kv, "device memory: %" PRIu64 " used memslots, %" PRIu64
+			      " slots in the kernel", kv->devmem_used, kv->devmem_census);
+	return ret;
+}
+
+/*
+ * After a step: read the tracer's events of the step and the census of
+ * our VM, and compare both with what the library did.
+ */
+static int kv_check(struct run *r, struct step *s)
+{
+	struct kverify *kv = &s->kv;
+	struct census_self_vm cv;
+	int ret;
+
+	kv->done = true;
+	r->tr_events = r->tr_failed = r->tr_foreign = 0;
+	r->tr_errno = 0;
+	ret = trace_self_drain(r->ts);
+	if (ret) {
+		kv->err = ret;
+		return kv_diff(kv, "cannot read the trace: %s", strerror(-ret));
+	}
+	kv->traced = r->tr_events;
+	kv->traced_failed = r->tr_failed;
+	kv->traced_errno = r->tr_errno ? -r->tr_errno : 0;
+	kv->foreign = r->tr_foreign;
+	kv->injected = r->injected;
+	kv->issued = s->ioctls - kv->injected;
+	kv->failed = s->failures - kv->injected;
+	kv->expected_errno = s->kf.set && !strstr(s->kf.e.msg, "(injected fault)") ?
+			     -s->kf.e.err : 0;
+
+	ret = census_self_read(r->cs, r->vm_fd, &cv);
+	kv->census_ns = cv.ns;
+	kv->lost = trace_self_lost(r->ts) + cv.lost;
+	if (ret && ret != -EAGAIN) {
+		kv->err = ret;
+		ret = kv_diff(kv, ret == -ENOENT ? "the census found no VM with fd %d" :
+			      "census of fd %d failed", r->vm_fd);
+		goto lost;
+	}
+	if (ret == -EAGAIN && (ret = kv_diff(kv, "no consistent census in 3 passes")))
+		return ret;
+	kv->vm = cv.vm;
+	kv->generation = cv.generation;
+	ret = kv_compare(r, kv, &cv);
+	if (ret)
+		return ret;
+	if (kv->traced && r->tr_vm != cv.vm)
+		ret = kv_diff(kv, "traced VM 0x%" PRIx64 ", census VM 0x%" PRIx64, r->tr_vm, cv.vm);
+	if (!ret && kv->traced != kv->issued)
+		ret = kv_diff(kv, "%" PRIu64 " ioctls traced, %" PRIu64 " issued to the kernel",
+			      kv->traced, kv->issued);
+	if (!ret && kv->traced_failed != kv->failed)
+		ret = kv_diff(kv, "%" PRIu64 " failed ioctls traced, %" PRIu64
+			      " failed in the kernel", kv->traced_failed, kv->failed);
+	if (!ret && kv->expected_errno && kv->traced_errno != kv->expected_errno)
+		ret = kv_diff(kv, "failed ioctl traced with %s, the library got %s",
+			      strerrorname_np(kv->traced_errno) ?: "none",
+			      strerrorname_np(kv->expected_errno) ?: "?");
+lost:
+	if (!ret && kv->lost)
+		ret = kv_diff(kv, "%" PRIu64 " events lost", kv->lost);
+	return ret;
+}
+
 /* --- one step ------------------------------------------------------------------ */
 
 static void step_free(struct step *s)
@@ -830,6 +1060,9 @@ static void step_free(struct step *s)
 	for (size_t i = 0; i < s->nr_diffs; i++)
 		free(s->diffs[i]);
 	free(s->diffs);
+	for (size_t i = 0; i < s->kv.nr_diffs; i++)
+		free(s->kv.diffs[i]);
+	free(s->kv.diffs);
 }
 
 /*
@@ -851,6 +1084,7 @@ static int step_run(struct run *r, struct step *s)
 
 		memset(&r->kf, 0, sizeof(r->kf));
 		r->creates = r->deletes = r->updates = 0;
+		r->injected = 0;
 		ms_slotmap__clear_ops(map);
 		s->ret = scenario_exec(r->p.m, s->st, false, err);
 		if (s->ret && r->kf.set)
@@ -918,6 +1152,13 @@ static int step_run(struct run *r, struct step *s)
 		s->acct_checked = true;
 		s->acct_same = acct_same(&before, &after, s->acct_diff, sizeof(s->acct_diff));
 		check(r, s, s->acct_same);
+	}
+	if (r->ts) {
+		ret = kv_check(r, s);
+		if (ret && !s->kv.err)
+			return ret;
+		s->kv.ok = !s->kv.nr_diffs;
+		check(r, s, s->kv.ok);
 	}
 	ms_slotmap__clear_ops(map);
 	return 0;
@@ -1000,6 +1241,23 @@ static void print_checks(const struct run *r, const struct step *s, FILE *f)
 	if (s->acct_checked)
 		fprintf(f, "  unchanged: %s%s%s\n", okfail(s->acct_same), s->acct_same ? "" : ": ",
 			s->acct_same ? "" : s->acct_diff);
+	if (s->kv.done) {
+		const struct kverify *kv = &s->kv;
+
+		fprintf(f, "  verified against the kernel: %s (census %" PRIu64 " slots %s library, %"
+			PRIu64 " ioctls traced %s issued", okfail(kv->ok), kv->census_slots,
+			kv->census_slots == kv->lib_slots ? "==" : "!=", kv->traced,
+			kv->traced == kv->issued ? "==" : "!=");
+		if (kv->injected)
+			fprintf(f, ", %" PRIu64 " injected fault%s not sent", kv->injected,
+				kv->injected == 1 ? "" : "s");
+		if (kv->traced_failed)
+			fprintf(f, ", failed with %s", strerrorname_np(kv->traced_errno) ?: "?");
+		fprintf(f, ")");
+		for (size_t i = 0; i < kv->nr_diffs; i++)
+			fprintf(f, "%s%s", i ? "; " : ": ", kv->diffs[i]);
+		fprintf(f, "\n");
+	}
 }
 
 static int print_step(struct run *r, const struct step *s, FILE *f)
@@ -1070,6 +1328,36 @@ static struct json_object *kvm_fail_json(const struct run *r, const struct kvm_f
 	return o;
 }
 
+static struct json_object *kv_json(const struct kverify *kv)
+{
+	struct json_object *o = json_object_new_object(), *a;
+
+	if (!o)
+		return NULL;
+	ADD(o, "ok", json_object_new_boolean(kv->ok));
+	ADD(o, "vm", json_u64(kv->vm));
+	ADD(o, "generation", json_u64(kv->generation));
+	ADD(o, "census_slots", json_u64(kv->census_slots));
+	ADD(o, "library_slots", json_u64(kv->lib_slots));
+	ADD(o, "traced_ioctls", json_u64(kv->traced));
+	ADD(o, "issued_ioctls", json_u64(kv->issued));
+	ADD(o, "injected_faults", json_u64(kv->injected));
+	ADD(o, "traced_failures", json_u64(kv->traced_failed));
+	ADD(o, "kernel_failures", json_u64(kv->failed));
+	ADD(o, "traced_errno", kv->traced_errno ? json_u64((uint64_t)kv->traced_errno) : NULL);
+	ADD(o, "devmem_used_memslots", json_u64(kv->devmem_used));
+	ADD(o, "devmem_kernel_slots", json_u64(kv->devmem_census));
+	ADD(o, "lost_events", json_u64(kv->lost));
+	ADD(o, "census_ns", json_u64(kv->census_ns));
+	a = json_object_new_array();
+	ADD(o, "differences", a);
+	for (size_t i = 0; a && i < kv->nr_diffs; i++)
+		json_object_array_add(a, json_object_new_string(kv->diffs[i]));
+	if (!a)
+		return json_object_put(o), NULL;
+	return o;
+}
+
 static struct json_object *step_json(struct run *r, const struct step *s)
 {
 	struct ms_slotmap *map = ms_machine__kvm(r->p.m);
@@ -1121,6 +1409,7 @@ static struct json_object *step_json(struct run *r, const struct step *s)
 	ok = ok && a;
 	if (s->acct_checked)
 		ADD(o, "accounting_unchanged", json_object_new_boolean(s->acct_same));
+	ADD(o, "kernel_verify", s->kv.done ? kv_json(&s->kv) : NULL);
 
 	v = json_object_new_object();
 	ADD(o, "verification", v);
@@ -1282,9 +1571,11 @@ static int parse(struct run *r, int argc, char **argv, bool *help)
 	extra.cpu = r->p.cpu;
 	extra.dirty_log = r->p.dirty_log;
 	extra.full = r->p.full;
+	extra.verify = r->p.verify;
 	plan_free(&r->p);
 	r->p = extra;
 	r->script_name = DEFAULT_NAME;
+	r->default_scenario = true;
 	return load_default_script(r);
 }
 
@@ -1328,6 +1619,9 @@ static void note_failure(struct run *r, const struct step *s)
 	else if (s->acct_checked && !s->acct_same)
 		snprintf(r->first_error, sizeof(r->first_error), "%saccounting changed: %s", where,
 			 s->acct_diff);
+	else if (s->kv.done && s->kv.nr_diffs)
+		snprintf(r->first_error, sizeof(r->first_error), "%sverify against the kernel: %s",
+			 where, s->kv.diffs[0]);
 	else
 		snprintf(r->first_error, sizeof(r->first_error), "%sa check failed", where);
 }
@@ -1345,6 +1639,47 @@ static bool build_kvm_failure(const struct plan *p, char *buf, size_t len)
 	return true;
 }
 
+/*
+ * --verify (the default of the default scenario): attach the tracer to this
+ * process and load the census before the machine sets any memslot. Given
+ * explicitly, a failure is an error; by default it is one line saying why
+ * the kernel verification is skipped.
+ */
+static int start_kverify(struct run *r)
+{
+	bool wanted = r->p.verify;
+	const char *why = bpf_missing_privileges();
+	int err = 0;
+
+	if (!wanted && !r->default_scenario)
+		return 0;
+	if (why) {
+		if (wanted) {
+			p_err("--verify: %s", why);
+			return 1;
+		}
+		snprintf(r->kv_skipped, sizeof(r->kv_skipped), "%s", why);
+		return 0;
+	}
+	bpf_setup_libbpf();
+	r->vm_fd = ms_kvm__vm_fd(r->kvm);
+	r->ts = trace_self_open((uint32_t)getpid(), &r->attach, on_trace, r, &err);
+	if (r->ts)
+		r->cs = census_self_open((uint32_t)getpid(), &err);
+	if (r->ts && r->cs)
+		return 0;
+	trace_self_close(r->ts);
+	r->ts = NULL;
+	if (wanted) {
+		p_err("--verify: cannot load or attach the BPF programs: %s (run with -d for "
+		      "details)", strerror(-err));
+		return 1;
+	}
+	snprintf(r->kv_skipped, sizeof(r->kv_skipped),
+		 "cannot load or attach the BPF programs: %s", strerror(-err));
+	return 0;
+}
+
 static int start_vm(struct run *r)
 {
 	struct ms_error e = { 0 };
@@ -1355,6 +1690,9 @@ static int start_vm(struct run *r)
 		p_err("cannot create a KVM VM: %s", e.msg[0] ? e.msg : strerror(errno));
 		return 1;
 	}
+	status = start_kverify(r);
+	if (status)
+		return status;
 	r->p.kvm_memslots = ms_kvm__max_memslots(r->kvm);
 	r->p.mo.kvm_exec = run_exec;
 	r->p.mo.kvm_exec_opaque = r;
@@ -1408,6 +1746,11 @@ static void print_header(const struct run *r, FILE *f)
 		fprintf(f, "; not pinned\n");
 	fprintf(f, "scenario: %s%s%s\n", r->script_name ?: "(none)",
 		r->p.dirty_log ? ", dirty logging" : "", r->p.full ? ", every page verified" : "");
+	if (r->ts)
+		fprintf(f, "kernel verification: tracer %s (pid %d), census iter/task_file\n",
+			r->attach, (int)getpid());
+	else if (r->kv_skipped[0])
+		fprintf(f, "kernel verification: skipped: %s\n", r->kv_skipped);
 }
 
 int do_run(int argc, char **argv)
@@ -1445,6 +1788,9 @@ int do_run(int argc, char **argv)
 		ADD(doc, "script", json_str_or_null(r.script_name));
 		ADD(doc, "dirty_log", json_object_new_boolean(r.p.dirty_log));
 		ADD(doc, "full", json_object_new_boolean(r.p.full));
+		ADD(doc, "kernel_verify", json_object_new_boolean(r.ts != NULL));
+		ADD(doc, "kernel_verify_skipped", json_str_or_null(r.kv_skipped[0] ?
+								    r.kv_skipped : NULL));
 		ADD(doc, "steps", steps);
 	} else {
 		print_header(&r, stdout);
@@ -1500,6 +1846,8 @@ json_fail:
 out:
 	vmm_free(r.vmm);
 	plan_free(&r.p);
+	trace_self_close(r.ts);
+	census_self_close(r.cs);
 	ms_kvm__free(r.kvm);
 	free(r.notes);
 	ms_set_print(old_print);

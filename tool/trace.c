@@ -442,3 +442,87 @@ out:
 	free(t.vms);
 	return status;
 }
+
+/* --- the tracer of memslot run --verify ------------------------------------ */
+
+struct trace_self {
+	struct trace_bpf *skel;
+	struct ring_buffer *rb;
+	int (*fn)(const struct ms_trace_event *e, void *opaque);
+	void *opaque;
+};
+
+static int self_event(void *ctx, void *data, size_t len)
+{
+	struct trace_self *ts = ctx;
+
+	if (len < sizeof(struct ms_trace_event))
+		return 0;
+	return ts->fn(data, ts->opaque);
+}
+
+struct trace_self *trace_self_open(uint32_t tgid, const char **attach,
+				   int (*fn)(const struct ms_trace_event *e, void *opaque),
+				   void *opaque, int *err)
+{
+	struct trace_self *ts = calloc(1, sizeof(*ts));
+	bool btf_tp;
+
+	if (!ts) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ts->fn = fn;
+	ts->opaque = opaque;
+	ts->skel = trace_bpf__open();
+	if (!ts->skel) {
+		*err = -errno;
+		goto fail;
+	}
+	ts->skel->rodata->targ_tgid = tgid;
+	btf_tp = bpf_have_btf_tracepoints();
+	bpf_program__set_autoload(ts->skel->progs.enter_btf, btf_tp);
+	bpf_program__set_autoload(ts->skel->progs.exit_btf, btf_tp);
+	bpf_program__set_autoload(ts->skel->progs.enter_raw, !btf_tp);
+	bpf_program__set_autoload(ts->skel->progs.exit_raw, !btf_tp);
+	*attach = btf_tp ? "tp_btf/sys_enter + sys_exit" : "raw_tp/sys_enter + sys_exit";
+	*err = trace_bpf__load(ts->skel);
+	if (!*err)
+		*err = trace_bpf__attach(ts->skel);
+	if (*err)
+		goto fail;
+	ts->rb = ring_buffer__new(bpf_map__fd(ts->skel->maps.events), self_event, ts, NULL);
+	if (!ts->rb) {
+		*err = -errno;
+		goto fail;
+	}
+	return ts;
+fail:
+	trace_self_close(ts);
+	return NULL;
+}
+
+int trace_self_drain(struct trace_self *ts)
+{
+	int n = ring_buffer__consume(ts->rb);
+
+	return n < 0 ? n : 0;
+}
+
+uint64_t trace_self_lost(struct trace_self *ts)
+{
+	uint64_t lost = 0;
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(ts->skel->maps.lost), &zero, &lost);
+	return lost;
+}
+
+void trace_self_close(struct trace_self *ts)
+{
+	if (!ts)
+		return;
+	ring_buffer__free(ts->rb);
+	trace_bpf__destroy(ts->skel);
+	free(ts);
+}
