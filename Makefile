@@ -205,6 +205,7 @@ $(OUT)/selftests/test_vmm: $(OUT)/selftests/test_vmm.o $(OUT)/tool/vmm.o $(GUEST
 # The BPF selftests load the skeletons themselves.
 $(OUT)/selftests/test_trace.o: $(BPF_DIR)/trace.skel.h
 $(OUT)/selftests/test_census.o: $(BPF_DIR)/census.skel.h
+$(OUT)/selftests/test_trace_qemu.o: $(BPF_DIR)/trace.skel.h
 
 # QEMU 7.2 reference output lives in the specification beside the tree.
 SAMPLES ?= $(abspath ../shared/spec/samples/qemu-7.2)
@@ -220,6 +221,13 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench/%)
 $(OUT)/bench/%: bench/%.c $(OUT)/libmemslot.a | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib $(CFLAGS) -o $@ $< $(OUT)/libmemslot.a $(TOOL_LIBS)
+
+# The BPF bench loads the skeletons itself.
+$(OUT)/bench/bench_bpf: bench/bench_bpf.c $(BPF_DIR)/trace.skel.h $(BPF_DIR)/census.skel.h \
+		$(OUT)/libmemslot.a | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib -Ibpf -I$(BPF_DIR) $(CFLAGS) -o $@ $< \
+		$(OUT)/libmemslot.a $(TOOL_LIBS)
 
 bench: $(BENCH_BINS)
 	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
