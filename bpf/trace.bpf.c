@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Thread group to trace, 0 for all (set before load). */
 const volatile __u32 targ_tgid = 0;
+const volatile __u64 targ_vm = 0;	/* struct kvm address, 0: every VM */
 
 struct pending {
 	struct ms_trace_event ev;
@@ -115,6 +116,8 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 		p.ev.hva = a.hva;
 	}
 	p.ev.vm = vm_of_fd(p.ev.fd);
+	if (targ_vm && p.ev.vm != targ_vm)
+		return 0;
 	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
 	return 0;
 }

@@ -249,4 +249,72 @@ TEST_F(trace, address_space)
 	check_events(_metadata, self, variant->v1, exp, (int)(sizeof(exp) / sizeof(exp[0])));
 }
 
+/* The events of one op on each of two VMs, with the skeleton's VM filter. */
+static int trace_two_vms(struct ms_kvm *a, struct ms_kvm *b, void *mem, uint64_t vm_filter,
+			 struct events *got)
+{
+	struct trace_bpf *skel = trace_bpf__open();
+	struct ring_buffer *rb = NULL;
+	bool tp = btf_tracepoints();
+	int ret = -1;
+
+	if (!skel)
+		return -1;
+	skel->rodata->targ_tgid = (uint32_t)getpid();
+	skel->rodata->targ_vm = vm_filter;
+	bpf_program__set_autoload(skel->progs.enter_btf, tp);
+	bpf_program__set_autoload(skel->progs.exit_btf, tp);
+	bpf_program__set_autoload(skel->progs.enter_raw, !tp);
+	bpf_program__set_autoload(skel->progs.exit_raw, !tp);
+	if (trace_bpf__load(skel) || trace_bpf__attach(skel))
+		goto out;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, got, NULL);
+	if (!rb)
+		goto out;
+	memset(got, 0, sizeof(*got));
+	/* create and delete one slot in each VM */
+	for (int i = 0; i < 2; i++) {
+		struct ms_kvm *k = i ? b : a;
+
+		if (do_op(k, MS_SLOT_OP_CREATE, 0, 0, 0, 2 * MiB, mem, 0) ||
+		    do_op(k, MS_SLOT_OP_DELETE, 0, 0, 0, 0, mem, 0))
+			goto out;
+	}
+	ring_buffer__consume(rb);
+	ret = 0;
+out:
+	ring_buffer__free(rb);
+	trace_bpf__destroy(skel);
+	return ret;
+}
+
+/* --vm: events of other VMs are dropped in the BPF program */
+TEST(vm_filter)
+{
+	static struct events all, one;
+	struct ms_kvm *a, *b;
+	void *mem;
+
+	if (geteuid())
+		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
+	a = ms_kvm__new(NULL, NULL);
+	b = ms_kvm__new(NULL, NULL);
+	if (!a || !b)
+		SKIP(return, "no KVM VM");
+	mem = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, trace_two_vms(a, b, mem, 0, &all));
+	ASSERT_EQ(4, all.nr);
+	EXPECT_NE(all.ev[0].vm, all.ev[2].vm);
+	ASSERT_EQ(0, trace_two_vms(a, b, mem, all.ev[2].vm, &one));
+	ASSERT_EQ(2, one.nr);
+	EXPECT_EQ(all.ev[2].vm, one.ev[0].vm);
+	EXPECT_EQ(all.ev[2].vm, one.ev[1].vm);
+	EXPECT_EQ(ms_kvm__vm_fd(b), one.ev[0].fd);
+	munmap(mem, 2 * MiB);
+	ms_kvm__free(a);
+	ms_kvm__free(b);
+}
+
 TEST_HARNESS_MAIN

@@ -303,12 +303,13 @@ static void print_summary(struct tracer *t, uint64_t lost)
 static void trace_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: memslot trace [-p PID] [--duration S | --count N] [-j]\n"
+		"Usage: memslot trace [-p PID] [--vm ID] [--duration S | --count N] [-j]\n"
 		"\n"
 		"Print every KVM_SET_USER_MEMORY_REGION(2) ioctl as it returns.\n"
 		"\n"
 		"Options:\n"
 		"  -p, --pid PID       only this process\n"
+		"      --vm ID         only this VM (the address printed after \"vm\")\n"
 		"  -D, --duration S    stop after S seconds\n"
 		"  -c, --count N       stop after N events\n"
 		"  -j, --json          one JSON object per event and line\n"
@@ -319,13 +320,14 @@ int do_trace(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pid",	required_argument,	NULL, 'p' },
+		{ "vm",		required_argument,	NULL, 'V' },
 		{ "duration",	required_argument,	NULL, 'D' },
 		{ "count",	required_argument,	NULL, 'c' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t pid = 0, duration = 0, count = 0, lost = 0, deadline = 0;
+	uint64_t pid = 0, vm = 0, duration = 0, count = 0, lost = 0, deadline = 0;
 	struct tracer t = { 0 };
 	struct ring_buffer *rb = NULL;
 	struct trace_bpf *skel;
@@ -340,6 +342,10 @@ int do_trace(int argc, char **argv)
 		case 'p':
 			if (parse_u64(optarg, &pid) || !pid || pid > INT32_MAX)
 				return usage_err("invalid process id: %s", optarg);
+			break;
+		case 'V':
+			if (parse_u64(optarg, &vm) || !vm)
+				return usage_err("invalid VM id: %s", optarg);
 			break;
 		case 'D':
 			if (parse_u64(optarg, &duration) || !duration)
@@ -378,6 +384,7 @@ int do_trace(int argc, char **argv)
 		return 1;
 	}
 	skel->rodata->targ_tgid = (uint32_t)pid;
+	skel->rodata->targ_vm = vm;
 	/* Probe: tp_btf needs the tracepoints in the kernel BTF; else raw_tp. */
 	btf_tp = bpf_have_btf_tracepoints();
 	bpf_program__set_autoload(skel->progs.enter_btf, btf_tp);
