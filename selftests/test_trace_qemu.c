@@ -42,6 +42,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
+#include "qmp.h"
 #include "util.h"	/* before the harness, see there */
 
 #include "kselftest_harness.h"
@@ -49,7 +50,6 @@
 #include "memslot_bpf.h"
 #include "trace.skel.h"
 
-#define QMP_TIMEOUT_MS	20000
 #define MAX_ARGS	32
 #define MAX_RANGES	256
 #define MAX_EV		256
@@ -122,9 +122,7 @@ FIXTURE(trace_qemu) {
 	char dir[64];
 	pid_t qemu;
 	int listen_fd;
-	int qmp;
-	char *rbuf;
-	size_t rlen, rcap;
+	struct qmp q;
 	struct trace_bpf *skel;
 	struct ring_buffer *rb;
 	struct events got;
@@ -157,8 +155,7 @@ FIXTURE_SETUP(trace_qemu)
 
 	self->qemu = 0;
 	self->listen_fd = -1;
-	self->qmp = -1;
-	self->rbuf = NULL;
+	self->q = (struct qmp){ .fd = -1 };
 	self->skel = NULL;
 	self->rb = NULL;
 	self->dir[0] = '\0';
@@ -181,15 +178,13 @@ FIXTURE_TEARDOWN(trace_qemu)
 
 	ring_buffer__free(self->rb);
 	trace_bpf__destroy(self->skel);
-	if (self->qmp >= 0)
-		close(self->qmp);
+	qmp_close(&self->q);
 	if (self->listen_fd >= 0)
 		close(self->listen_fd);
 	if (self->qemu > 0) {
 		kill(self->qemu, SIGKILL);
 		waitpid(self->qemu, NULL, 0);
 	}
-	free(self->rbuf);
 	if (!self->dir[0])
 		return;
 	for (int i = 0; files[i]; i++) {
@@ -201,91 +196,6 @@ FIXTURE_TEARDOWN(trace_qemu)
 
 /* --- QMP ------------------------------------------------------------------- */
 
-/* Next message that is not an event, or NULL (timeout, EOF, bad JSON). */
-static struct json_object *qmp_read(FIXTURE_DATA(trace_qemu) *self)
-{
-	for (;;) {
-		char *nl = self->rlen ? memchr(self->rbuf, '\n', self->rlen) : NULL;
-		struct pollfd pfd = { .fd = self->qmp, .events = POLLIN };
-		ssize_t n;
-
-		if (nl) {
-			size_t len = nl - self->rbuf + 1;
-			struct json_object *o;
-
-			*nl = '\0';
-			o = json_tokener_parse(self->rbuf);
-			memmove(self->rbuf, self->rbuf + len, self->rlen - len);
-			self->rlen -= len;
-			if (!o)
-				return NULL;
-			if (json_object_object_get_ex(o, "event", NULL)) {
-				json_object_put(o);
-				continue;
-			}
-			return o;
-		}
-		if (self->rcap - self->rlen < 4096) {
-			char *b = realloc(self->rbuf, self->rcap + 65536);
-
-			if (!b)
-				return NULL;
-			self->rbuf = b;
-			self->rcap += 65536;
-		}
-		if (poll(&pfd, 1, QMP_TIMEOUT_MS) <= 0)
-			return NULL;
-		n = read(self->qmp, self->rbuf + self->rlen, self->rcap - self->rlen - 1);
-		if (n <= 0)
-			return NULL;
-		self->rlen += n;
-	}
-}
-
-/*
- * Run @cmd with @args (consumed, may be NULL). Return: the "return" value
- * (a new reference), or NULL with the error text in @err.
- */
-static struct json_object *qmp_call(FIXTURE_DATA(trace_qemu) *self, const char *cmd,
-				    struct json_object *args, char *err, size_t errlen)
-{
-	struct json_object *req = json_object_new_object(), *resp, *v, *ret = NULL;
-	const char *s;
-	size_t len, off = 0;
-
-	json_object_object_add(req, "execute", json_object_new_string(cmd));
-	if (args)
-		json_object_object_add(req, "arguments", args);
-	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	len = strlen(s);
-	while (off < len) {
-		ssize_t n = write(self->qmp, s + off, len - off);
-
-		if (n <= 0) {
-			snprintf(err, errlen, "%s: write: %s", cmd, strerror(errno));
-			json_object_put(req);
-			return NULL;
-		}
-		off += n;
-	}
-	json_object_put(req);
-	resp = qmp_read(self);
-	if (!resp) {
-		snprintf(err, errlen, "%s: no answer from QEMU", cmd);
-		return NULL;
-	}
-	if (json_object_object_get_ex(resp, "return", &v)) {
-		ret = json_object_get(v);
-	} else if (json_object_object_get_ex(resp, "error", &v) &&
-		   json_object_object_get_ex(v, "desc", &v)) {
-		snprintf(err, errlen, "%s: %s", cmd, json_object_get_string(v));
-	} else {
-		snprintf(err, errlen, "%s: unexpected answer %s", cmd,
-			 json_object_to_json_string(resp));
-	}
-	json_object_put(resp);
-	return ret;
-}
 
 struct range {
 	uint64_t gpa, size;
@@ -432,8 +342,8 @@ static const char *start_qemu(FIXTURE_DATA(trace_qemu) *self)
 	pfd = (struct pollfd){ .fd = self->listen_fd, .events = POLLIN };
 	if (poll(&pfd, 1, QMP_TIMEOUT_MS) <= 0)
 		return "QEMU did not connect to the QMP socket";
-	self->qmp = accept4(self->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (self->qmp < 0)
+	self->q.fd = accept4(self->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (self->q.fd < 0)
 		return "accept failed";
 	return NULL;
 }
@@ -505,16 +415,16 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 		log_qemu(_metadata, self);
 		ASSERT_EQ(NULL, why);
 	}
-	ret = qmp_read(self);	/* greeting */
+	ret = qmp_read(&self->q);	/* greeting */
 	if (!ret)
 		log_qemu(_metadata, self);
 	ASSERT_NE(NULL, ret);
 	json_object_put(ret);
-	ret = qmp_call(self, "qmp_capabilities", NULL, err, sizeof(err));
+	ret = qmp_call(&self->q, "qmp_capabilities", NULL, err, sizeof(err));
 	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
 	json_object_put(ret);
 	/* QMP answers from the main loop: the machine is built, RAM is mapped. */
-	ret = qmp_call(self, "query-status", NULL, err, sizeof(err));
+	ret = qmp_call(&self->q, "query-status", NULL, err, sizeof(err));
 	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
 	json_object_put(ret);
 
@@ -538,7 +448,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 		bool obj = !strncmp(variant->hot[i], "object_add ", 11);
 		const char *opts = strchr(variant->hot[i], ' ') + 1;
 
-		ret = qmp_call(self, obj ? "object-add" : "device_add",
+		ret = qmp_call(&self->q, obj ? "object-add" : "device_add",
 			       qmp_args(opts, obj ? "qom-type" : "driver"), err, sizeof(err));
 		ASSERT_NE(NULL, ret) TH_LOG("%s: %s", variant->hot[i], err);
 		json_object_put(ret);
@@ -546,7 +456,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 		ASSERT_LE(0, ring_buffer__consume(self->rb));
 	}
 
-	devs = qmp_call(self, "query-memory-devices", NULL, err, sizeof(err));
+	devs = qmp_call(&self->q, "query-memory-devices", NULL, err, sizeof(err));
 	ASSERT_NE(NULL, devs) TH_LOG("%s", err);
 	for (size_t i = 0; i < json_object_array_length(devs) && nd < 4; i++) {
 		struct json_object *data = get(json_object_array_get_idx(devs, i), "data");
@@ -558,7 +468,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	json_object_put(devs);
 	ASSERT_EQ(variant->hot[4] ? 3 : 2, nd);
 
-	ret = qmp_call(self, "human-monitor-command",
+	ret = qmp_call(&self->q, "human-monitor-command",
 		       json_tokener_parse("{\"command-line\": \"info mtree -f\"}"), err, sizeof(err));
 	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
 	flat = strdup(json_object_get_string(ret));

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A minimal QMP client for the tests that drive a real QEMU.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qmp.h"
+
+/* Next message that is not an event, or NULL (timeout, EOF, bad JSON). */
+struct json_object *qmp_read(struct qmp *self)
+{
+	for (;;) {
+		char *nl = self->rlen ? memchr(self->rbuf, '\n', self->rlen) : NULL;
+		struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+		ssize_t n;
+
+		if (nl) {
+			size_t len = nl - self->rbuf + 1;
+			struct json_object *o;
+
+			*nl = '\0';
+			o = json_tokener_parse(self->rbuf);
+			memmove(self->rbuf, self->rbuf + len, self->rlen - len);
+			self->rlen -= len;
+			if (!o)
+				return NULL;
+			if (json_object_object_get_ex(o, "event", NULL)) {
+				json_object_put(o);
+				continue;
+			}
+			return o;
+		}
+		if (self->rcap - self->rlen < 4096) {
+			char *b = realloc(self->rbuf, self->rcap + 65536);
+
+			if (!b)
+				return NULL;
+			self->rbuf = b;
+			self->rcap += 65536;
+		}
+		if (poll(&pfd, 1, QMP_TIMEOUT_MS) <= 0)
+			return NULL;
+		n = read(self->fd, self->rbuf + self->rlen, self->rcap - self->rlen - 1);
+		if (n <= 0)
+			return NULL;
+		self->rlen += n;
+	}
+}
+
+struct json_object *qmp_call(struct qmp *self, const char *cmd, struct json_object *args,
+			     char *err, size_t errlen)
+{
+	struct json_object *req = json_object_new_object(), *resp, *v, *ret = NULL;
+	const char *s;
+	size_t len, off = 0;
+
+	json_object_object_add(req, "execute", json_object_new_string(cmd));
+	if (args)
+		json_object_object_add(req, "arguments", args);
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	len = strlen(s);
+	while (off < len) {
+		ssize_t n = write(self->fd, s + off, len - off);
+
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: write: %s", cmd, strerror(errno));
+			json_object_put(req);
+			return NULL;
+		}
+		off += n;
+	}
+	json_object_put(req);
+	resp = qmp_read(self);
+	if (!resp) {
+		snprintf(err, errlen, "%s: no answer from QEMU", cmd);
+		return NULL;
+	}
+	if (json_object_object_get_ex(resp, "return", &v)) {
+		ret = json_object_get(v);
+	} else if (json_object_object_get_ex(resp, "error", &v) &&
+		   json_object_object_get_ex(v, "desc", &v)) {
+		snprintf(err, errlen, "%s: %s", cmd, json_object_get_string(v));
+	} else {
+		snprintf(err, errlen, "%s: unexpected answer %s", cmd,
+			 json_object_to_json_string(resp));
+	}
+	json_object_put(resp);
+	return ret;
+}
+
+void qmp_close(struct qmp *self)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	self->fd = -1;
+	free(self->rbuf);
+	self->rbuf = NULL;
+	self->rlen = self->rcap = 0;
+}

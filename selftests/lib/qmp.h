@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A minimal QMP client for the tests that drive a real QEMU.
+ */
+#ifndef MEMSLOT_SELFTESTS_QMP_H
+#define MEMSLOT_SELFTESTS_QMP_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* How long a QMP answer may take. */
+#define QMP_TIMEOUT_MS	20000
+
+/**
+ * struct qmp - one QMP connection
+ * @fd: the connected socket, -1 if none
+ * @rbuf: bytes read and not yet parsed
+ * @rlen: bytes in @rbuf
+ * @rcap: size of @rbuf
+ */
+struct qmp {
+	int fd;
+	char *rbuf;
+	size_t rlen, rcap;
+};
+
+/**
+ * qmp_read() - next message that is not an event
+ * @q: connection
+ *
+ * Return: the message (a new reference), or NULL on timeout, EOF or bad JSON.
+ */
+struct json_object *qmp_read(struct qmp *q);
+
+/**
+ * qmp_call() - run a command
+ * @q: connection
+ * @cmd: command name
+ * @args: arguments (consumed), or NULL
+ * @err: set to the error text on failure
+ * @errlen: size of @err
+ *
+ * Return: the "return" value (a new reference), or NULL with @err set.
+ */
+struct json_object *qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
+			     char *err, size_t errlen);
+
+/**
+ * qmp_close() - close the socket and free the buffer
+ * @q: connection
+ */
+void qmp_close(struct qmp *q);
+
+#endif /* MEMSLOT_SELFTESTS_QMP_H */
