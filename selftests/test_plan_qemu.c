@@ -356,107 +356,12 @@ static struct json_object *qmp_args(const char *opts, const char *type_key)
 
 /* --- comparisons ------------------------------------------------------------ */
 
-struct range {
-	uint64_t gpa, size;
-};
-
-static int range_cmp(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	if (x->gpa != y->gpa)
-		return x->gpa < y->gpa ? -1 : 1;
-	return x->size < y->size ? -1 : x->size > y->size;
-}
-
-/* The " KVM"-marked ranges of the FlatView block of AS "memory". */
-static int kvm_ranges(const char *flat, struct range *r)
-{
-	char *text = strdup(flat), *save = NULL, *line;
-	bool in_block = false, in_memory = false;
-	int n = 0;
-
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t len;
-		uint64_t s, e;
-
-		line[strcspn(line, "\r")] = '\0';
-		len = strlen(line);
-		if (!strncmp(line, "FlatView #", 10)) {
-			in_block = true;
-			in_memory = false;
-			continue;
-		}
-		if (in_block && !strncmp(line, " AS \"memory\",", 13))
-			in_memory = true;
-		if (!in_memory || len < 4 || strcmp(line + len - 4, " KVM"))
-			continue;
-		if (sscanf(line, " %" SCNx64 "-%" SCNx64, &s, &e) == 2 && n < MAX_RANGES)
-			r[n++] = (struct range){ s, e - s + 1 };
-	}
-	free(text);
-	qsort(r, n, sizeof(*r), range_cmp);
-	return n;
-}
-
-static uint64_t get_u64(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : UINT64_MAX;
-}
-
-static const char *get_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
-}
-
-static struct json_object *get(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}
-
-/* Run the tool; return its stdout (malloc()ed) and exit status. */
-static char *run_tool(const char *const *args, int *status, char **err_out)
-{
-	int out = memfd_create("plan-out", MFD_CLOEXEC), err = memfd_create("plan-err", 0);
-	char path[64];
-	pid_t pid;
-	int st;
-
-	pid = fork();
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(args[0], (char **)args);
-		_exit(127);
-	}
-	waitpid(pid, &st, 0);
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", err);
-	*err_out = slurp(path);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", out);
-	close(err);
-	{
-		char *s = slurp(path);
-
-		close(out);
-		return s;
-	}
-}
 
 TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 {
 	char *store[16] = { NULL }, *hot[8] = { NULL }, err[512], path[128];
 	struct json_object *devs, *ret, *doc, *mine, *slots;
-	struct range q[MAX_RANGES], m[MAX_RANGES];
+	struct gpa_range q[MAX_RANGES], m[MAX_RANGES];
 	const char *args[MAX_ARGS], *why;
 	int nq, nm = 0, n = 0, status;
 	char *out, *tool_err, *flat;
@@ -498,7 +403,7 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
 	flat = strdup(json_object_get_string(ret));
 	json_object_put(ret);
-	nq = kvm_ranges(flat, q);
+	nq = qemu_kvm_ranges(flat, q, MAX_RANGES);
 	ASSERT_LT(0, nq);
 
 	/* The same machine planned by memslot. */
@@ -528,43 +433,43 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", out);
 
 	/* Devices, both sorted by address (rule 12.2). */
-	mine = get(doc, "devices");
+	mine = jget(doc, "devices");
 	ASSERT_NE(NULL, mine);
 	EXPECT_EQ(json_object_array_length(devs), json_object_array_length(mine));
 	for (size_t i = 0; i < json_object_array_length(devs) &&
 			   i < json_object_array_length(mine); i++) {
 		struct json_object *qd = json_object_array_get_idx(devs, i);
-		struct json_object *data = get(qd, "data");
+		struct json_object *data = jget(qd, "data");
 		struct json_object *md = json_object_array_get_idx(mine, i);
-		const char *qid = get_str(data, "id"), *mid = get_str(md, "id");
-		const char *qtype = get_str(qd, "type"), *mtype = get_str(md, "type");
+		const char *qid = jget_str(data, "id"), *mid = jget_str(md, "id");
+		const char *qtype = jget_str(qd, "type"), *mtype = jget_str(md, "type");
 
 		EXPECT_STREQ(qtype, mtype);
 		EXPECT_STREQ(qid ? qid : "(none)", mid ? mid : "(none)");
-		EXPECT_EQ(get_u64(data, "addr"), get_u64(md, "addr"))
+		EXPECT_EQ(jget_u64(data, "addr"), jget_u64(md, "addr"))
 			TH_LOG("device %s: QEMU addr 0x%" PRIx64 ", memslot 0x%" PRIx64,
-			       qid ? qid : "?", get_u64(data, "addr"), get_u64(md, "addr"));
-		EXPECT_EQ(get_u64(data, "slot"), get_u64(md, "slot"))
+			       qid ? qid : "?", jget_u64(data, "addr"), jget_u64(md, "addr"));
+		EXPECT_EQ(jget_u64(data, "slot"), jget_u64(md, "slot"))
 			TH_LOG("device %s: slot", qid ? qid : "?");
-		EXPECT_EQ(get_u64(data, "size"), get_u64(md, "size"))
+		EXPECT_EQ(jget_u64(data, "size"), jget_u64(md, "size"))
 			TH_LOG("device %s: size", qid ? qid : "?");
-		EXPECT_EQ(json_object_get_boolean(get(data, "hotplugged")),
-			  json_object_get_boolean(get(md, "hotplugged")))
+		EXPECT_EQ(json_object_get_boolean(jget(data, "hotplugged")),
+			  json_object_get_boolean(jget(md, "hotplugged")))
 			TH_LOG("device %s: hotplugged", qid ? qid : "?");
 	}
 
 	/* Memslots: (gpa, size) of every slot = QEMU's KVM-marked ranges. */
-	slots = get(doc, "memslots");
+	slots = jget(doc, "memslots");
 	ASSERT_NE(NULL, slots);
 	for (size_t i = 0; i < json_object_array_length(slots) && nm < MAX_RANGES; i++) {
 		struct json_object *s = json_object_array_get_idx(slots, i);
 
-		m[nm++] = (struct range){ get_u64(s, "gpa"), get_u64(s, "size") };
+		m[nm++] = (struct gpa_range){ jget_u64(s, "gpa"), jget_u64(s, "size") };
 	}
-	qsort(m, nm, sizeof(*m), range_cmp);
+	qsort(m, nm, sizeof(*m), gpa_range_cmp);
 	EXPECT_EQ(nq, nm);
 	for (int i = 0; i < nq || i < nm; i++) {
-		bool same = i < nq && i < nm && !range_cmp(&q[i], &m[i]);
+		bool same = i < nq && i < nm && !gpa_range_cmp(&q[i], &m[i]);
 
 		EXPECT_TRUE(same)
 			TH_LOG("range %d: QEMU %#" PRIx64 "+%#" PRIx64 ", memslot %#" PRIx64

@@ -197,101 +197,6 @@ FIXTURE_TEARDOWN(trace_qemu)
 /* --- QMP ------------------------------------------------------------------- */
 
 
-struct range {
-	uint64_t gpa, size;
-};
-
-static int range_cmp(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	if (x->gpa != y->gpa)
-		return x->gpa < y->gpa ? -1 : 1;
-	return x->size < y->size ? -1 : x->size > y->size;
-}
-
-/* The " KVM"-marked ranges of the FlatView block of AS "memory". */
-static int kvm_ranges(const char *flat, struct range *r)
-{
-	char *text = strdup(flat), *save = NULL, *line;
-	bool in_block = false, in_memory = false;
-	int n = 0;
-
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t len;
-		uint64_t s, e;
-
-		line[strcspn(line, "\r")] = '\0';
-		len = strlen(line);
-		if (!strncmp(line, "FlatView #", 10)) {
-			in_block = true;
-			in_memory = false;
-			continue;
-		}
-		if (in_block && !strncmp(line, " AS \"memory\",", 13))
-			in_memory = true;
-		if (!in_memory || len < 4 || strcmp(line + len - 4, " KVM"))
-			continue;
-		if (sscanf(line, " %" SCNx64 "-%" SCNx64, &s, &e) == 2 && n < MAX_RANGES)
-			r[n++] = (struct range){ s, e - s + 1 };
-	}
-	free(text);
-	qsort(r, n, sizeof(*r), range_cmp);
-	return n;
-}
-
-static uint64_t get_u64(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : UINT64_MAX;
-}
-
-static const char *get_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
-}
-
-static struct json_object *get(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}
-
-/* Run the tool; return its stdout (malloc()ed) and exit status. */
-static char *run_tool(const char *const *args, int *status, char **err_out)
-{
-	int out = memfd_create("tool-out", MFD_CLOEXEC), err = memfd_create("tool-err", 0);
-	char path[64];
-	pid_t pid;
-	int st;
-
-	pid = fork();
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(args[0], (char **)args);
-		_exit(127);
-	}
-	waitpid(pid, &st, 0);
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", err);
-	*err_out = slurp(path);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", out);
-	close(err);
-	{
-		char *s = slurp(path);
-
-		close(out);
-		return s;
-	}
-}
 /* Start QEMU; it connects to our socket. Return: NULL or a failure text. */
 static const char *start_qemu(FIXTURE_DATA(trace_qemu) *self)
 {
@@ -397,7 +302,7 @@ static struct json_object *qmp_args(const char *opts, const char *type_key)
 
 TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 {
-	struct range q[MAX_RANGES], c[MAX_RANGES], dimm[4];
+	struct gpa_range q[MAX_RANGES], c[MAX_RANGES], dimm[4];
 	struct json_object *ret, *devs, *doc, *vms, *slots;
 	int nq, nc = 0, nd = 0, n = 0, status;
 	const char *args[8], *why;
@@ -459,10 +364,10 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	devs = qmp_call(&self->q, "query-memory-devices", NULL, err, sizeof(err));
 	ASSERT_NE(NULL, devs) TH_LOG("%s", err);
 	for (size_t i = 0; i < json_object_array_length(devs) && nd < 4; i++) {
-		struct json_object *data = get(json_object_array_get_idx(devs, i), "data");
+		struct json_object *data = jget(json_object_array_get_idx(devs, i), "data");
 
-		dimm[nd++] = (struct range){ get_u64(data, "addr"), get_u64(data, "size") };
-		TH_LOG("dimm %s: %#" PRIx64 "+%#" PRIx64, get_str(data, "id"), dimm[nd - 1].gpa,
+		dimm[nd++] = (struct gpa_range){ jget_u64(data, "addr"), jget_u64(data, "size") };
+		TH_LOG("dimm %s: %#" PRIx64 "+%#" PRIx64, jget_str(data, "id"), dimm[nd - 1].gpa,
 		       dimm[nd - 1].size);
 	}
 	json_object_put(devs);
@@ -473,7 +378,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
 	flat = strdup(json_object_get_string(ret));
 	json_object_put(ret);
-	nq = kvm_ranges(flat, q);
+	nq = qemu_kvm_ranges(flat, q, MAX_RANGES);
 	ASSERT_LT(0, nq);
 
 	/* The trace: one successful create per DIMM, nothing else. */
@@ -523,22 +428,22 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	EXPECT_EQ(0, status) TH_LOG("memslot census: %s%s", out, tool_err ? tool_err : "");
 	doc = json_tokener_parse(out);
 	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", out);
-	vms = get(doc, "vms");
+	vms = jget(doc, "vms");
 	ASSERT_NE(NULL, vms);
 	ASSERT_EQ(1, json_object_array_length(vms)) TH_LOG("%s", out);
-	EXPECT_EQ(0, get_u64(doc, "lost"));
-	slots = get(json_object_array_get_idx(vms, 0), "memslots");
+	EXPECT_EQ(0, jget_u64(doc, "lost"));
+	slots = jget(json_object_array_get_idx(vms, 0), "memslots");
 	ASSERT_NE(NULL, slots);
 	for (size_t i = 0; i < json_object_array_length(slots) && nc < MAX_RANGES; i++) {
 		struct json_object *s = json_object_array_get_idx(slots, i);
 
-		if (get_u64(s, "as") == 0)
-			c[nc++] = (struct range){ get_u64(s, "gpa"), get_u64(s, "size") };
+		if (jget_u64(s, "as") == 0)
+			c[nc++] = (struct gpa_range){ jget_u64(s, "gpa"), jget_u64(s, "size") };
 	}
-	qsort(c, nc, sizeof(*c), range_cmp);
+	qsort(c, nc, sizeof(*c), gpa_range_cmp);
 	EXPECT_EQ(nq, nc);
 	for (int i = 0; i < nq || i < nc; i++) {
-		bool same = i < nq && i < nc && !range_cmp(&q[i], &c[i]);
+		bool same = i < nq && i < nc && !gpa_range_cmp(&q[i], &c[i]);
 
 		EXPECT_TRUE(same)
 			TH_LOG("range %d: QEMU %#" PRIx64 "+%#" PRIx64 ", census %#" PRIx64
@@ -550,7 +455,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 		bool found = false;
 
 		for (int i = 0; i < nc; i++)
-			found |= !range_cmp(&c[i], &dimm[d]);
+			found |= !gpa_range_cmp(&c[i], &dimm[d]);
 		EXPECT_TRUE(found) TH_LOG("dimm %d not in the census", d);
 	}
 	if (_metadata->exit_code)

@@ -3,6 +3,11 @@
  * A minimal QMP client for the tests that drive a real QEMU.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +15,7 @@
 #include <unistd.h>
 
 #include "qmp.h"
+#include "util.h"
 
 /* Next message that is not an event, or NULL (timeout, EOF, bad JSON). */
 struct json_object *qmp_read(struct qmp *self)
@@ -101,4 +107,98 @@ void qmp_close(struct qmp *self)
 	free(self->rbuf);
 	self->rbuf = NULL;
 	self->rlen = self->rcap = 0;
+}
+
+/* --- comparing with QEMU ----------------------------------------------- */
+
+int gpa_range_cmp(const void *a, const void *b)
+{
+	const struct gpa_range *x = a, *y = b;
+
+	if (x->gpa != y->gpa)
+		return x->gpa < y->gpa ? -1 : 1;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* The " KVM"-marked ranges of the FlatView block of AS "memory". */
+int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max)
+{
+	char *text = strdup(flat), *save = NULL, *line;
+	bool in_block = false, in_memory = false;
+	int n = 0;
+
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t len;
+		uint64_t s, e;
+
+		line[strcspn(line, "\r")] = '\0';
+		len = strlen(line);
+		if (!strncmp(line, "FlatView #", 10)) {
+			in_block = true;
+			in_memory = false;
+			continue;
+		}
+		if (in_block && !strncmp(line, " AS \"memory\",", 13))
+			in_memory = true;
+		if (!in_memory || len < 4 || strcmp(line + len - 4, " KVM"))
+			continue;
+		if (sscanf(line, " %" SCNx64 "-%" SCNx64, &s, &e) == 2 && n < max)
+			r[n++] = (struct gpa_range){ s, e - s + 1 };
+	}
+	free(text);
+	qsort(r, n, sizeof(*r), gpa_range_cmp);
+	return n;
+}
+
+uint64_t jget_u64(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : UINT64_MAX;
+}
+
+const char *jget_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+struct json_object *jget(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}
+
+/* Run the tool; return its stdout (malloc()ed) and exit status. */
+char *run_tool(const char *const *args, int *status, char **err_out)
+{
+	int out = memfd_create("tool-out", MFD_CLOEXEC), err = memfd_create("tool-err", 0);
+	char path[64];
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+
+		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		execv(args[0], (char **)args);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", err);
+	*err_out = slurp(path);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", out);
+	close(err);
+	{
+		char *s = slurp(path);
+
+		close(out);
+		return s;
+	}
 }

@@ -6,6 +6,7 @@
 #define MEMSLOT_SELFTESTS_QMP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -51,5 +52,39 @@ struct json_object *qmp_call(struct qmp *q, const char *cmd, struct json_object 
  * @q: connection
  */
 void qmp_close(struct qmp *q);
+
+/* A guest-physical range. */
+struct gpa_range {
+	uint64_t gpa, size;
+};
+
+/* qsort() order of &struct gpa_range: by address, then size. */
+int gpa_range_cmp(const void *a, const void *b);
+
+/**
+ * qemu_kvm_ranges() - the " KVM"-marked ranges of AS "memory" in an
+ * ``info mtree -f`` dump, sorted
+ * @flat: the dump (LF or CRLF)
+ * @r: filled
+ * @max: room in @r
+ *
+ * Return: the number of ranges.
+ */
+int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max);
+
+/* JSON member lookups: the value, UINT64_MAX / NULL if missing. */
+uint64_t jget_u64(struct json_object *o, const char *k);
+const char *jget_str(struct json_object *o, const char *k);
+struct json_object *jget(struct json_object *o, const char *k);
+
+/**
+ * run_tool() - run a program with no stdin
+ * @args: argv, NULL-terminated, args[0] the path
+ * @status: set to the exit status (128 + signal if killed)
+ * @err_out: set to its stderr (malloc()ed)
+ *
+ * Return: its stdout (malloc()ed).
+ */
+char *run_tool(const char *const *args, int *status, char **err_out);
 
 #endif /* MEMSLOT_SELFTESTS_QMP_H */
