@@ -396,12 +396,8 @@ int do_census(int argc, char **argv)
 		case 'h':
 			census_usage(stdout);
 			return 0;
-		case ':':
-			return usage_err("missing argument of option: %s", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_err("unknown option: -%c", optopt);
-			return usage_err("unknown option: %s", argv[optind - 1]);
+			return getopt_usage_err(opt, argv);
 		}
 	}
 	if (optind < argc)
@@ -514,12 +510,8 @@ int do_verify(int argc, char **argv)
 		case 'h':
 			verify_usage(stdout);
 			return 0;
-		case ':':
-			return usage_err("missing argument of option: %s", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_err("unknown option: -%c", optopt);
-			return usage_err("unknown option: %s", argv[optind - 1]);
+			return getopt_usage_err(opt, argv);
 		}
 	}
 	if (optind < argc)

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -416,4 +417,13 @@ struct json_object *memslot_table_json_cols(struct ms_slotmap *const *maps, size
 struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr_maps)
 {
 	return memslot_table_json_cols(maps, nr_maps, NULL);
+}
+
+int getopt_usage_err(int opt, char **argv)
+{
+	if (opt == ':')
+		return usage_err("missing argument of option: %s", argv[optind - 1]);
+	if (optopt)
+		return usage_err("unknown option: -%c", optopt);
+	return usage_err("unknown option: %s", argv[optind - 1]);
 }

@@ -369,4 +369,13 @@ int do_mtree(int argc, char **argv);
 int do_plan(int argc, char **argv);
 int do_run(int argc, char **argv);
 
+/**
+ * getopt_usage_err() - the usage error of a getopt_long() failure
+ * @opt: what getopt_long() returned (':' for a missing argument, '?')
+ * @argv: the command's arguments
+ *
+ * Return: EXIT_USAGE, after printing the error.
+ */
+int getopt_usage_err(int opt, char **argv);
+
 #endif /* MEMSLOT_TOOL_H */

@@ -891,12 +891,8 @@ int do_mtree(int argc, char **argv)
 		case 'h':
 			mtree_usage(stdout);
 			return 0;
-		case ':':
-			return usage_err("missing argument of option: %s", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_err("unknown option: -%c", optopt);
-			return usage_err("unknown option: %s", argv[optind - 1]);
+			return getopt_usage_err(opt, argv);
 		}
 	}
 	if (optind < argc)

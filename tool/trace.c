@@ -361,12 +361,8 @@ int do_trace(int argc, char **argv)
 		case 'h':
 			trace_usage(stdout);
 			return 0;
-		case ':':
-			return usage_err("missing argument of option: %s", argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_err("unknown option: -%c", optopt);
-			return usage_err("unknown option: %s", argv[optind - 1]);
+			return getopt_usage_err(opt, argv);
 		}
 	}
 	if (optind < argc)
