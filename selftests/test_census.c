@@ -24,7 +24,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #include "memslot_bpf.h"
 #include "census.skel.h"

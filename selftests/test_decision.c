@@ -18,7 +18,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #define KiB	0x400ull
 #define MiB	0x100000ull

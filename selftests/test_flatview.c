@@ -11,7 +11,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 FIXTURE(fv) {
 	struct ms_ctx *ctx;

@@ -16,7 +16,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #define X "x 0x0+0x1000 @0x0"
 #define Y "y 0x10000+0x100 @0x0"

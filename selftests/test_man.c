@@ -13,7 +13,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 static char *run(const char *args)
 {

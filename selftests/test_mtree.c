@@ -20,7 +20,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 /* make check sets MEMSLOT_SAMPLES; by hand, the repository root is the
  * working directory with ../shared beside it. */

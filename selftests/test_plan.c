@@ -31,7 +31,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #define GIB (1ULL << 30)
 #define MIB (1ULL << 20)

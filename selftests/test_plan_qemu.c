@@ -44,7 +44,7 @@
 #include "qmp.h"
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #define MAX_ARGS	48
 #define MAX_RANGES	256

@@ -20,7 +20,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #include <memslot/memslot.h>
 

@@ -12,7 +12,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 FIXTURE(region) {
 	struct ms_ctx *ctx;

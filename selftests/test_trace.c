@@ -29,7 +29,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #include "memslot_bpf.h"
 #include "trace.skel.h"

@@ -23,7 +23,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 /* DEV()/MACHINE() below override defaults with the caller's designators. */
 #pragma GCC diagnostic ignored "-Woverride-init"

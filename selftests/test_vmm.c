@@ -22,7 +22,7 @@
 
 #include "util.h"	/* before the harness, see there */
 
-#include "kselftest_harness.h"
+#include "harness.h"
 
 #include "vmm.h"
 #include "guest/probe.h"
