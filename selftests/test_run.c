@@ -375,7 +375,10 @@ static void check_all_steps(struct __test_metadata *_metadata, struct json_objec
 
 TEST(default_scenario_text)
 {
+	const char *res;
 	struct result r;
+	double mib = 0;
+	int end = 0;
 
 	NEED_KVM();
 	ASSERT_EQ(0, RUN(&r, "run"));
@@ -393,6 +396,14 @@ TEST(default_scenario_text)
 	EXPECT_NE(NULL, strstr(r.out, "  kernel: ok, "));
 	EXPECT_EQ(NULL, strstr(r.out, "FAIL"));
 	EXPECT_NE(NULL, strstr(r.out, "\nresult: ok, "));
+	/* the summary ends with the peak RSS (getrusage), in MiB with one decimal */
+	res = strstr(r.out, "\nresult: ok, ");
+	ASSERT_NE(NULL, res);
+	res = strstr(res, ", peak RSS ");
+	ASSERT_NE(NULL, res) TH_LOG("no peak RSS in the result line");
+	EXPECT_EQ(1, sscanf(res, ", peak RSS %lf MiB\n%n", &mib, &end));
+	EXPECT_LT(0.0, mib);
+	EXPECT_EQ('\0', res[end]);
 	/* boot RAM: slot 4 is pc.ram above 1 MiB (the PAM split), verified */
 	EXPECT_TRUE(has_line(r.out, "   4   0  0x0000000000100000  0x000000001ff00000  -        "
 				    "pc.ram          pc.ram               257"));
@@ -448,6 +459,9 @@ TEST(default_scenario_json)
 	EXPECT_STREQ("q35", str(key(doc, "machine"), "type"));
 	EXPECT_EQ(512 * MIB, u64(key(doc, "machine"), "ram_size"));
 	EXPECT_STREQ("(default)", str(doc, "script"));
+	/* ru_maxrss (KiB) in bytes */
+	EXPECT_LT(1 * MIB, u64(doc, "peak_rss_bytes"));
+	EXPECT_EQ(0, u64(doc, "peak_rss_bytes") % 1024);
 
 	/* the rows: memslot_json keys plus backend and verified_pages */
 	rows = key(idx(key(doc, "steps"), 0), "memslots");

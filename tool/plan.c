@@ -320,6 +320,7 @@ void plan_free(struct plan *p)
 	free(p->vhosts);
 	free(p->machine_texts);
 	free(p->machine_flags);
+	free(p->host_only);
 	scenario_free(&p->scn);
 }
 
@@ -333,7 +334,7 @@ static bool is_opt(const char *arg, const char *name, bool qemu_style)
 
 enum arg_kind {
 	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_SCRIPT,
-	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY,
+	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY, A_KERNEL, A_MODULES, A_NO_VM,
 };
 
 /* which command accepts an option */
@@ -362,6 +363,9 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		{ "dirty-log", false, A_DIRTY_LOG, FOR_RUN, true },
 		{ "full", false, A_FULL, FOR_RUN, true },
 		{ "verify", false, A_VERIFY, FOR_RUN, true },
+		{ "kernel", false, A_KERNEL, FOR_RUN, false },
+		{ "modules", false, A_MODULES, FOR_RUN, false },
+		{ "no-vm", false, A_NO_VM, FOR_RUN, true },
 	};
 	int cmd = p->run ? FOR_RUN : FOR_PLAN;
 	char err[QOPT_ERR_LEN];
@@ -371,6 +375,7 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = NULL;
 		char name[32];
+		int first = i;
 		size_t t;
 		uint64_t n;
 
@@ -476,8 +481,29 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		case A_VERIFY:
 			p->verify = true;
 			break;
+		case A_KERNEL:
+		case A_MODULES:
+			if (!*val)
+				return usage_err("%s: empty argument", name);
+			*(table[t].kind == A_KERNEL ? &p->kernel : &p->modules) = val;
+			for (int k = first; k <= i; k++) {
+				if (!GROW(p->host_only, p->nr_host_only))
+					goto nomem;
+				p->host_only[p->nr_host_only++] = k;
+			}
+			break;
+		case A_NO_VM:
+			p->no_vm = true;
+			break;
 		}
 	}
+	if (p->kernel && p->no_vm)
+		return usage_err("--kernel %s: not with --no-vm", p->kernel);
+	if (p->modules && !p->kernel)
+		return usage_err("--modules %s: only with --kernel PATH", p->modules);
+	if (p->modules && !strncmp(p->kernel, "debian-", 7))
+		return usage_err("--modules %s: only with --kernel PATH, not %s", p->modules,
+				 p->kernel);
 	return parse_machines(p);
 
 nomem:

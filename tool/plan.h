@@ -49,6 +49,12 @@ struct vhost_arg {
  * @dirty_log: run --dirty-log
  * @full: run --full
  * @verify: run --verify (BPF tracer and census against the kernel)
+ * @kernel: run --kernel K: run inside guest kernel K (debian-X.Y or the
+ *	path of a bzImage), NULL if not given
+ * @modules: run --modules DIR: the modules of a --kernel PATH
+ * @no_vm: run --no-vm: never run inside a guest kernel
+ * @host_only: argv indices of --kernel, --modules and their values, which
+ *	the run inside the guest kernel is not given (@nr_host_only of them)
  * @kvm_failure: run: if a memslot ioctl failed while plan_build() built
  *	the machine or a device, write QEMU's text and the binding's
  *	explanation into @buf and return true; plan_build() reports that
@@ -81,6 +87,11 @@ struct plan {
 	bool dirty_log;
 	bool full;
 	bool verify;
+	const char *kernel;
+	const char *modules;
+	bool no_vm;
+	int *host_only;
+	size_t nr_host_only;
 	bool (*kvm_failure)(const struct plan *p, char *buf, size_t len);
 
 	struct ms_ctx *ctx;

@@ -47,7 +47,10 @@
  * "start:" or "line L: COMMAND", the ioctls it issued, the memslot table
  * with backend and verified pages, the accounting and the checks; JSON:
  * {"machine", "kvm", "options", "steps": [...], "ok", "checks_passed",
- * "checks_failed", "elapsed_ns"[, "error"]}.
+ * "checks_failed", "elapsed_ns", "peak_rss_bytes"[, "error"]}.
+ *
+ * Without a usable /dev/kvm (or with --kernel) the command line runs
+ * inside a guest kernel instead (vmfallback.h), before anything is set up.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -56,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +67,7 @@
 #include "memslot_bpf.h"
 #include "plan.h"
 #include "scenario.h"
+#include "vmfallback.h"
 #include "vmm.h"
 
 #define ADD(o, k, v) json_object_object_add((o), (k), (v))
@@ -234,12 +239,23 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Peak resident set size of this process in bytes (ru_maxrss is in KiB). */
+static uint64_t peak_rss(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)ru.ru_maxrss * 1024;
+}
+
 static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: memslot [OPTIONS] run [-M|-machine MACHINE] [-m MEMORY] [-object BACKEND]...\n"
 		"                             [-device DEVICE]... [--script FILE] [--cpu N]\n"
 		"                             [--dirty-log] [--full] [--verify]\n"
+		"                             [--kernel KERNEL [--modules DIR] | --no-vm]\n"
 		"\n"
 		"Build the machine with real memory in a KVM VM whose memslots libmemslot sets,\n"
 		"boot a probe guest, replay the script's hot(un)plug commands while it runs and\n"
@@ -262,6 +278,12 @@ static void run_usage(FILE *f)
 		"                      VM's memslots and the traced ioctls (BPF; the default\n"
 		"                      of the default scenario when CAP_BPF and CAP_PERFMON\n"
 		"                      are there)\n"
+		"      --kernel debian-6.1|debian-6.12|PATH\n"
+		"                      run inside this guest kernel, booted under QEMU by\n"
+		"                      memslot-vmtest (default without a usable /dev/kvm:\n"
+		"                      debian-6.12)\n"
+		"      --modules DIR   the modules of a --kernel PATH\n"
+		"      --no-vm         never run inside a guest kernel\n"
 		"  -h, --help          print this help\n");
 }
 
@@ -1572,6 +1594,12 @@ static int parse(struct run *r, int argc, char **argv, bool *help)
 	extra.dirty_log = r->p.dirty_log;
 	extra.full = r->p.full;
 	extra.verify = r->p.verify;
+	extra.kernel = r->p.kernel;
+	extra.modules = r->p.modules;
+	extra.no_vm = r->p.no_vm;
+	extra.host_only = r->p.host_only;
+	extra.nr_host_only = r->p.nr_host_only;
+	r->p.host_only = NULL;
 	plan_free(&r->p);
 	r->p = extra;
 	r->script_name = DEFAULT_NAME;
@@ -1687,7 +1715,8 @@ static int start_vm(struct run *r)
 
 	r->kvm = ms_kvm__new(NULL, &e);
 	if (!r->kvm) {
-		p_err("cannot create a KVM VM: %s", e.msg[0] ? e.msg : strerror(errno));
+		p_err("cannot create a KVM VM: %s%s", e.msg[0] ? e.msg : strerror(errno),
+		      r->p.no_vm ? " (--no-vm: not running in a guest kernel, see --kernel)" : "");
 		return 1;
 	}
 	status = start_kverify(r);
@@ -1768,6 +1797,10 @@ int do_run(int argc, char **argv)
 			run_usage(stdout);
 		goto out;
 	}
+	/* before anything is set up: the exec must start from scratch */
+	status = vm_fallback(&r.p, argc, argv);
+	if (status >= 0)
+		goto out;
 	status = pin_cpu(r.p.cpu, &r.cpu);
 	if (status)
 		goto out;
@@ -1824,14 +1857,15 @@ int do_run(int argc, char **argv)
 		ADD(doc, "checks_passed", json_u64(r.checks - r.failed));
 		ADD(doc, "checks_failed", json_u64(r.failed));
 		ADD(doc, "elapsed_ns", json_u64(now_ns() - r.t0));
+		ADD(doc, "peak_rss_bytes", json_u64(peak_rss()));
 		ADD(doc, "error", r.first_error[0] ? json_object_new_string(r.first_error) : NULL);
 		if (json_print(doc))
 			status = 1;
 		doc = NULL;
 	} else {
-		printf("\nresult: %s, %u checks passed, %u failed, %.2f s\n",
+		printf("\nresult: %s, %u checks passed, %u failed, %.2f s, peak RSS %.1f MiB\n",
 		       status ? "FAILED" : "ok", r.checks - r.failed, r.failed,
-		       (now_ns() - r.t0) / 1e9);
+		       (now_ns() - r.t0) / 1e9, peak_rss() / 1048576.0);
 	}
 	if (r.first_error[0]) {
 		fflush(stdout);
