@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # memslot: the only Makefile. Every output goes under $(O) (default build/).
-#   make [all|check|bench|man|install|clean] [O=dir] [V=1] [SAN=1]
+#   make [all|check|vmtest|bench|man|install|clean] [O=dir] [V=1] [SAN=1]
 
 O ?= build
 ifeq ($(SAN),1)
@@ -32,9 +32,34 @@ LDFLAGS += $(SANFLAGS)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check bench man install clean deps FORCE
+.PHONY: all check vmtest bench man install clean deps FORCE
 
-all: $(O)/FEATURES $(OUT)/memslot $(OUT)/libmemslot.so man
+all: $(O)/FEATURES $(OUT)/memslot $(OUT)/libmemslot.so $(OUT)/memslot-vmtest man
+
+# --- dependencies --------------------------------------------------------
+# Before anything else, and before the feature probes below are evaluated:
+# scripts/deps.sh (idempotent) installs the Debian packages, and on a host
+# without a usable /dev/kvm the default guest kernel is fetched for the
+# kernel-in-the-loop runner. The stamp makes this happen once per build
+# directory (again when deps.sh changes).
+DEPS_STAMP := $(O)/.deps-ok
+VMTEST_CACHE := $(abspath $(O))/vmtest
+KVM_USABLE := $(shell test -c /dev/kvm -a -r /dev/kvm -a -w /dev/kvm && echo 1 || echo 0)
+VMTEST_DEFAULT := debian-6.12
+
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(shell test -e $(DEPS_STAMP) -a ! scripts/deps.sh -nt $(DEPS_STAMP) && echo ok),ok)
+$(info $(shell printf '  %-5s %s' DEPS scripts/deps.sh))
+DEPS_RC := $(shell { bash scripts/deps.sh && \
+	{ [ "$(KVM_USABLE)" = 1 ] || bash selftests/vmtest.sh --fetch -k $(VMTEST_DEFAULT) \
+		--cache $(VMTEST_CACHE); } && mkdir -p $(O) && touch $(DEPS_STAMP); } >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error scripts/deps.sh or the guest kernel fetch failed (exit status $(DEPS_RC)))
+endif
+endif
+endif
+deps:
+	$(Q)bash scripts/deps.sh
 
 # --- feature probes ----------------------------------------------------------
 # Each probe compiles a small snippet; the results go to $(O)/FEATURES and
@@ -85,7 +110,7 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BPF_DIR)/%.skel.h)
 BPF_ARCH := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror -I$(BPF_DIR) -Ibpf
 
-$(BPF_DIR)/vmlinux.h: $(VMLINUX_BTF) | $(DEPS_STAMP)
+$(BPF_DIR)/vmlinux.h: $(VMLINUX_BTF) 
 	$(call msg,BTF,$@)
 	$(Q)mkdir -p $(@D) && $(BPFTOOL) btf dump file $< format c > $@
 
@@ -97,19 +122,11 @@ $(BPF_DIR)/%.skel.h: $(BPF_DIR)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-# --- dependencies --------------------------------------------------------
-# scripts/deps.sh is idempotent; the stamp makes make run it once per tree.
-DEPS_STAMP := $(O)/.deps-ok
-$(DEPS_STAMP): scripts/deps.sh
-	$(call msg,DEPS,scripts/deps.sh)
-	$(Q)mkdir -p $(@D) && bash scripts/deps.sh && touch $@
-deps: $(DEPS_STAMP)
-
 # --- kselftest harness, from Debian's linux-source-6.12 -----------------
 KSRC_TAR ?= /usr/src/linux-source-6.12.tar.xz
 HARNESS := $(O)/include/kselftest_harness.h $(O)/include/kselftest.h
 $(O)/include/kselftest.h: $(O)/include/kselftest_harness.h
-$(O)/include/kselftest_harness.h: | $(DEPS_STAMP)
+$(O)/include/kselftest_harness.h: 
 	$(call msg,TAR,$@)
 	$(Q)mkdir -p $(@D) && tar -xJf $(KSRC_TAR) -C $(@D) --strip-components=4 \
 		linux-source-6.12/tools/testing/selftests/kselftest_harness.h \
@@ -121,7 +138,7 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o)
 LIB_CFLAGS := -fPIC -fvisibility=hidden
 
-$(OUT)/lib/%.o: lib/%.c | $(DEPS_STAMP)
+$(OUT)/lib/%.o: lib/%.c 
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -146,7 +163,7 @@ GUEST_BIN := $(GUEST_DIR)/probe.bin
 GUEST_OBJ := $(GUEST_DIR)/embed.o
 GUEST_LOAD = $(shell $(CC) -E -dM tool/guest/probe.h | awk '$$2 == "PROBE_CODE_GPA" { print $$3 }')
 
-$(GUEST_DIR)/probe.o: tool/guest/probe.S | $(DEPS_STAMP)
+$(GUEST_DIR)/probe.o: tool/guest/probe.S 
 	$(call msg,AS,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -E -MMD -MP -MF $(@:.o=.d) -MT $@ -Itool/guest $< -o $(@:.o=.s) && \
 		$(AS) --64 -o $@ $(@:.o=.s)
@@ -168,9 +185,10 @@ TOOL_SRCS := $(wildcard tool/*.c)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(OUT)/%.o)
 TOOL_LIBS := -ljson-c -lbpf -lelf -lz
 
-$(OUT)/tool/%.o: tool/%.c | $(DEPS_STAMP)
+$(OUT)/tool/%.o: tool/%.c 
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Itool -Ibpf -I$(BPF_DIR) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Itool -Ibpf -I$(BPF_DIR) \
+		-DMS_LIBEXECDIR='"$(PREFIX)/libexec/memslot"' $(CFLAGS) -c $< -o $@
 
 # Tool objects that load a skeleton depend on it by name.
 $(OUT)/tool/trace.o: $(BPF_DIR)/trace.skel.h
@@ -210,21 +228,45 @@ $(OUT)/selftests/test_trace_qemu.o: $(BPF_DIR)/trace.skel.h
 # QEMU 7.2 reference output lives in the specification beside the tree.
 SAMPLES ?= $(abspath ../shared/spec/samples/qemu-7.2)
 
-check: $(O)/FEATURES $(TEST_BINS) $(OUT)/memslot
-	$(Q)MEMSLOT=$(abspath $(OUT)/memslot) MEMSLOT_SAMPLES=$(SAMPLES) \
-		MEMSLOT_CORPUS=$(abspath $(O)/qemu-corpus) bash selftests/run.sh $(TEST_BINS)
+# --- kernel in the loop ------------------------------------------------------
+# The runner (selftests/vmtest.sh) is installed into the build with its
+# package cache there. The tests that need KVM run on the host when it has
+# a usable /dev/kvm, else inside the default guest kernel; make vmtest runs
+# them in every kernel of VMTEST_KERNELS.
+KVM_TESTS := test_kvm test_vmm test_run test_census test_trace test_trace_qemu test_qemu \
+	test_plan_qemu
+KVM_TEST_BINS := $(filter $(KVM_TESTS:%=$(OUT)/selftests/%),$(TEST_BINS))
+HOST_TEST_BINS := $(filter-out $(KVM_TEST_BINS),$(TEST_BINS))
+VMTEST_KERNELS ?= debian-6.1 debian-6.12
+CHECK_KERNELS := $(if $(filter 1,$(KVM_USABLE)),,$(VMTEST_DEFAULT))
+CORPUS := $(abspath $(O))/qemu-corpus
+
+$(OUT)/memslot-vmtest: selftests/vmtest.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D) && sed 's|@CACHE@|$(VMTEST_CACHE)|' $< > $@.tmp && chmod +x $@.tmp && \
+		mv -f $@.tmp $@
+
+TEST_ENV = MEMSLOT=$(abspath $(OUT)/memslot) MEMSLOT_SAMPLES=$(SAMPLES) MEMSLOT_CORPUS=$(CORPUS)
+
+check: $(O)/FEATURES $(TEST_BINS) $(OUT)/memslot $(OUT)/memslot-vmtest
+	$(Q)mkdir -p $(CORPUS) && $(TEST_ENV) bash selftests/run.sh --kernels "$(CHECK_KERNELS)" \
+		--runner $(OUT)/memslot-vmtest --rw $(CORPUS) $(HOST_TEST_BINS) -- $(KVM_TEST_BINS)
+
+vmtest: $(O)/FEATURES $(KVM_TEST_BINS) $(OUT)/memslot $(OUT)/memslot-vmtest
+	$(Q)mkdir -p $(CORPUS) && $(TEST_ENV) bash selftests/run.sh --kernels "$(VMTEST_KERNELS)" \
+		--runner $(OUT)/memslot-vmtest --rw $(CORPUS) -- $(KVM_TEST_BINS)
 
 # --- benchmarks ------------------------------------------------------------
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(OUT)/bench/%)
 
-$(OUT)/bench/%: bench/%.c $(OUT)/libmemslot.a | $(DEPS_STAMP)
+$(OUT)/bench/%: bench/%.c $(OUT)/libmemslot.a 
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib $(CFLAGS) -o $@ $< $(OUT)/libmemslot.a $(TOOL_LIBS)
 
 # The BPF bench loads the skeletons itself.
 $(OUT)/bench/bench_bpf: bench/bench_bpf.c $(BPF_DIR)/trace.skel.h $(BPF_DIR)/census.skel.h \
-		$(OUT)/libmemslot.a | $(DEPS_STAMP)
+		$(OUT)/libmemslot.a 
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib -Ibpf -I$(BPF_DIR) $(CFLAGS) -o $@ $< \
 		$(OUT)/libmemslot.a $(TOOL_LIBS)
@@ -245,7 +287,7 @@ man: $(MAN_PAGES)
 $(O)/man/.pages: FORCE
 	$(Q)mkdir -p $(@D) && echo '$(MAN_NAMES)' | cmp -s - $@ || echo '$(MAN_NAMES)' > $@
 
-$(O)/man/%: man/%.rst man/common_options.rst man/substitutions.rst $(O)/man/.pages | $(DEPS_STAMP)
+$(O)/man/%: man/%.rst man/common_options.rst man/substitutions.rst $(O)/man/.pages 
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D) && { cat $<; printf '\nSEE ALSO\n========\n'; \
 		for p in $(MAN_NAMES); do [ "$$p" = "$*" ] || printf '**%s**\\ (8), ' "$${p%.8}"; \
@@ -257,6 +299,8 @@ FORCE:
 install: all
 	install -D -m 0755 $(OUT)/memslot $(DESTDIR)$(PREFIX)/sbin/memslot
 	install -D -m 0644 $(OUT)/libmemslot.so $(DESTDIR)$(PREFIX)/lib/libmemslot.so.0
+	sed 's|@CACHE@|/var/cache/memslot/vmtest|' selftests/vmtest.sh > $(O)/memslot-vmtest.install
+	install -D -m 0755 $(O)/memslot-vmtest.install $(DESTDIR)$(PREFIX)/libexec/memslot/memslot-vmtest
 	install -d $(DESTDIR)$(PREFIX)/include/memslot
 	install -m 0644 lib/include/memslot/*.h $(DESTDIR)$(PREFIX)/include/memslot/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8

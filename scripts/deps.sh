@@ -12,6 +12,7 @@ pkgs=(
 	python3-docutils			# rst2man
 	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev	# BPF
 	qemu-system-x86 ovmf socat		# QEMU fidelity oracle
+	busybox-static kmod cpio file		# kernel-in-the-loop runner
 	libclang-rt-14-dev			# sanitizer runtime
 )
 

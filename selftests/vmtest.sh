@@ -18,7 +18,7 @@
 #                    must be built in
 #   --cache DIR      package cache (default: $MEMSLOT_VMTEST_CACHE, else
 #                    @CACHE@)
-#   -m, --memory M   guest memory (QEMU -m syntax, default 4G)
+#   -m, --memory M   guest memory (QEMU -m syntax, default 8G)
 #   --smp N          guest CPUs (default 2)
 #   --accel A        kvm or tcg (default: kvm if /dev/kvm can create a VM)
 #   --rw DIR         share DIR read-write at the same path (repeatable)
@@ -50,7 +50,7 @@ kernel=debian-6.12
 modules=''
 cache=${MEMSLOT_VMTEST_CACHE:-@CACHE@}
 case $cache in @*) cache=${XDG_CACHE_HOME:-$HOME/.cache}/memslot/vmtest ;; esac
-memory=4G
+memory=8G
 smp=2
 accel=''
 rw=()
@@ -105,6 +105,11 @@ prepare_debian() {
 	[[ $series =~ ^[0-9]+\.[0-9]+$ ]] || die "kernel: not debian-X.Y or a bzImage path: $kernel"
 	re="^linux-image-${series//./\\.}(\\.0-[0-9]+|\\.[0-9]+\\+deb[0-9]+)-amd64-unsigned\$"
 	pkg=$(apt-cache pkgnames "linux-image-$series" 2>/dev/null | grep -E "$re" | sort -V | tail -n1) || true
+	if [[ -z $pkg && $(id -u) -eq 0 && ! -e $cache/debian-$series ]]; then
+		# A machine whose package lists were never fetched.
+		apt-get update -q >/dev/null 2>&1 || true
+		pkg=$(apt-cache pkgnames "linux-image-$series" 2>/dev/null | grep -E "$re" | sort -V | tail -n1) || true
+	fi
 	if [[ -z $pkg ]]; then
 		pkg=$(ls -1 "$cache/debian-$series" 2>/dev/null | grep -E "$re" | sort -V | tail -n1) || true
 		[[ -n $pkg ]] || die "kernel debian-$series: no linux-image-$series.*-amd64-unsigned package known to apt (apt-get update?) and none cached in $cache"
@@ -262,10 +267,9 @@ r=/mnt/root
 mount -t proc proc $r/proc
 mount -t sysfs sysfs $r/sys
 mount -t devtmpfs devtmpfs $r/dev
-mkdir -p $r/dev/pts $r/dev/shm $r/tmp $r/run
+mkdir -p $r/dev/pts $r/dev/shm $r/run
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $r/dev/pts
 mount -t tmpfs tmpfs $r/dev/shm
-mount -t tmpfs tmpfs $r/tmp
 mount -t tmpfs tmpfs $r/run
 mount -t bpf bpf $r/sys/fs/bpf
 mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
@@ -331,7 +335,7 @@ cat "$run/stdout" &
 cat1=$!
 cat "$run/stderr" >&2 &
 cat2=$!
-"$qemu" -nodefaults -no-user-config -display none -no-reboot \
+timeout -k 5 "$timeout_s" "$qemu" -nodefaults -no-user-config -display none -no-reboot \
 	-machine pc "${accel_opts[@]}" -smp "$smp" -m "$memory" \
 	-kernel "$kimage" -initrd "$run/initramfs.cpio" \
 	-append "console=ttyS0 rdinit=/init panic=-1 oops=panic quiet loglevel=4 tsc=unstable" \
@@ -346,15 +350,11 @@ cat2=$!
 	"${shares[@]}" </dev/null &
 qpid=$!
 
-# Bound the guest's life without sleeping in a loop: a watchdog subshell.
-( sleep "$timeout_s" && kill "$qpid" 2>/dev/null && echo "$prog: timed out after ${timeout_s}s" >&2 ) &
-wdog=$!
 qrc=0
 wait "$qpid" || qrc=$?
 qpid=''
-kill "$wdog" 2>/dev/null || true
-wait "$wdog" 2>/dev/null || true
 wait "$cat1" "$cat2" || true
+((qrc == 124)) && echo "$prog: timed out after ${timeout_s}s" >&2
 
 rc=$(tr -dc '0-9' <"$run/status")
 if [[ -z $rc ]]; then
