@@ -1186,15 +1186,29 @@ static int vcpu_run(struct __test_metadata *_metadata, FIXTURE_DATA(kvm) *self)
 	return -1;
 }
 
-/* rules 7.2, 10.7, 10.8: guest writes are logged, page by page */
+/*
+ * rules 7.2, 10.7, 10.8: guest writes are logged, page by page.
+ *
+ * The code runs from a slot without dirty logging: KVM may log a page the
+ * guest only reads. With TDP (NPT, EPT) a read fault on a page the host
+ * already maps writable gets a writable SPTE at once, and KVM marks the
+ * page dirty when it creates a writable SPTE, so the code page, written
+ * by the test before the run, came back dirty (Debian 6.1 and 6.12 under
+ * nested SVM). The dirty log may over-report, never under-report: written
+ * pages must be set, untouched pages clear; a page the guest only reads
+ * may go either way.
+ */
 TEST_F(kvm, rule_10_8_dirty_log_guest_writes)
 {
-	/* mov byte [0x2000], 1; mov byte [0x5000], 1; hlt */
+	/* mov al, [0x3000]; mov byte [0x2000], 1; mov byte [0x5000], 1; hlt */
 	static const uint8_t code[] = {
+		0xa0, 0x00, 0x30,
 		0xc6, 0x06, 0x00, 0x20, 0x01,
 		0xc6, 0x06, 0x00, 0x50, 0x01,
 		0xf4,
 	};
+	/* slot 1 starts at page 1: guest page n is bit n - 1 */
+	const uint64_t written = (1ull << (2 - 1)) | (1ull << (5 - 1)), read = 1ull << (3 - 1);
 	uint64_t pg = self->page, bm[1];
 	struct ms_error err = { 0 };
 	int exit;
@@ -1202,23 +1216,26 @@ TEST_F(kvm, rule_10_8_dirty_log_guest_writes)
 	if (pg != 0x1000)
 		SKIP(return, "the guest code assumes 4 KiB pages, the host has %" PRIu64, pg);
 	memcpy(HVA(0), code, sizeof(code));
-	ASSERT_EQ(0, CREATE(0, 0, 16 * pg, HVA(0), MS_KVM_MEM_LOG_DIRTY_PAGES));
+	*(uint8_t *)HVA(3) = 0x5a;	/* the read page is mapped writable on the host */
+	ASSERT_EQ(0, CREATE(0, 0, pg, HVA(0), 0));
+	ASSERT_EQ(0, CREATE(1, pg, 15 * pg, HVA(1), MS_KVM_MEM_LOG_DIRTY_PAGES));
 	vcpu_setup(_metadata, self);
-	ASSERT_EQ(0, ms_kvm__get_dirty_log(self->k, 0, 0, bm, &err));
+	ASSERT_EQ(0, ms_kvm__get_dirty_log(self->k, 0, 1, bm, &err));
 	EXPECT_EQ(0, bm[0]);
 
 	exit = vcpu_run(_metadata, self);
 	ASSERT_EQ(KVM_EXIT_HLT, exit);
 	EXPECT_EQ(1, *(uint8_t *)HVA(2));
 	EXPECT_EQ(1, *(uint8_t *)HVA(5));
-	ASSERT_EQ(0, ms_kvm__get_dirty_log(self->k, 0, 0, bm, &err)) {
+	ASSERT_EQ(0, ms_kvm__get_dirty_log(self->k, 0, 1, bm, &err)) {
 		TH_LOG("%s", err.msg);
 	}
-	/* pages 2 and 5; the code page is only read */
-	EXPECT_EQ((1ull << 2) | (1ull << 5), bm[0]);
+	EXPECT_EQ(written, bm[0] & ~read);
+	TH_LOG("the page only read is %slogged", bm[0] & read ? "" : "not ");
 	/* without manual protect the call clears what it returned */
-	ASSERT_EQ(0, ms_kvm__get_dirty_log(self->k, 0, 0, bm, &err));
+	ASSERT_EQ(0, ms_kvm__get_dirty_log(self->k, 0, 1, bm, &err));
 	EXPECT_EQ(0, bm[0]);
+	EXPECT_EQ(-ENOENT, ms_kvm__get_dirty_log(self->k, 0, 0, bm, &err));
 }
 
 /* rule 10.7: a guest write to a READONLY slot exits as MMIO, the memory stays */
