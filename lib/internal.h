@@ -178,6 +178,7 @@ const struct ms_region *region_final_target(const struct ms_region *mr);
 int ioeventfd_cmp(const struct ioeventfd *a, const struct ioeventfd *b);
 struct ms_region *region_new_described(struct ms_ctx *ctx, const char *name, uint64_t size,
 				       enum ms_region_kind kind, struct ms_error *err);
+void region_nohugepage(void *host, size_t size);
 
 /* flatview.c */
 struct ms_flatview *flatview_new_empty(void);

@@ -358,7 +358,7 @@ static int build_regions(struct build *b)
 		  APIC_MSI_PRIO))
 		return b->ret;
 
-	/* boot RAM: library memory, MAP_NORESERVE, never touched */
+	/* boot RAM: library memory, MAP_NORESERVE and no THP, never touched */
 	m->ram = owned(b, ms_region__new_ram(ctx, "pc.ram", m->opts.ram_size, MS_RAM_ANON,
 					     b->err), "obj path=/objects/pc.ram", NULL);
 	if (!m->ram)
@@ -803,6 +803,7 @@ static int file_backend(struct ms_machine *m, struct ms_backend *b,
 				   o->mem_path, strerror(errno));
 		goto err_close;
 	}
+	region_nohugepage(host, (size_t)o->size);	/* see region.c */
 	/* QEMU makes a readonly=on file a ROM (memory_region_init_ram_from_file) */
 	b->mr = region_new_described(m->ctx, o->id, o->size,
 				     o->readonly ? MS_REGION_ROM : MS_REGION_RAM, err);

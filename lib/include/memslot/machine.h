@@ -242,7 +242,11 @@ struct ms_backend_opts {
  *
  * Its RAM region is named after @opts->id, like QEMU's; anonymous backends
  * have a 2 MiB region alignment, file backends max(page size, align),
- * memfd backends (always mapped shared) the page size.
+ * memfd backends (always mapped shared) the page size. Host memory is
+ * mapped MAP_NORESERVE and madvise(MADV_NOHUGEPAGE), as by
+ * ms_region__new_ram(): untouched except for the pages the guest verifies
+ * (or all of it with @opts->prealloc), 4 KiB pages even where transparent
+ * huge pages are "always".
  *
  * Return: the backend (owned by @m) or NULL with errno set.
  */

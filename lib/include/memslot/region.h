@@ -138,7 +138,7 @@ struct ms_region_ops {
 
 /**
  * enum ms_ram_backing - host memory for library-allocated RAM
- * @MS_RAM_ANON: private anonymous mmap (MAP_NORESERVE)
+ * @MS_RAM_ANON: private anonymous mmap (MAP_NORESERVE, no THP, as all three)
  * @MS_RAM_MEMFD: memfd_create() with the region name, mapped shared
  * @MS_RAM_SHARED_ANON: shared anonymous mmap
  */
@@ -194,6 +194,11 @@ MS_API struct ms_region *ms_region__new_io(struct ms_ctx *ctx, const char *name,
  * @err: optional error details
  *
  * The memory is mapped at creation, zero-filled and freed with the region.
+ * It is mapped MAP_NORESERVE and madvise(MADV_NOHUGEPAGE): host memory is
+ * only used for the pages that are touched, 4 KiB at a time even where
+ * transparent huge pages are "always", so that a large machine of which
+ * only a sample of pages is used costs that sample (QEMU asks for huge
+ * pages instead; a caller wanting them may madvise() the host pointer).
  * On allocation failure no region is returned (rule 1.7 leaves a size-0
  * region in QEMU; a library caller gets the error instead).
  *
