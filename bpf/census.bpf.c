@@ -15,6 +15,15 @@
  * done: the VM records carry the generation before and after the walk, and
  * the loader retries when they differ. All reads go through
  * bpf_probe_read_kernel().
+ *
+ * The walk's cursor starts as a copy of an all-zero map value, never as
+ * stack constants. Verifiers before Linux 6.7 ("bpf: verify callbacks as if
+ * they are called unknown number of times") check a bpf_loop callback for a
+ * single call from the caller's state: from a zeroed stack struct they know
+ * node == NULL and bucket == 0, find the slot and end branches of
+ * walk_step() dead and remove them, so that Debian's 6.1 reads bucket heads
+ * only and the census comes back empty and truncated. Map contents are
+ * unknown to every verifier, so all branches stay.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -56,6 +65,14 @@ struct walk {
 	__u16 as;
 	bool done;
 };
+
+/* All zero, never written: the start of every walk (see the top comment). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk);
+} walk_start SEC(".maps");
 
 static __always_inline void count_lost(void)
 {
@@ -142,8 +159,10 @@ int census(struct bpf_iter__task_file *ctx)
 	struct file *f = ctx->file;
 	struct ms_census_vm v = {};
 	const unsigned char *name;
+	const struct walk *start;
 	char buf[8] = {};
 	struct kvm *kvm;
+	__u32 zero = 0;
 	struct walk w;
 
 	if (!task || !f)
@@ -157,7 +176,8 @@ int census(struct bpf_iter__task_file *ctx)
 	    buf[4] != 'v' || buf[5] != 'm')
 		return 0;
 	kvm = BPF_CORE_READ(f, private_data);
-	if (!kvm)
+	start = bpf_map_lookup_elem(&walk_start, &zero);
+	if (!kvm || !start)
 		return 0;
 
 	v.fd = ctx->fd;
@@ -178,7 +198,7 @@ int census(struct bpf_iter__task_file *ctx)
 			break;
 		struct kvm_memslots *slots = NULL;
 
-		__builtin_memset(&w, 0, sizeof(w));
+		__builtin_memcpy(&w, start, sizeof(w));
 		bpf_core_read(&slots, sizeof(slots), &kvm->memslots[as]);
 		if (!slots)
 			continue;

@@ -9,9 +9,17 @@
  * run plus ring buffer drain) is reported; the target for 32764 slots is
  * 50 ms. verify_cli runs `memslot verify` ($MEMSLOT) on this process with
  * the mirror as the expected table, then with one row changed.
+ *
+ * census_after_updates takes a VM through what QEMU does to its slots
+ * (create, delete, move, dirty logging on, a reused id, address space 1
+ * where there is one), so that the active set has been swapped many times
+ * and its node_idx is 1 as often as 0, and checks the census against the
+ * mirror again. Before the walk cursor came from a map value, the 6.1
+ * verifier removed the slot branch of the walk and this census was empty.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +33,8 @@
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
+
+#include <linux/kvm.h>
 
 #include "memslot_bpf.h"
 #include "census.skel.h"
@@ -279,6 +289,114 @@ TEST_F(census, verify_cli)
 	}
 	unlink(path);
 	free(m.recs);
+}
+
+static int slot_op(struct ms_kvm *k, enum ms_slot_op_kind kind, uint16_t as, uint32_t id,
+		   uint64_t gpa, void *hva, uint32_t flags)
+{
+	struct ms_slot_op op = {
+		.kind = kind,
+		.slot = { .slot = id, .as_id = as, .gpa = gpa, .size = 4096, .hva = hva,
+			  .flags = kind == MS_SLOT_OP_DELETE ? 0 : flags },
+	};
+
+	return ms_kvm__exec(k, &op);
+}
+
+TEST(census_after_updates)
+{
+	struct ms_error err = { 0 };
+	struct result res = { 0 };
+	struct mirror m = { 0 };
+	struct census_bpf *skel;
+	struct ring_buffer *rb;
+	uint64_t lost = 0;
+	uint32_t zero = 0;
+	struct ms_kvm *k;
+	char buf[64], *mem;
+	int fd, n, nr_as;
+
+	if (geteuid())
+		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
+	k = ms_kvm__new(NULL, &err);
+	if (!k)
+		SKIP(return, "no KVM VM: %s", err.msg);
+	mem = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	nr_as = ioctl(ms_kvm__vm_fd(k), KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
+
+	/* slots 0-5 at 1 MiB steps; 2 logs dirty pages */
+	for (uint32_t i = 0; i < 6; i++) {
+		ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, 0, i, (uint64_t)i << 20,
+				     mem + i * 4096, i == 2 ? MS_KVM_MEM_LOG_DIRTY_PAGES : 0))
+			TH_LOG("slot %u: %s", i, ms_kvm__last_error(k)->msg);
+	}
+	/* delete 1, move 4 to 64 MiB, dirty logging on 5, 1 again elsewhere */
+	ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_DELETE, 0, 1, 1 << 20, mem + 4096, 0));
+	ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, 0, 4, 64 << 20, mem + 4 * 4096, 0));
+	ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_UPDATE, 0, 5, 5 << 20, mem + 5 * 4096,
+			     MS_KVM_MEM_LOG_DIRTY_PAGES));
+	ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, 0, 1, 32 << 20, mem + 6 * 4096, 0));
+	/* a slot id far from the others: another id_hash bucket */
+	ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, 0, 300, 128 << 20, mem + 7 * 4096, 0));
+	if (nr_as > 1) {
+		ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, 1, 0, 0, mem + 8 * 4096, 0));
+		ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, 1, 3, 3 << 20, mem + 9 * 4096, 0));
+	} else {
+		TH_LOG("KVM_CAP_MULTI_ADDRESS_SPACE is %d: address space 0 only", nr_as);
+	}
+
+	m.recs = calloc(16, sizeof(*m.recs));
+	ASSERT_NE(NULL, m.recs);
+	ms_kvm__for_each_slot(k, mirror_add, &m);
+	EXPECT_EQ(nr_as > 1 ? 9 : 7, m.nr);
+
+	skel = census_bpf__open();
+	ASSERT_NE(NULL, skel);
+	skel->rodata->targ_tgid = (uint32_t)getpid();
+	ASSERT_EQ(0, census_bpf__load(skel));
+	ASSERT_EQ(0, census_bpf__attach(skel));
+	res.fd = (uint32_t)ms_kvm__vm_fd(k);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.records), on_record, &res, NULL);
+	ASSERT_NE(NULL, rb);
+	fd = bpf_iter_create(bpf_link__fd(skel->links.census));
+	ASSERT_LE(0, fd);
+	while ((n = (int)read(fd, buf, sizeof(buf))) > 0)
+		;
+	EXPECT_EQ(0, n);
+	close(fd);
+	EXPECT_LE(0, ring_buffer__consume(rb));
+
+	EXPECT_EQ(0, bpf_map_lookup_elem(bpf_map__fd(skel->maps.lost), &zero, &lost));
+	EXPECT_EQ(0, lost);
+	ASSERT_EQ(1, res.vms);
+	EXPECT_EQ(0, res.end.truncated);
+	EXPECT_EQ(m.nr, res.end.nr_slots);
+	for (unsigned int a = 0; a < res.end.nr_as && a < MS_BPF_MAX_AS; a++) {
+		EXPECT_EQ(res.head.generation[a], res.end.generation[a]);
+		EXPECT_EQ(0, res.end.generation[a] >> 63);
+	}
+	EXPECT_EQ(m.pages, res.end.nr_memslot_pages);
+	ASSERT_EQ(m.nr, res.nr);
+	qsort(m.recs, m.nr, sizeof(*m.recs), rec_cmp);
+	qsort(res.recs, res.nr, sizeof(*res.recs), rec_cmp);
+	for (size_t i = 0; i < m.nr; i++) {
+		const struct crec *a = &m.recs[i], *b = &res.recs[i];
+
+		EXPECT_EQ(a->as, b->as);
+		EXPECT_EQ(a->id, b->id);
+		EXPECT_EQ(a->flags, b->flags);
+		EXPECT_EQ(a->gpa, b->gpa);
+		EXPECT_EQ(a->size, b->size);
+		EXPECT_EQ(a->hva, b->hva);
+	}
+
+	ring_buffer__free(rb);
+	census_bpf__destroy(skel);
+	free(res.recs);
+	free(m.recs);
+	munmap(mem, 16 * 4096);
+	ms_kvm__free(k);
 }
 
 TEST_HARNESS_MAIN
