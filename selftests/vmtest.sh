@@ -300,7 +300,7 @@ chmod +x "$ir/init"
 		MEMSLOT_*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|PATH) ;;
 		*) continue ;;
 		esac
-		[[ $name == MEMSLOT_VMTEST* ]] && continue
+		case $name in MEMSLOT_VMTEST|MEMSLOT_VMTEST_ACCEL) continue ;; esac
 		echo "export $name=$(printf %q "${!name}")"
 	done < <(env)
 	for name in "${envs[@]}"; do
