@@ -871,6 +871,101 @@ void ms_import__free(struct ms_import *imp)
 	free(imp);
 }
 
+/*
+ * A container whose children are all disabled prints, without -D, exactly
+ * like a childless I/O region (format rule 7.1): QEMU 7.2's q35 "smram"
+ * under "mem-container-smram" (KVM-SMRAM). Taken for I/O, it would render
+ * over the whole range it covers; as a container it is transparent.
+ *
+ * Rule, with a -f dump: a childless "i/o" region that terminates by the
+ * tree alone, whose name no flat view shows (within its printed range if
+ * it is in an address-space tree), is a container if it is visible in our
+ * rendering of an address space the dump has a view of, at a range where
+ * QEMU's view of that address space does not show its name, i.e. as I/O
+ * it would win over what QEMU shows there. A real I/O region fully covered by
+ * higher-priority regions is not visible in our rendering either and stays
+ * I/O; a region QEMU shows anywhere stays I/O. Turning one into a container
+ * can uncover another one below it, so repeat until nothing changes.
+ * With -D the disabled children are printed and io_terminates() already
+ * took the region for a container.
+ */
+static bool empty_container_candidate(struct parser *p, const struct node *n)
+{
+	return n->mr && !n->is_alias && !n->hidden && !n->disabled && !n->nr_kids &&
+	       n->type == T_IO && n->mr->terminates &&
+	       !flat_has_name_within(p->flat, n->name, n->in_as_tree, n->start, n->end);
+}
+
+static struct node *candidate_of(struct parser *p, const struct ms_region *mr)
+{
+	for (size_t i = 0; i < p->nr_nodes; i++)
+		if (p->nodes[i]->mr == mr && empty_container_candidate(p, p->nodes[i]))
+			return p->nodes[i];
+	return NULL;
+}
+
+/* QEMU's view of an address space of @sec, or NULL if the dump has none. */
+static const char *const *section_view(struct parser *p, const struct section *sec, size_t *nr)
+{
+	for (size_t k = 0; k < sec->nr_names; k++) {
+		const char *const *lines = ms_flatdump__view_lines(p->flat, sec->names[k], nr);
+
+		if (lines)
+			return lines;
+	}
+	return NULL;
+}
+
+/* Does a range of @lines overlapping [@start, @end] name @name? */
+static bool view_shows(const char *const *lines, size_t nr, const char *name, uint64_t start,
+		       uint64_t end)
+{
+	for (size_t k = 0; k < nr; k++) {
+		struct flat_range_text r;
+
+		if (parse_flat_range(lines[k], &r) && r.end >= start && r.start <= end &&
+		    r.name_len == strlen(name) && !memcmp(r.name, name, r.name_len))
+			return true;
+	}
+	return false;
+}
+
+static int settle_empty_containers(struct parser *p)
+{
+	bool changed = true;
+
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < p->nr_secs; i++) {
+			const struct section *sec = &p->secs[i];
+			const char *const *lines;
+			struct ms_flatview *fv;
+			size_t nr;
+
+			if (!sec->is_as || !sec->root || !(lines = section_view(p, sec, &nr)))
+				continue;
+			fv = flatview_render(flatview_select_root(sec->root->mr));
+			if (!fv)
+				return ms_error_set(p->err, -ENOMEM, "import: out of memory");
+			for (size_t k = 0; k < fv->nr; k++) {
+				const struct ms_flat_range *fr = &fv->ranges[k];
+				struct node *n = candidate_of(p, fr->mr);
+
+				/* shown there (through an alias, outside its
+				 * printed range): a real I/O region */
+				if (!n || view_shows(lines, nr, n->name, fr->start,
+						     fr->start + (uint64_t)(fr->size - 1)))
+					continue;
+				n->mr->kind = MS_REGION_CONTAINER;
+				n->mr->terminates = false;
+				changed = true;
+			}
+			ms_flatview__unref(fv);
+		}
+	}
+	return 0;
+}
+
 /* Point (print order, doubled) of the first printed alias onto @t, or
  * SIZE_MAX. Aliases are resolved by now, so same-named targets differ. */
 static size_t first_met(const struct parser *p, const struct node *t)
@@ -980,6 +1075,11 @@ static int build(struct parser *p, struct ms_import *imp)
 	ret = add_hidden_aliases(p, imp);
 	if (ret)
 		return ret;
+	if (p->flat) {
+		ret = settle_empty_containers(p);
+		if (ret)
+			return ret;
+	}
 	for (size_t i = 0; i < p->nr_secs; i++) {
 		struct section *sec = &p->secs[i];
 

@@ -1147,4 +1147,160 @@ TEST(deep_nesting)
 	free(buf);
 }
 
+/* ---- childless i/o regions and the flat dump (rule 7.1) ------------------------------- */
+
+/* QEMU 7.2 q35 with KVM, trimmed: "smram" is a container whose children
+ * are all disabled, so without -D it prints like a childless I/O region. */
+#define SMRAM_AS_HEAD									\
+	"address-space: KVM-SMRAM\n"							\
+	"  0000000000000000-ffffffffffffffff (prio 0, i/o): mem-container-smram\n"	\
+	"    0000000000000000-00000000ffffffff (prio 10, i/o): smram\n"
+#define SMRAM_AS_TAIL									\
+	"    0000000000000000-ffffffffffffffff (prio 0, i/o): alias mem-smram @system 0000000000000000-ffffffffffffffff\n" \
+	"\n"
+#define SYSTEM_TREE									\
+	"  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"			\
+	"    0000000000000000-0000000007ffffff (prio 0, ram): pc.ram\n"			\
+	"    00000000fee00000-00000000feefffff (prio 4096, i/o): apic-msi\n"
+#define SYSTEM_AS "address-space: memory\n" SYSTEM_TREE "\n"
+#define SYSTEM_MR "memory-region: system\n" SYSTEM_TREE "\n"
+#define SYSTEM_RANGES									\
+	"  0000000000000000-0000000007ffffff (prio 0, ram): pc.ram\n"			\
+	"  00000000fee00000-00000000feefffff (prio 4096, i/o): apic-msi\n"
+#define SMRAM_VIEW_HEAD									\
+	"FlatView #0\n"									\
+	" AS \"KVM-SMRAM\", root: mem-container-smram\n"				\
+	" Root memory region: mem-container-smram\n"
+#define MEMORY_VIEW									\
+	"FlatView #1\n"									\
+	" AS \"memory\", root: system\n"						\
+	" Root memory region: system\n"							\
+	SYSTEM_RANGES "\n"
+
+static const char smram_tree[] = SMRAM_AS_HEAD SMRAM_AS_TAIL SYSTEM_AS SYSTEM_MR;
+/* QEMU shows system memory in KVM-SMRAM: "smram" renders nothing */
+static const char smram_flat[] = SMRAM_VIEW_HEAD SYSTEM_RANGES "\n" MEMORY_VIEW;
+
+static int find_fn(struct ms_region *mr, void *opaque);
+
+struct find {
+	const char *name;
+	struct ms_region *mr;
+};
+
+static int find_fn(struct ms_region *mr, void *opaque)
+{
+	struct find *f = opaque;
+
+	if (ms_region__name(mr) && !strcmp(ms_region__name(mr), f->name)) {
+		f->mr = mr;
+		return 1;
+	}
+	return ms_region__for_each_subregion(mr, find_fn, f);
+}
+
+/* The region called @name under the root of address space @as_name. */
+static struct ms_region *find_region(const struct ms_import *imp, const char *as_name,
+				     const char *name)
+{
+	struct ms_as *as = ms_import__find_as(imp, as_name);
+	struct find f = { .name = name };
+
+	if (as && ms_as__root(as))
+		find_fn(ms_as__root(as), &f);
+	return f.mr;
+}
+
+/*
+ * Import @tree with @flat (may be NULL); expect our flat views to be @flat's,
+ * the tree to print back (with @flags), and region @name in KVM-SMRAM to be
+ * of kind @kind.
+ */
+static void check_childless_io(struct __test_metadata *_metadata, const char *tree,
+			       const char *flat, unsigned int flags, const char *name,
+			       enum ms_region_kind kind)
+{
+	struct ms_ctx *ctx = ms_ctx__new();
+	struct ms_import *imp;
+	struct ms_region *mr;
+
+	ASSERT_NE(NULL, ctx);
+	imp = IMPORT(ctx, tree, strlen(tree), flat, flat ? strlen(flat) : 0);
+	mr = find_region(imp, "KVM-SMRAM", name);
+	EXPECT_NE(NULL, mr);
+	if (mr)
+		EXPECT_EQ(kind, ms_region__kind(mr)) {
+			TH_LOG("%s: kind %d, want %d", name, ms_region__kind(mr), kind);
+		}
+	if (flat)
+		EXPECT_EQ(0, flat_diff(_metadata, flat, strlen(flat),
+				       mtree_str(ctx, MS_MTREE_FLAT, NULL, NULL)));
+	EXPECT_STR_FREE(tree, mtree_str(ctx, flags, NULL, NULL));
+	ms_import__free(imp);
+	ms_ctx__free(ctx);
+	EXPECT_NO_LEAKS();
+}
+
+/* rule 7.1: a childless "i/o" region QEMU's view never shows where it would
+ * win is a container with only disabled children; it must not hide RAM */
+TEST(childless_io_empty_container)
+{
+	check_childless_io(_metadata, smram_tree, smram_flat, 0, "smram",
+			   MS_REGION_CONTAINER);
+	/* without the flat dump, it terminates as before (rule 7.1) */
+	check_childless_io(_metadata, smram_tree, NULL, 0, "smram", MS_REGION_IO);
+}
+
+/* two stacked empty containers: the lower one shows once the upper is known */
+TEST(childless_io_empty_containers_stacked)
+{
+	static const char tree[] = SMRAM_AS_HEAD
+		"    0000000000000000-00000000ffffffff (prio 5, i/o): smram2\n"
+		SMRAM_AS_TAIL SYSTEM_AS SYSTEM_MR;
+
+	check_childless_io(_metadata, tree, smram_flat, 0, "smram", MS_REGION_CONTAINER);
+	check_childless_io(_metadata, tree, smram_flat, 0, "smram2", MS_REGION_CONTAINER);
+}
+
+/* with -D the disabled children are printed: a container by its children */
+TEST(childless_io_empty_container_D)
+{
+	static const char tree[] = SMRAM_AS_HEAD
+		"      00000000000a0000-00000000000bffff (prio 0, ram): alias smram-low @pc.ram 00000000000a0000-00000000000bffff [disabled]\n"
+		SMRAM_AS_TAIL SYSTEM_AS
+		"memory-region: pc.ram\n"
+		"  0000000000000000-0000000007ffffff (prio 0, ram): pc.ram\n"
+		"\n"
+		SYSTEM_MR;
+
+	check_childless_io(_metadata, tree, smram_flat, MS_MTREE_DISABLED, "smram",
+			   MS_REGION_CONTAINER);
+}
+
+/* a childless I/O region QEMU shows stays I/O */
+TEST(childless_io_visible)
+{
+	static const char flat[] = SMRAM_VIEW_HEAD
+		"  0000000000000000-00000000ffffffff (prio 10, i/o): smram\n"
+		"\n" MEMORY_VIEW;
+
+	check_childless_io(_metadata, smram_tree, flat, 0, "smram", MS_REGION_IO);
+}
+
+/* a real I/O region fully covered by higher-priority regions never shows
+ * in the flat view either: it stays I/O (rule 7.1) */
+TEST(childless_io_covered)
+{
+	static const char tree[] = SMRAM_AS_HEAD
+		"      0000000000000000-00000000ffffffff (prio 1, i/o): cover\n"
+		"      0000000000001000-0000000000001fff (prio 0, i/o): covered\n"
+		SMRAM_AS_TAIL SYSTEM_AS SYSTEM_MR;
+	static const char flat[] = SMRAM_VIEW_HEAD
+		"  0000000000000000-00000000ffffffff (prio 1, i/o): cover\n"
+		"\n" MEMORY_VIEW;
+
+	check_childless_io(_metadata, tree, flat, 0, "covered", MS_REGION_IO);
+	check_childless_io(_metadata, tree, flat, 0, "cover", MS_REGION_IO);
+}
+
 TEST_HARNESS_MAIN

@@ -17,15 +17,21 @@ struct ms_flatdump;
  * @tree: ``info mtree`` text, with or without ``-o`` and ``-D``, LF or CRLF
  * @tree_len: bytes in @tree
  * @flat: optional ``info mtree -f`` text of the same VM, or NULL; it
- *	settles which ``i/o`` regions with subregions terminate
- *	(qemu-mtree-format.md 7.1) and the order of address spaces
+ *	settles which ``i/o`` regions terminate (qemu-mtree-format.md 7.1),
+ *	which aliases are read-only, and the order of address spaces
  * @flat_len: bytes in @flat
  * @err: optional error details: "line N: <what was expected>: <text>"
  *
  * RAM and ROM regions get no host memory. Without @flat, an ``i/o``
  * region with subregions is taken for a container, except an
  * address-space root smaller than 2^64 (QEMU's "io"); a childless one
- * terminates unless it is a 2^64 address-space root. Aliases are created
+ * terminates unless it is a 2^64 address-space root. With @flat, an
+ * ``i/o`` region terminates if a view shows it under its own name; one
+ * with subregions otherwise is a container; a childless one that no view
+ * shows is a container (all its children disabled and, without ``-D``,
+ * not printed: QEMU's q35 "smram") if, taken for I/O, it would be visible
+ * in an address space the dump has a view of, and stays I/O (fully
+ * covered by higher-priority regions) if it would not. Aliases are created
  * after their targets; siblings of equal priority and address are added
  * so that the list order QEMU printed is kept, others newest-last in
  * address order. On failure nothing is left in @ctx.
