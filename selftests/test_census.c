@@ -89,6 +89,31 @@ static int rec_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Sort both tables of @n slots and expect them equal; log the first ten rows that differ. */
+static void expect_same_slots(struct __test_metadata *_metadata, struct crec *want,
+			      struct crec *got, size_t n)
+{
+	if (!n)		/* qsort() wants a non-NULL base */
+		return;
+	qsort(want, n, sizeof(*want), rec_cmp);
+	qsort(got, n, sizeof(*got), rec_cmp);
+	for (size_t i = 0, bad = 0; i < n && bad < 10; i++) {
+		const struct crec *a = &want[i], *b = &got[i];
+
+		if (a->as == b->as && a->id == b->id && a->flags == b->flags &&
+		    a->gpa == b->gpa && a->size == b->size && a->hva == b->hva)
+			continue;
+		bad++;
+		EXPECT_EQ(a->as, b->as);
+		EXPECT_EQ(a->id, b->id);
+		EXPECT_EQ(a->flags, b->flags);
+		EXPECT_EQ(a->gpa, b->gpa);
+		EXPECT_EQ(a->size, b->size);
+		EXPECT_EQ(a->hva, b->hva);
+		TH_LOG("row %zu differs (slot %u)", i, a->id);
+	}
+}
+
 struct mirror {
 	struct crec *recs;
 	size_t nr;
@@ -220,25 +245,7 @@ TEST_F(census, equals_mirror)
 	EXPECT_EQ((uint32_t)getpid(), self->res.head.pid);
 
 	ASSERT_EQ(m.nr, self->res.nr);
-	if (m.nr) {	/* qsort() wants a non-NULL base */
-		qsort(m.recs, m.nr, sizeof(*m.recs), rec_cmp);
-		qsort(self->res.recs, self->res.nr, sizeof(*self->res.recs), rec_cmp);
-	}
-	for (size_t i = 0, bad = 0; i < m.nr && bad < 10; i++) {
-		const struct crec *a = &m.recs[i], *b = &self->res.recs[i];
-
-		if (a->as == b->as && a->id == b->id && a->flags == b->flags &&
-		    a->gpa == b->gpa && a->size == b->size && a->hva == b->hva)
-			continue;
-		bad++;
-		EXPECT_EQ(a->as, b->as);
-		EXPECT_EQ(a->id, b->id);
-		EXPECT_EQ(a->flags, b->flags);
-		EXPECT_EQ(a->gpa, b->gpa);
-		EXPECT_EQ(a->size, b->size);
-		EXPECT_EQ(a->hva, b->hva);
-		TH_LOG("row %zu differs (slot %u)", i, a->id);
-	}
+	expect_same_slots(_metadata, m.recs, self->res.recs, m.nr);
 	free(m.recs);
 }
 
@@ -378,18 +385,7 @@ TEST(census_after_updates)
 	}
 	EXPECT_EQ(m.pages, res.end.nr_memslot_pages);
 	ASSERT_EQ(m.nr, res.nr);
-	qsort(m.recs, m.nr, sizeof(*m.recs), rec_cmp);
-	qsort(res.recs, res.nr, sizeof(*res.recs), rec_cmp);
-	for (size_t i = 0; i < m.nr; i++) {
-		const struct crec *a = &m.recs[i], *b = &res.recs[i];
-
-		EXPECT_EQ(a->as, b->as);
-		EXPECT_EQ(a->id, b->id);
-		EXPECT_EQ(a->flags, b->flags);
-		EXPECT_EQ(a->gpa, b->gpa);
-		EXPECT_EQ(a->size, b->size);
-		EXPECT_EQ(a->hva, b->hva);
-	}
+	expect_same_slots(_metadata, m.recs, res.recs, m.nr);
 
 	ring_buffer__free(rb);
 	census_bpf__destroy(skel);

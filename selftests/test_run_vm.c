@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "util.h"	/* before the harness, see there */
+#include "qmp.h"
 
 #include "harness.h"
 
@@ -65,62 +66,30 @@ static const char *no_kvm(void)
 	return vm < 0 ? why : NULL;
 }
 
-static char *read_fd(int fd)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return slurp(path);
-}
-
 /*
  * Run @tool with @args (NULL-terminated, without argv[0]), the runner
  * variable set to @runner (unset if NULL). Return 0 or -errno.
  */
-static int run_tool(struct result *r, const char *tool, const char *runner,
+static int run_with(struct result *r, const char *tool, const char *runner,
 		    const char *const *args)
 {
 	const char *argv[32];
-	int out, err, st;
 	size_t n = 0;
-	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	argv[n++] = tool;
 	while (*args && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	out = memfd_create("run-vm-out", MFD_CLOEXEC);
-	err = memfd_create("run-vm-err", MFD_CLOEXEC);
-	if (out < 0 || err < 0)
+	if (runner ? setenv(RUNNER_ENV, runner, 1) : unsetenv(RUNNER_ENV))
 		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		if (runner)
-			setenv(RUNNER_ENV, runner, 1);
-		else
-			unsetenv(RUNNER_ENV);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(argv[0], (char **)argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->out = read_fd(out);
-	r->err = read_fd(err);
-	close(out);
-	close(err);
+	r->out = run_tool(argv, &r->status, &r->err);
+	unsetenv(RUNNER_ENV);
 	return r->out && r->err ? 0 : -ENOMEM;
 }
 
 #define RUN_WITH(r, tool, runner, ...) \
-	run_tool(r, tool, runner, (const char *const[]){ __VA_ARGS__, NULL })
+	run_with(r, tool, runner, (const char *const[]){ __VA_ARGS__, NULL })
 
 static void result_free(struct result *r)
 {
@@ -369,7 +338,7 @@ TEST_F(runner, usage_errors)
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct result r;
 
-		ASSERT_EQ(0, run_tool(&r, self->tool, self->script, c[i].args));
+		ASSERT_EQ(0, run_with(&r, self->tool, self->script, c[i].args));
 		EXPECT_EQ(2, r.status) TH_LOG("case %zu", i);
 		EXPECT_STREQ(c[i].line, r.err) TH_LOG("case %zu", i);
 		EXPECT_STREQ("", r.out) TH_LOG("case %zu", i);
