@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libmemslot internals shared by machine.c, memdev.c (device memory,
- * plugging, accounting, consumers) and devices.c (the device models).
+ * plugging, accounting, consumers), devices.c (the model table and
+ * factory) and the device models (dimm.c, virtio_pmem.c, virtio_mem.c).
  * Not installed.
  */
 #ifndef MEMSLOT_MEMDEV_INTERNAL_H
@@ -24,14 +25,20 @@ struct ms_backend {
 };
 
 /*
- * Model hooks of the built-in devices; NULL hooks are skipped. Called by
- * memdev.c in QEMU's order: create (property checks) -> pre_plug (model
- * part, e.g. DIMM slot; runs before memory_device_pre_plug) ->
+ * A built-in device model, listed in devices.c's model table: @create
+ * fills @d (model state, memory-device interface) from the properties;
+ * @backend gives the memdev in use. The other hooks may be NULL and are
+ * skipped. Called by memdev.c in QEMU's order: create (property checks)
+ * -> pre_plug (model part, e.g. DIMM slot; runs before memory_device_pre_plug) ->
  * memory_device_pre_plug -> realize -> memory_device_plug -> plug.
  * Unplug: unplug_request (refusals) -> memory_device_unplug -> unplug ->
  * destroy.
  */
 struct memdev_model {
+	const char *name;		/* QEMU's driver name */
+	enum ms_memdev_type type;
+	int (*create)(struct ms_memdev *d, const struct ms_memdev_opts *o, struct ms_error *err);
+	struct ms_backend *(*backend)(const struct ms_memdev *d);
 	int (*pre_plug)(struct ms_memdev *d, struct ms_error *err);
 	int (*realize)(struct ms_memdev *d, struct ms_error *err);
 	void (*plug)(struct ms_memdev *d);
@@ -80,6 +87,15 @@ struct ms_machine {
 	uint32_t auto_decision_active;
 	uint32_t warnings;
 };
+
+/* the device models (dimm.c, virtio_pmem.c, virtio_mem.c) */
+extern const struct memdev_model dimm_model, nvdimm_model, pmem_model, vmem_model;
+
+/* devices.c, for the models: owner text of a region the device creates
+ * (@sub: the QOM child holding it, "" for the device itself) */
+void memdev_set_owner(const struct ms_memdev *d, struct ms_region *mr, const char *sub);
+/* devices.c: @b is claimed by a device other than @d */
+bool memdev_backend_busy(const struct ms_backend *b, const struct ms_memdev *d);
 
 /* devices.c: build a device of a built-in model from its properties
  * (property checks happen here), not yet plugged. */
