@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libmemslot: rebuild a region tree from QEMU's ``info mtree`` text, and
- * parse and compare ``info mtree -f`` dumps (qemu-mtree-format.md).
+ * libmemslot: rebuild a region tree from QEMU's ``info mtree`` text
+ * (qemu-mtree-format.md); ``info mtree -f`` dumps are in flatdump.h.
  */
 #ifndef MEMSLOT_IMPORT_H
 #define MEMSLOT_IMPORT_H
@@ -9,7 +9,6 @@
 #include "as.h"
 
 struct ms_import;
-struct ms_flatdump;
 
 /**
  * ms_import__parse() - rebuild regions and address spaces from a dump
@@ -70,64 +69,5 @@ MS_API struct ms_as *ms_import__as(const struct ms_import *imp, size_t i);
  * Return: the first address space named @name, or NULL.
  */
 MS_API struct ms_as *ms_import__find_as(const struct ms_import *imp, const char *name);
-
-/**
- * ms_flatdump__parse() - parse an ``info mtree -f`` dump
- * @text: dump, LF or CRLF
- * @len: bytes
- * @err: optional error details
- *
- * Return: the parsed dump, or NULL with errno set.
- */
-MS_API struct ms_flatdump *ms_flatdump__parse(const char *text, size_t len, struct ms_error *err);
-
-/** ms_flatdump__free() - free a dump. @fd: dump, may be NULL. */
-MS_API void ms_flatdump__free(struct ms_flatdump *fd);
-
-/**
- * ms_flatdump__nr_as() - number of address spaces named in the dump
- * @fd: dump
- *
- * Return: the count.
- */
-MS_API size_t ms_flatdump__nr_as(const struct ms_flatdump *fd);
-
-/**
- * ms_flatdump__as_name() - one address space name, in dump order
- * @fd: dump
- * @i: index
- *
- * Return: the name or NULL.
- */
-MS_API const char *ms_flatdump__as_name(const struct ms_flatdump *fd, size_t i);
-
-/**
- * ms_flatdump__view_lines() - the lines of the view an address space uses
- * @fd: dump
- * @as_name: address space
- * @nr: set to the number of lines
- *
- * The lines are " Root memory region: ..." and the range lines (or
- * "  No rendered FlatView"), without line ends.
- *
- * Return: the lines, or NULL if @as_name is not in the dump.
- */
-MS_API const char *const *ms_flatdump__view_lines(const struct ms_flatdump *fd,
-						   const char *as_name, size_t *nr);
-
-/**
- * ms_flatdump__diff() - compare two dumps address space by address space
- * @expected: reference dump (e.g. QEMU's)
- * @got: dump to check
- * @out: stream for a readable report of each difference, or NULL
- *
- * QEMU prints views in hash order, so views are matched by address-space
- * name. Every address space of @expected must be in @got with identical
- * lines, and @got must have no others.
- *
- * Return: the number of address spaces that differ.
- */
-MS_API unsigned int ms_flatdump__diff(const struct ms_flatdump *expected,
-				      const struct ms_flatdump *got, FILE *out);
 
 #endif /* MEMSLOT_IMPORT_H */

@@ -12,6 +12,7 @@
 #include "as.h"
 #include "kvm.h"
 #include "import.h"
+#include "flatdump.h"
 #include "memdev.h"
 #include "machine.h"
 
