@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libmemslot internals shared by machine.c, memdev.c (device memory,
- * plugging, accounting, consumers), devices.c (the model table and
- * factory) and the device models (dimm.c, virtio_pmem.c, virtio_mem.c).
+ * plugging, accounting), vhost.c (vhost consumers), devices.c (the model
+ * table and factory) and the device models (dimm.c, virtio_pmem.c,
+ * virtio_mem.c).
  * Not installed.
  */
 #ifndef MEMSLOT_MEMDEV_INTERNAL_H
@@ -132,6 +133,21 @@ static inline bool kvm_failed(const struct ms_machine *m)
 {
 	return m->kvm && slotmap_window_error(m->kvm);
 }
+
+/* kvm-memslots.md rule 9.1 */
+static inline void kvm_memslots(const struct ms_machine *m, uint32_t *max, uint32_t *free_slots)
+{
+	uint32_t used = ms_slotmap__nr_used(m->kvm);
+
+	*max = ms_slotmap__max_slots(m->kvm);
+	*free_slots = used > *max ? 0 : *max - used;
+}
+
+/* vhost.c: rule 9.2, vhost_get_max_memslots() and vhost_get_free_memslots() */
+uint32_t vhost_max_memslots(const struct ms_machine *m);
+uint32_t vhost_free_memslots(const struct ms_machine *m);
+/* vhost.c, for memdev_machine_fini: free the vhost backends */
+void vhost_machine_fini(struct ms_machine *m);
 
 /* machine.c: the page size memory is mapped with */
 uint64_t host_page_size(const struct ms_machine *m);
