@@ -43,6 +43,7 @@ int ms_error_set(struct ms_error *e, int err, const char *fmt, ...)
 
 	if (e) {
 		e->err = err;
+		e->flags = 0;
 		va_start(ap, fmt);
 		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 		va_end(ap);

@@ -27,18 +27,45 @@
 /* Size of &struct ms_error's message buffer, including the NUL. */
 #define MS_ERROR_MSG_LEN 256
 
+/* &struct ms_error flags */
+/* A KVM memslot operation failed: @op, @as_id, @slot, @gpa, @size, @flags_kvm, @kvm_errno are set. */
+#define MS_ERROR_KVM		(1u << 0)
+/* ... and the failure was injected (ms_kvm_opts.fault_nth): the kernel never saw the call. */
+#define MS_ERROR_INJECTED	(1u << 1)
+
 /**
  * struct ms_error - details of a failed call
  * @err: the negative errno the call returned (0 if nothing failed)
  * @msg: one line naming the object and the value, e.g.
  *       "slot 7: 0x100000+0x1000 overlaps slot 3"; empty if nothing failed
+ * @flags: MS_ERROR_* bits saying what the fields below describe (0: only
+ *	@err and @msg are set)
+ * @op: with MS_ERROR_KVM: the failed slot operation, an enum
+ *	ms_slot_op_kind value
+ * @as_id: with MS_ERROR_KVM: the KVM address space id of the slot
+ * @slot: with MS_ERROR_KVM: the slot id
+ * @gpa: with MS_ERROR_KVM: guest address of the operation
+ * @size: with MS_ERROR_KVM: size of the operation (the slot's size for a
+ *	delete, as &struct ms_slot_op carries it)
+ * @flags_kvm: with MS_ERROR_KVM: the MS_KVM_MEM_* flags of the operation
+ * @kvm_errno: with MS_ERROR_KVM: the positive errno of the memslot ioctl
+ *	(the injected one with MS_ERROR_INJECTED)
  *
  * Caller-owned. Fallible library calls take an optional last parameter
  * ``struct ms_error *err`` (may be NULL) and fill it on failure only.
+ * Callers decide from @flags and the fields, never from the text of @msg.
  */
 struct ms_error {
 	int err;
 	char msg[MS_ERROR_MSG_LEN];
+	unsigned int flags;
+	int op;
+	uint16_t as_id;
+	uint32_t slot;
+	uint64_t gpa;
+	uint64_t size;
+	uint32_t flags_kvm;
+	int kvm_errno;
 };
 
 /**
@@ -46,6 +73,8 @@ struct ms_error {
  * @e: error object, may be NULL
  * @err: negative errno
  * @fmt: printf format of the one-line message
+ *
+ * Sets @err and the message; @flags becomes 0 (no structured details).
  *
  * Return: @err, so callers can write ``return ms_error_set(e, -EINVAL, ...)``.
  */
