@@ -14,7 +14,7 @@ endif
 
 CC ?= gcc
 PREFIX ?= /usr/local
-VERSION := 0.1.0
+VERSION := 0.2.0
 
 ifeq ($(V),1)
 Q :=

@@ -138,7 +138,7 @@ static void vm_new(struct vm *v, uint32_t slots, uint64_t maxmem)
 		die("context", NULL);
 	MS_OPTS(ms_machine_opts, o, .type = MS_MACHINE_Q35, .ram_size = 512 * MiB,
 		.slots = slots, .maxmem = maxmem, .kvm_memslots = ms_kvm__max_memslots(v->k),
-		.kvm_exec = ms_kvm__exec, .kvm_exec_opaque = v->k);
+		.kvm = v->k);
 	v->m = ms_machine__new(v->ctx, &o, &err);
 	if (!v->m)
 		die("machine", &err);

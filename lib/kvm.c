@@ -86,6 +86,8 @@ struct ms_kvm {
 
 	struct ms_kvm_stats stats;
 	struct ms_error last_err;
+	bool has_first_err;		/* a failure since ms_kvm__clear_error() */
+	struct ms_error first_err;
 };
 
 /*
@@ -115,9 +117,10 @@ static const struct errno_name errno_names[] = {
 	{ "EHWPOISON", EHWPOISON },
 };
 
-/* "N:ERRNO", ERRNO a name of the table above or a number; false if bad. */
-static bool parse_fault(const char *s, uint64_t *nth, int *err)
+/* "N:ERRNO", ERRNO a name of the table above or a number. */
+int ms_kvm_fault_parse(const char *s, uint64_t *nth, int *errnum)
 {
+	int saved = errno;
 	unsigned long long n;
 	unsigned long e;
 	char *end;
@@ -125,28 +128,33 @@ static bool parse_fault(const char *s, uint64_t *nth, int *err)
 	errno = 0;
 	n = strtoull(s, &end, 10);
 	if (errno || end == s || *end != ':' || !n || *s == '-')
-		return false;
+		goto bad;
 	s = end + 1;
 	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++) {
 		if (!strcasecmp(s, errno_names[i].name)) {
 			*nth = n;
-			*err = errno_names[i].err;
-			return true;
+			*errnum = errno_names[i].err;
+			errno = saved;
+			return 0;
 		}
 	}
 	errno = 0;
 	e = strtoul(s, &end, 10);
 	if (errno || end == s || *end || !e || e > 4095 || *s == '-')
-		return false;
+		goto bad;
 	*nth = n;
-	*err = (int)e;
-	return true;
+	*errnum = (int)e;
+	errno = saved;
+	return 0;
+bad:
+	errno = saved;
+	return -EINVAL;
 }
 
 struct ms_kvm *ms_kvm__new(const struct ms_kvm_opts *opts, struct ms_error *err)
 {
 	struct ms_kvm_opts o = { 0 };
-	const char *dev, *fault;
+	const char *dev;
 	struct ms_kvm *k;
 	bool vm_caps;
 	int ret, e;
@@ -200,20 +208,10 @@ struct ms_kvm *ms_kvm__new(const struct ms_kvm_opts *opts, struct ms_error *err)
 	page = sysconf(_SC_PAGESIZE);
 	k->page_size = page > 0 ? (uint64_t)page : 4096;
 
-	fault = getenv("MEMSLOT_KVM_FAULT");
-	if (fault && *fault) {
-		uint64_t nth;
-		int fe;
-
-		if (!parse_fault(fault, &nth, &fe)) {
-			e = EINVAL;
-			ms_error_set(err, -e, "MEMSLOT_KVM_FAULT: bad value: %s (want N:ERRNO)",
-				     fault);
-			goto err_close_vm;
-		}
-		ms_kvm__inject_fault(k, nth, fe);
-		pr_debug("%s: MEMSLOT_KVM_FAULT: memslot ioctl %llu fails with %s\n", dev,
-			 (unsigned long long)nth, strerror(fe));
+	if (o.fault_nth) {
+		ms_kvm__inject_fault(k, o.fault_nth, o.fault_errno);
+		pr_debug("%s: fault injection: memslot ioctl %llu fails with %s\n", dev,
+			 (unsigned long long)o.fault_nth, strerror(k->fault_err));
 	}
 	pr_debug("%s: VM fd %d: %u memslots, %u address spaces, %s, READONLY_MEM %s\n", dev,
 		 k->vm_fd, k->max_slots, k->nr_as,
@@ -221,8 +219,6 @@ struct ms_kvm *ms_kvm__new(const struct ms_kvm_opts *opts, struct ms_error *err)
 		 k->ro_mem ? "yes" : "no");
 	return k;
 
-err_close_vm:
-	close(k->vm_fd);
 err_close_sys:
 	close(k->sys_fd);
 err_free:
@@ -249,6 +245,16 @@ uint32_t ms_kvm__max_memslots(const struct ms_kvm *k) { return k->max_slots; }
 bool ms_kvm__has_memory2(const struct ms_kvm *k) { return k->memory2; }
 bool ms_kvm__has_readonly_mem(const struct ms_kvm *k) { return k->ro_mem; }
 const struct ms_error *ms_kvm__last_error(const struct ms_kvm *k) { return &k->last_err; }
+
+const struct ms_error *ms_kvm__first_error(const struct ms_kvm *k)
+{
+	return k->has_first_err ? &k->first_err : NULL;
+}
+
+void ms_kvm__clear_error(struct ms_kvm *k)
+{
+	k->has_first_err = false;
+}
 
 void ms_kvm__inject_fault(struct ms_kvm *k, uint64_t nth, int err)
 {
@@ -405,6 +411,29 @@ static void explain(struct ms_kvm *k, const struct ms_slot_op *op, uint64_t size
 	ms_error_set(&k->last_err, ret, "%s: %s%s", who, range, why);
 }
 
+/*
+ * @k->last_err (its message already written) gets the operation's details;
+ * the first failure since ms_kvm__clear_error() is kept apart.
+ */
+static int fail(struct ms_kvm *k, const struct ms_slot_op *op, int ret, bool injected)
+{
+	struct ms_error *e = &k->last_err;
+
+	e->flags = MS_ERROR_KVM | (injected ? MS_ERROR_INJECTED : 0);
+	e->op = (int)op->kind;
+	e->as_id = op->slot.as_id;
+	e->slot = op->slot.slot;
+	e->gpa = op->slot.gpa;
+	e->size = op->slot.size;
+	e->flags_kvm = op->slot.flags;
+	e->kvm_errno = -ret;
+	if (!k->has_first_err) {
+		k->has_first_err = true;
+		k->first_err = *e;
+	}
+	return ret;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -430,22 +459,34 @@ int ms_kvm__exec(void *kvm, const struct ms_slot_op *op)
 	uint64_t t0;
 	int ret;
 
+	switch (op->kind) {
+	case MS_SLOT_OP_CREATE:
+		k->stats.creates++;
+		break;
+	case MS_SLOT_OP_DELETE:
+		k->stats.deletes++;
+		break;
+	case MS_SLOT_OP_UPDATE:
+		k->stats.updates++;
+		break;
+	}
 	/* an id above 16 bits would spill into the address space bits */
 	if (s->slot > SLOT_ID_MAX) {
 		ms_error_set(&k->last_err, -EINVAL,
 			     "slot %u: 0x%llx+0x%llx slot id beyond the limit %u", s->slot,
 			     (unsigned long long)s->gpa, (unsigned long long)size, k->max_slots);
-		return -EINVAL;
+		return fail(k, op, -EINVAL, false);
 	}
 	if (size && mirror_reserve(k, s->as_id, s->slot)) {
 		ms_error_set(&k->last_err, -ENOMEM, "slot %u: out of memory", s->slot);
-		return -ENOMEM;
+		return fail(k, op, -ENOMEM, false);
 	}
 
 	k->stats.ioctls++;
 	if (k->fault_at && k->stats.ioctls == k->fault_at) {
 		k->fault_at = 0;
 		injected = true;
+		k->stats.injected++;
 		ret = -k->fault_err;
 	} else {
 		t0 = now_ns();
@@ -469,7 +510,7 @@ int ms_kvm__exec(void *kvm, const struct ms_slot_op *op)
 	if (ret) {
 		k->stats.failures++;
 		explain(k, op, size, ret, injected);
-		return ret;
+		return fail(k, op, ret, injected);
 	}
 
 	/* the kernel now holds exactly this (create, move, flags, no-op) */

@@ -27,6 +27,7 @@ struct ms_slotmap {
 	bool ro_mem;
 	ms_slot_exec_fn exec;
 	void *exec_opaque;
+	struct ms_kvm *kvm;		/* the executor is this binding */
 
 	struct ms_memslot *slots;	/* index = id; size 0 = free (rule 5.1) */
 	uint32_t nr_alloc;
@@ -49,6 +50,18 @@ struct ms_slotmap {
 static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+static void record(struct ms_slotmap *map, const struct ms_error *e)
+{
+	if (!map->has_err) {
+		map->has_err = true;
+		map->err = *e;
+	}
+	if (!map->win_has_err) {
+		map->win_has_err = true;
+		map->win_err = *e;
+	}
+}
+
 static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
 {
 	struct ms_error e = { .err = err };
@@ -57,14 +70,35 @@ static void map_fail(struct ms_slotmap *map, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
 	va_end(ap);
-	if (!map->has_err) {
-		map->has_err = true;
-		map->err = e;
-	}
-	if (!map->win_has_err) {
-		map->win_has_err = true;
-		map->win_err = e;
-	}
+	record(map, &e);
+}
+
+/* An executor failure, with the operation's details for the caller. */
+static void exec_fail(struct ms_slotmap *map, const struct ms_slot_op *op, int ret)
+{
+	const struct ms_memslot *s = &op->slot;
+	struct ms_error e = {
+		.err = ret,
+		.flags = MS_ERROR_KVM,
+		.op = (int)op->kind,
+		.as_id = s->as_id,
+		.slot = s->slot,
+		.gpa = s->gpa,
+		.size = s->size,
+		.flags_kvm = s->flags,
+		.kvm_errno = -ret,
+	};
+
+	if (map->kvm)
+		e.flags |= ms_kvm__last_error(map->kvm)->flags & MS_ERROR_INJECTED;
+	if (op->kind == MS_SLOT_OP_DELETE)
+		snprintf(e.msg, sizeof(e.msg), "slot %u: delete at 0x%llx failed: %s", s->slot,
+			 (unsigned long long)s->gpa, strerror(-ret));
+	else
+		snprintf(e.msg, sizeof(e.msg), "slot %u: 0x%llx+0x%llx: %s failed: %s", s->slot,
+			 (unsigned long long)s->gpa, (unsigned long long)s->size,
+			 op->kind == MS_SLOT_OP_CREATE ? "create" : "update", strerror(-ret));
+	record(map, &e);
 }
 
 void slotmap_mark(struct ms_slotmap *map)
@@ -104,13 +138,8 @@ static int emit(struct ms_slotmap *map, enum ms_slot_op_kind kind, const struct 
 	ret = map->exec ? map->exec(map->exec_opaque, &op) : 0;
 	op.ret = ret;
 	map->ops[map->nr_ops++] = op;
-	if (ret && kind == MS_SLOT_OP_DELETE)
-		map_fail(map, ret, "slot %u: delete at 0x%llx failed: %s", s->slot,
-			 (unsigned long long)s->gpa, strerror(-ret));
-	else if (ret)
-		map_fail(map, ret, "slot %u: 0x%llx+0x%llx: %s failed: %s", s->slot,
-			 (unsigned long long)s->gpa, (unsigned long long)s->size,
-			 kind == MS_SLOT_OP_CREATE ? "create" : "update", strerror(-ret));
+	if (ret)
+		exec_fail(map, &op, ret);
 	return ret;
 }
 
@@ -476,6 +505,11 @@ struct ms_slotmap *ms_slotmap__new(struct ms_as *as, const struct ms_slotmap_opt
 		ms_error_set(err, -EINVAL, "slot map: no address space");
 		return NULL;
 	}
+	if (o.kvm && o.exec) {
+		errno = EINVAL;
+		ms_error_set(err, -EINVAL, "slot map: both a KVM binding and an executor");
+		return NULL;
+	}
 	page = o.page_size ? (long)o.page_size : sysconf(_SC_PAGESIZE);
 	if (page <= 0 || (page & (page - 1)) ||
 	    (o.max_slot_size && o.max_slot_size % (uint64_t)page)) {
@@ -493,8 +527,10 @@ struct ms_slotmap *ms_slotmap__new(struct ms_as *as, const struct ms_slotmap_opt
 	map->max_slot_size = o.max_slot_size;
 	map->page_size = (uint64_t)page;
 	map->ro_mem = !o.no_readonly_mem;
-	map->exec = o.exec;
-	map->exec_opaque = o.exec_opaque;
+	/* the binding is the library's own executor, not a callback out */
+	map->kvm = o.kvm;
+	map->exec = o.kvm ? ms_kvm__exec : o.exec;
+	map->exec_opaque = o.kvm ? (void *)o.kvm : o.exec_opaque;
 	map->listener = ms_listener__new(&slotmap_ops, map, MS_LISTENER_PRIORITY_ACCEL,
 					 o.name ? o.name : "kvm-memory");
 	if (!map->listener)

@@ -551,10 +551,12 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 		if (ret)
 			goto err_teardown;
 	}
+	if (m->opts.kvm && !m->opts.kvm_memslots)
+		m->opts.kvm_memslots = ms_kvm__max_memslots(m->opts.kvm);
 	if (m->opts.kvm_memslots) {
 		MS_OPTS(ms_slotmap_opts, so, .max_slots = m->opts.kvm_memslots,
 			.page_size = m->opts.page_size, .exec = m->opts.kvm_exec,
-			.exec_opaque = m->opts.kvm_exec_opaque);
+			.exec_opaque = m->opts.kvm_exec_opaque, .kvm = m->opts.kvm);
 
 		m->kvm = ms_slotmap__new(m->memory_as, &so, err);
 		if (!m->kvm) {

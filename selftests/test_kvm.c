@@ -395,8 +395,8 @@ static struct ms_slotmap *new_map(struct __test_metadata *_metadata, FIXTURE_DAT
 				  uint32_t max_slots)
 {
 	struct ms_error err = { 0 };
-	MS_OPTS(ms_slotmap_opts, o, .max_slots = max_slots, .exec = ms_kvm__exec,
-		.exec_opaque = self->k, .no_readonly_mem = !ms_kvm__has_readonly_mem(self->k));
+	MS_OPTS(ms_slotmap_opts, o, .max_slots = max_slots, .kvm = self->k,
+		.no_readonly_mem = !ms_kvm__has_readonly_mem(self->k));
 	struct ms_slotmap *map = ms_slotmap__new(self->as, &o, &err);
 
 	ASSERT_NE(NULL, map) {
@@ -1022,18 +1022,39 @@ TEST_F(kvm, rule_6_fault_at_each_ioctl_of_a_commit)
 	}
 }
 
-/* MEMSLOT_KVM_FAULT="N:ERRNO" at ms_kvm__new */
+/* A VM with the fault injection "N:ERRNO" (MEMSLOT_KVM_FAULT's syntax). */
+static struct ms_kvm *new_faulty(const char *fault, struct ms_error *err)
+{
+	MS_OPTS(ms_kvm_opts, o);
+
+	if (ms_kvm_fault_parse(fault, &o.fault_nth, &o.fault_errno)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return ms_kvm__new(&o, err);
+}
+
+/* "N:ERRNO" (memslot's MEMSLOT_KVM_FAULT) as ms_kvm_opts fault injection */
 TEST_F(kvm, fault_env)
 {
 	static const char *const bad[] = { "x", "0:ENOMEM", "3:", ":ENOMEM", "3:EFOO",
 					   "3:0", "3:-5", "-1:EIO", "2:ENOMEM:1" };
 	uint64_t pg = self->page;
 	struct ms_error err = { 0 };
+	const struct ms_error *fe;
 	struct ms_kvm_stats st;
 	struct ms_kvm *k;
 
-	ASSERT_EQ(0, setenv("MEMSLOT_KVM_FAULT", "2:EEXIST", 1));
+	/* the library never reads the environment */
+	ASSERT_EQ(0, setenv("MEMSLOT_KVM_FAULT", "1:EIO", 1));
 	k = ms_kvm__new(NULL, &err);
+	ASSERT_NE(NULL, k);
+	EXPECT_EQ(0, op(k, MS_SLOT_OP_CREATE, 0, 0, 0, pg, HVA(0), 0));
+	EXPECT_EQ(NULL, ms_kvm__first_error(k));
+	ms_kvm__free(k);
+	unsetenv("MEMSLOT_KVM_FAULT");
+
+	k = new_faulty("2:EEXIST", &err);
 	ASSERT_NE(NULL, k) {
 		TH_LOG("%s", err.msg);
 	}
@@ -1041,17 +1062,39 @@ TEST_F(kvm, fault_env)
 	EXPECT_EQ(-EEXIST, op(k, MS_SLOT_OP_CREATE, 0, 1, 0x100000, pg, HVA(1), 0));
 	EXPECT_STREQ("slot 1: 0x100000+0x1000: File exists (injected fault)",
 		     ms_kvm__last_error(k)->msg);
+	/* the details are fields, not text to search */
+	fe = ms_kvm__first_error(k);
+	ASSERT_NE(NULL, fe);
+	EXPECT_EQ(MS_ERROR_KVM | MS_ERROR_INJECTED, fe->flags);
+	EXPECT_EQ(MS_SLOT_OP_CREATE, fe->op);
+	EXPECT_EQ(1, fe->slot);
+	EXPECT_EQ(0x100000, fe->gpa);
+	EXPECT_EQ(pg, fe->size);
+	EXPECT_EQ(EEXIST, fe->kvm_errno);
+	EXPECT_EQ(-EEXIST, fe->err);
+	EXPECT_STREQ(ms_kvm__last_error(k)->msg, fe->msg);
 	EXPECT_EQ(0, op(k, MS_SLOT_OP_CREATE, 0, 1, 0x100000, pg, HVA(1), 0));
 	ms_kvm__stats(k, &st);
 	EXPECT_EQ(3, st.ioctls);
 	EXPECT_EQ(1, st.failures);
+	EXPECT_EQ(1, st.injected);
+	EXPECT_EQ(3, st.creates);
+	EXPECT_EQ(0, st.deletes);
+	EXPECT_EQ(0, st.updates);
+	/* a real kernel failure: MS_ERROR_KVM alone; the first failure stays */
+	EXPECT_EQ(-EEXIST, op(k, MS_SLOT_OP_CREATE, 0, 2, 0x100000, pg, HVA(2), 0));
+	EXPECT_EQ(MS_ERROR_KVM, ms_kvm__last_error(k)->flags);
+	EXPECT_EQ(2, ms_kvm__last_error(k)->slot);
+	EXPECT_EQ(1, ms_kvm__first_error(k)->slot);
+	ms_kvm__clear_error(k);
+	EXPECT_EQ(NULL, ms_kvm__first_error(k));
+	EXPECT_EQ(-EEXIST, ms_kvm__last_error(k)->err);
 	EXPECT_EQ(2, nr_slots(k));
 	EXPECT_KERNEL_AGREES(k, 64);
 	ms_kvm__free(k);
 
 	/* numbers work too; the injected call never reaches the kernel */
-	ASSERT_EQ(0, setenv("MEMSLOT_KVM_FAULT", "1:12", 1));
-	k = ms_kvm__new(NULL, &err);
+	k = new_faulty("1:12", &err);
 	ASSERT_NE(NULL, k);
 	EXPECT_EQ(-ENOMEM, op(k, MS_SLOT_OP_CREATE, 0, 0, 0, pg, HVA(0), 0));
 	EXPECT_EQ(0, nr_slots(k));
@@ -1072,20 +1115,17 @@ TEST_F(kvm, fault_env)
 	EXPECT_EQ(2, st.failures);
 	ms_kvm__free(k);
 
+	/* the tool's message for these: test_run's fault_env_bad */
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		ASSERT_EQ(0, setenv("MEMSLOT_KVM_FAULT", bad[i], 1));
-		memset(&err, 0, sizeof(err));
-		errno = 0;
-		k = ms_kvm__new(NULL, &err);
-		EXPECT_EQ(NULL, k) {
+		uint64_t nth = 77;
+		int e = 78;
+
+		EXPECT_EQ(-EINVAL, ms_kvm_fault_parse(bad[i], &nth, &e)) {
 			TH_LOG("MEMSLOT_KVM_FAULT=%s accepted", bad[i]);
 		}
-		ms_kvm__free(k);
-		EXPECT_EQ(EINVAL, errno);
-		EXPECT_EQ(-EINVAL, err.err);
-		EXPECT_NE(NULL, strstr(err.msg, "MEMSLOT_KVM_FAULT"));
+		EXPECT_EQ(77, nth);
+		EXPECT_EQ(78, e);
 	}
-	unsetenv("MEMSLOT_KVM_FAULT");
 }
 
 /* The cost of one memslot ioctl, from CPU 0 (see pin_cpu0()). */
@@ -1269,8 +1309,7 @@ TEST_F(kvm, rule_10_7_readonly_guest_write_exits)
 TEST_F(kvm, machine_on_a_real_vm)
 {
 	MS_OPTS(ms_machine_opts, o, .type = MS_MACHINE_PC, .ram_size = 256 * MiB,
-		.kvm_memslots = ms_kvm__max_memslots(self->k), .kvm_exec = ms_kvm__exec,
-		.kvm_exec_opaque = self->k);
+		.kvm_memslots = ms_kvm__max_memslots(self->k), .kvm = self->k);
 	struct ms_error err = { 0 };
 	struct ms_machine *m;
 	struct ms_ctx *ctx = ms_ctx__new();

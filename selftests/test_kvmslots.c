@@ -926,6 +926,14 @@ TEST_F(km, rule_6_1_executor)
 	EXPECT_NE(NULL, strstr(e->msg, "slot 1")) {
 		TH_LOG("message: %s", e->msg);
 	}
+	/* the details as fields: an executor failure, not an injected one */
+	EXPECT_EQ(MS_ERROR_KVM, e->flags);
+	EXPECT_EQ(MS_SLOT_OP_CREATE, e->op);
+	EXPECT_EQ(1, e->slot);
+	EXPECT_EQ(0, e->as_id);
+	EXPECT_EQ(MiB, e->gpa);
+	EXPECT_EQ(PAGE, e->size);
+	EXPECT_EQ(EEXIST, e->kvm_errno);
 	/* the table keeps what the kernel holds: the failed create left no slot */
 	EXPECT_EQ(1, ms_slotmap__nr_used(self->map));
 	EXPECT_EQ(NULL, ms_slotmap__lookup(self->map, MiB, PAGE));
@@ -933,6 +941,22 @@ TEST_F(km, rule_6_1_executor)
 	DEL(self->sys, a);
 	EXPECT_STREQ("create 0;create 1;delete 0;", x.text);
 	EXPECT_OPS(self->map, "delete 0 0x0+0x0 f=0\n");
+}
+
+/* The KVM binding and another executor exclude each other. */
+TEST_F(km, exec_or_kvm)
+{
+	struct exec_log x = { 0 };
+	/* never dereferenced: the options are refused first */
+	MS_OPTS(ms_slotmap_opts, o, .exec = exec_fn, .exec_opaque = &x,
+		.kvm = (struct ms_kvm *)&x);
+	struct ms_error err = { 0 };
+
+	errno = 0;
+	EXPECT_EQ(NULL, ms_slotmap__new(self->as, &o, &err));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, err.err);
+	EXPECT_EQ(0, x.calls);
 }
 
 /* A failed delete leaves the slot in the kernel and the table; mapping the

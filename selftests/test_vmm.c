@@ -130,8 +130,7 @@ FIXTURE_SETUP(vmm)
 	self->ctx = ms_ctx__new();
 	ASSERT_NE(NULL, self->ctx);
 	mo.kvm_memslots = ms_kvm__max_memslots(self->k);
-	mo.kvm_exec = ms_kvm__exec;
-	mo.kvm_exec_opaque = self->k;
+	mo.kvm = self->k;
 	self->m = ms_machine__new(self->ctx, &mo, &err);
 	ASSERT_NE(NULL, self->m) {
 		TH_LOG("ms_machine__new: %s", err.msg);
@@ -884,8 +883,7 @@ TEST_F(vmm, memslot_updates_do_not_wait_for_the_stopped_vcpu)
 	ctx2 = ms_ctx__new();
 	ASSERT_NE(NULL, ctx2);
 	mo.kvm_memslots = ms_kvm__max_memslots(k2);
-	mo.kvm_exec = ms_kvm__exec;
-	mo.kvm_exec_opaque = k2;
+	mo.kvm = k2;
 	m2 = ms_machine__new(ctx2, &mo, &err);
 	ASSERT_NE(NULL, m2);
 	without = cycle_us(_metadata, m2, k2, 20);

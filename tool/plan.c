@@ -532,12 +532,49 @@ static const char *err_text(const struct ms_error *e, int fallback)
 	return e->msg[0] ? e->msg : strerror(e->err ? -e->err : fallback);
 }
 
-/* The library's text, or run's for a failed memslot ioctl (plan.h). */
+/*
+ * QEMU's text for a failed slot operation (kvm-memslots.md 6.1, 6.2 and
+ * 6.8: kvm_set_phys_mem for a create or delete, kvm_set_user_memory_region
+ * for a flag update), then the binding's explanation.
+ */
+void plan_kvm_fail_text(const struct ms_kvm *k, const struct ms_error *e, char *buf, size_t len)
+{
+	int en = e->err ? -e->err : EIO;
+	char qemu[256];
+
+	switch (e->op) {
+	case MS_SLOT_OP_CREATE:
+		snprintf(qemu, sizeof(qemu), "kvm_set_phys_mem: error registering slot: %s",
+			 strerror(en));
+		break;
+	case MS_SLOT_OP_DELETE:
+		snprintf(qemu, sizeof(qemu), "kvm_set_phys_mem: error unregistering slot: %s",
+			 strerror(en));
+		break;
+	default:
+		snprintf(qemu, sizeof(qemu), "kvm_set_user_memory_region: %s failed, slot=%u, "
+			 "start=0x%" PRIx64 ", size=0x%" PRIx64 ": %s",
+			 ms_kvm__has_memory2(k) ? "KVM_SET_USER_MEMORY_REGION2" :
+						  "KVM_SET_USER_MEMORY_REGION",
+			 e->slot | (uint32_t)e->as_id << 16, e->gpa, e->size, strerror(en));
+		break;
+	}
+	snprintf(buf, len, "%s; kvm: %s", qemu, e->msg[0] ? e->msg : strerror(en));
+}
+
+/*
+ * The library's text, or QEMU's and the binding's for a failed memslot
+ * ioctl of the KVM binding (memslot run).
+ */
 static const char *build_err_text(const struct plan *p, const struct ms_error *e, int fallback,
 				  char *buf, size_t len)
 {
-	if (p->kvm_failure && p->kvm_failure(p, buf, len))
+	const struct ms_error *ke = p->mo.kvm ? ms_kvm__first_error(p->mo.kvm) : NULL;
+
+	if (ke) {
+		plan_kvm_fail_text(p->mo.kvm, ke, buf, len);
 		return buf;
+	}
 	return err_text(e, fallback);
 }
 

@@ -44,7 +44,7 @@ struct vhost_arg {
  * @run: parsed for `memslot run`: backends get host memory, KVM is
  *	required, --cpu/--dirty-log/--full are accepted and --kvm-memslots/
  *	--vhost-limit are not; the caller sets @kvm_memslots and
- *	@mo.kvm_exec before plan_build()
+ *	@mo.kvm (the KVM binding) before plan_build()
  * @cpu: run --cpu N, -1 if not given
  * @dirty_log: run --dirty-log
  * @full: run --full
@@ -55,10 +55,6 @@ struct vhost_arg {
  * @no_vm: run --no-vm: never run inside a guest kernel
  * @host_only: argv indices of --kernel, --modules and their values, which
  *	the run inside the guest kernel is not given (@nr_host_only of them)
- * @kvm_failure: run: if a memslot ioctl failed while plan_build() built
- *	the machine or a device, write QEMU's text and the binding's
- *	explanation into @buf and return true; plan_build() reports that
- *	instead of the library's text
  *
  * The other fields are plan.c's; the strings point into argv.
  */
@@ -92,7 +88,6 @@ struct plan {
 	bool no_vm;
 	int *host_only;
 	size_t nr_host_only;
-	bool (*kvm_failure)(const struct plan *p, char *buf, size_t len);
 
 	struct ms_ctx *ctx;
 	struct ms_machine *m;
@@ -127,6 +122,16 @@ int plan_load_script(struct plan *p);
  * Return: the exit status (0 to go on).
  */
 int plan_build(struct plan *p);
+
+/**
+ * plan_kvm_fail_text() - QEMU's text for a failed memslot ioctl
+ * @k: the KVM binding the operation ran on
+ * @e: its error (MS_ERROR_KVM set, e.g. ms_kvm__first_error())
+ * @buf: filled with QEMU's text for the operation (kvm-memslots.md 6.1,
+ *	6.2, 6.8), "; kvm: " and the binding's explanation
+ * @len: size of @buf
+ */
+void plan_kvm_fail_text(const struct ms_kvm *k, const struct ms_error *e, char *buf, size_t len);
 
 /* plan_free() - free the machine, the context and the parsed options. @p: plan */
 void plan_free(struct plan *p);

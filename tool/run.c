@@ -2,7 +2,8 @@
 /*
  * memslot run: build the machine `memslot plan` describes, with real
  * memory, in a KVM VM whose memslots the library sets (the KVM binding,
- * ms_kvm__exec, is the machine's slot executor), boot the probe guest
+ * ms_machine_opts.kvm, carries out the machine's slot operations and
+ * counts them), boot the probe guest
  * (vmm.h), replay a scenario of hot(un)plug commands (scenario.h) while
  * the guest runs, and check after the start and after every step:
  *
@@ -25,8 +26,8 @@
  *            by its fd) equals the slot map, the tracer (attached to this
  *            pid before plan_build()) saw the step's ioctls minus the
  *            injected faults (which fail in the binding, never in the
- *            kernel; run_exec() counts them by ms_kvm__last_error()'s
- *            "(injected fault)"), failures with the library's errno, the
+ *            kernel; ms_kvm__stats() counts them and MS_ERROR_INJECTED
+ *            marks one), failures with the library's errno, the
  *            device-memory used memslots are the census's slots there, and
  *            no event was lost
  *
@@ -37,7 +38,8 @@
  * never race with the vCPU and need no kick.
  *
  * A step whose memslot ioctl fails (MEMSLOT_KVM_FAULT="N:ERRNO" makes the
- * Nth fail, see ms_kvm__new()) fails with QEMU's text for the operation
+ * Nth fail: the tool parses it with ms_kvm_fault_parse() and passes it to
+ * ms_kvm__new() as ms_kvm_opts.fault_nth) fails with QEMU's text for the operation
  * (kvm-memslots.md 6.1, 6.2, 6.8) and the binding's explanation; the
  * library undoes the step (device_add/device_del; virtio-mem requests are
  * undone by scenario_exec()), the run checks the state once more and
@@ -112,10 +114,9 @@ struct slot_note {
 	int64_t dirty;		/* pages, -1: not logging */
 };
 
-/* The first failed memslot ioctl of a step. */
+/* The first failed memslot ioctl of a step (ms_kvm__first_error()). */
 struct kvm_fail {
 	bool set;
-	struct ms_slot_op op;
 	struct ms_error e;
 };
 
@@ -156,6 +157,7 @@ struct step {
 	/* memslot ioctls */
 	uint64_t ioctl_first, ioctls, failures, ioctl_ns;
 	uint64_t creates, deletes, updates;
+	uint64_t injected;		/* of failures: injected faults, never sent */
 
 	/* verification */
 	bool verified;			/* it ran (the guest was alive) */
@@ -209,8 +211,6 @@ struct run {
 	int cpu;
 	uint64_t t0;
 
-	struct kvm_fail kf;		/* current step */
-	uint64_t creates, deletes, updates;
 
 	struct slot_note *notes;
 	size_t nr_notes;
@@ -221,7 +221,6 @@ struct run {
 	const char *attach;		/* the tracer's attach path */
 	char kv_skipped[200];		/* default scenario: why it does not run */
 	int vm_fd;
-	uint64_t injected;		/* injected faults of the current step */
 	uint64_t tr_events, tr_failed, tr_foreign;	/* traced, current step */
 	int tr_errno;
 	uint64_t tr_vm;			/* the VM pointer of the last event */
@@ -287,70 +286,28 @@ static void run_usage(FILE *f)
 		"  -h, --help          print this help\n");
 }
 
-/* --- the KVM executor ------------------------------------------------------ */
-
-/* ms_kvm__exec(), keeping the first failure of a step with its explanation. */
-static int run_exec(void *opaque, const struct ms_slot_op *op)
-{
-	struct run *r = opaque;
-	int ret = ms_kvm__exec(r->kvm, op);
-
-	switch (op->kind) {
-	case MS_SLOT_OP_CREATE:
-		r->creates++;
-		break;
-	case MS_SLOT_OP_DELETE:
-		r->deletes++;
-		break;
-	case MS_SLOT_OP_UPDATE:
-		r->updates++;
-		break;
-	}
-	/* an injected fault fails before the ioctl: the kernel never sees it */
-	if (ret && strstr(ms_kvm__last_error(r->kvm)->msg, "(injected fault)"))
-		r->injected++;
-	if (ret && !r->kf.set) {
-		r->kf.set = true;
-		r->kf.op = *op;
-		r->kf.e = *ms_kvm__last_error(r->kvm);
-	}
-	return ret;
-}
+/* --- KVM failures ------------------------------------------------------------ */
 
 static const char *op_name(enum ms_slot_op_kind k)
 {
 	return k == MS_SLOT_OP_CREATE ? "create" : k == MS_SLOT_OP_DELETE ? "delete" : "update";
 }
 
-/*
- * QEMU's text for a failed slot operation (kvm-memslots.md 6.1, 6.2 and
- * 6.8: kvm_set_phys_mem for a create or delete, kvm_set_user_memory_region
- * for a flag update), then the binding's explanation.
- */
+/* The first failed memslot ioctl since ms_kvm__clear_error(), if any. */
+static struct kvm_fail kvm_fail_take(const struct run *r)
+{
+	const struct ms_error *e = ms_kvm__first_error(r->kvm);
+	struct kvm_fail kf = { .set = e != NULL };
+
+	if (e)
+		kf.e = *e;
+	return kf;
+}
+
+/* QEMU's text for the failed operation, then the binding's explanation. */
 static void kvm_fail_text(const struct run *r, const struct kvm_fail *kf, char *buf, size_t len)
 {
-	const struct ms_memslot *s = &kf->op.slot;
-	int e = kf->e.err ? -kf->e.err : EIO;
-	char qemu[256];
-
-	switch (kf->op.kind) {
-	case MS_SLOT_OP_CREATE:
-		snprintf(qemu, sizeof(qemu), "kvm_set_phys_mem: error registering slot: %s",
-			 strerror(e));
-		break;
-	case MS_SLOT_OP_DELETE:
-		snprintf(qemu, sizeof(qemu), "kvm_set_phys_mem: error unregistering slot: %s",
-			 strerror(e));
-		break;
-	default:
-		snprintf(qemu, sizeof(qemu), "kvm_set_user_memory_region: %s failed, slot=%u, "
-			 "start=0x%" PRIx64 ", size=0x%" PRIx64 ": %s",
-			 ms_kvm__has_memory2(r->kvm) ? "KVM_SET_USER_MEMORY_REGION2" :
-						       "KVM_SET_USER_MEMORY_REGION",
-			 s->slot | (uint32_t)s->as_id << 16, s->gpa, s->size, strerror(e));
-		break;
-	}
-	snprintf(buf, len, "%s; kvm: %s", qemu, kf->e.msg[0] ? kf->e.msg : strerror(e));
+	plan_kvm_fail_text(r->kvm, &kf->e, buf, len);
 }
 
 /* --- per-slot notes ---------------------------------------------------------- */
@@ -1035,10 +992,10 @@ static int kv_check(struct run *r, struct step *s)
 	kv->traced_failed = r->tr_failed;
 	kv->traced_errno = r->tr_errno ? -r->tr_errno : 0;
 	kv->foreign = r->tr_foreign;
-	kv->injected = r->injected;
+	kv->injected = s->injected;
 	kv->issued = s->ioctls - kv->injected;
 	kv->failed = s->failures - kv->injected;
-	kv->expected_errno = s->kf.set && !strstr(s->kf.e.msg, "(injected fault)") ?
+	kv->expected_errno = s->kf.set && !(s->kf.e.flags & MS_ERROR_INJECTED) ?
 			     -s->kf.e.err : 0;
 
 	ret = census_self_read(r->cs, r->vm_fd, &cv);
@@ -1103,43 +1060,45 @@ static int step_run(struct run *r, struct step *s)
 	acct_take(r, &before);
 	if (s->st) {
 		char err[QOPT_ERR_LEN];
+		struct kvm_fail kf;
 
-		memset(&r->kf, 0, sizeof(r->kf));
-		r->creates = r->deletes = r->updates = 0;
-		r->injected = 0;
+		ms_kvm__clear_error(r->kvm);
 		ms_slotmap__clear_ops(map);
 		s->ret = scenario_exec(r->p.m, s->st, false, err);
-		if (s->ret && r->kf.set)
-			kvm_fail_text(r, &r->kf, s->err, sizeof(s->err));
+		kf = kvm_fail_take(r);
+		if (s->ret && kf.set)
+			kvm_fail_text(r, &kf, s->err, sizeof(s->err));
 		else if (s->ret)
 			snprintf(s->err, sizeof(s->err), "%s", err);
-		else if (r->kf.set || ms_slotmap__error(map)) {
+		else if (kf.set || ms_slotmap__error(map)) {
 			/* the library went on although KVM refused: report it all the same */
-			if (r->kf.set)
-				kvm_fail_text(r, &r->kf, s->err, sizeof(s->err));
+			if (kf.set)
+				kvm_fail_text(r, &kf, s->err, sizeof(s->err));
 			else
 				snprintf(s->err, sizeof(s->err), "%s", ms_slotmap__error(map)->msg);
 			s->ret = ms_slotmap__error(map) && ms_slotmap__error(map)->err ?
 				 ms_slotmap__error(map)->err : -EIO;
 		}
-		s->kf = r->kf;
+		s->kf = kf;
 		ms_kvm__stats(r->kvm, &k1);
 		s->ioctl_first = k0.ioctls + 1;
 		s->ioctls = k1.ioctls - k0.ioctls;
 		s->failures = k1.failures - k0.failures;
 		s->ioctl_ns = k1.ioctl_ns - k0.ioctl_ns;
-		s->creates = r->creates;
-		s->deletes = r->deletes;
-		s->updates = r->updates;
+		s->creates = k1.creates - k0.creates;
+		s->deletes = k1.deletes - k0.deletes;
+		s->updates = k1.updates - k0.updates;
+		s->injected = k1.injected - k0.injected;
 	} else {
 		/* the start: everything since the VM was created */
 		s->ioctl_first = 1;
 		s->ioctls = k0.ioctls;
 		s->failures = k0.failures;
 		s->ioctl_ns = k0.ioctl_ns;
-		s->creates = r->creates;
-		s->deletes = r->deletes;
-		s->updates = r->updates;
+		s->creates = k0.creates;
+		s->deletes = k0.deletes;
+		s->updates = k0.updates;
+		s->injected = k0.injected;
 	}
 	s->ns = now_ns() - s->t0;
 
@@ -1338,12 +1297,12 @@ static struct json_object *kvm_fail_json(const struct run *r, const struct kvm_f
 	if (!o)
 		return NULL;
 	kvm_fail_text(r, kf, text, sizeof(text));
-	ADD(o, "op", json_object_new_string(op_name(kf->op.kind)));
-	ADD(o, "slot", json_u64(kf->op.slot.slot));
-	ADD(o, "as", json_u64(kf->op.slot.as_id));
-	ADD(o, "gpa", json_u64(kf->op.slot.gpa));
-	ADD(o, "size", json_u64(kf->op.slot.size));
-	ADD(o, "flags", json_u64(kf->op.slot.flags));
+	ADD(o, "op", json_object_new_string(op_name((enum ms_slot_op_kind)kf->e.op)));
+	ADD(o, "slot", json_u64(kf->e.slot));
+	ADD(o, "as", json_u64(kf->e.as_id));
+	ADD(o, "gpa", json_u64(kf->e.gpa));
+	ADD(o, "size", json_u64(kf->e.size));
+	ADD(o, "flags", json_u64(kf->e.flags_kvm));
 	ADD(o, "errno", json_u64(kf->e.err ? (uint64_t)-kf->e.err : 0));
 	ADD(o, "explanation", json_object_new_string(kf->e.msg));
 	ADD(o, "message", json_object_new_string(text));
@@ -1654,19 +1613,6 @@ static void note_failure(struct run *r, const struct step *s)
 		snprintf(r->first_error, sizeof(r->first_error), "%sa check failed", where);
 }
 
-_Static_assert(__builtin_offsetof(struct run, p) == 0, "struct plan comes first");
-
-/* plan.h kvm_failure: struct plan is the first member of struct run. */
-static bool build_kvm_failure(const struct plan *p, char *buf, size_t len)
-{
-	const struct run *r = (const struct run *)p;
-
-	if (!r->kf.set)
-		return false;
-	kvm_fail_text(r, &r->kf, buf, len);
-	return true;
-}
-
 /*
  * --verify (the default of the default scenario): attach the tracer to this
  * process and load the census before the machine sets any memslot. Given
@@ -1710,10 +1656,21 @@ static int start_kverify(struct run *r)
 
 static int start_vm(struct run *r)
 {
+	MS_OPTS(ms_kvm_opts, ko);
 	struct ms_error e = { 0 };
+	struct kvm_fail kf;
+	const char *fault;
 	int status;
 
-	r->kvm = ms_kvm__new(NULL, &e);
+	/* fault injection for tests (man/memslot-run.8.rst); the library never reads it */
+	fault = getenv("MEMSLOT_KVM_FAULT");
+	if (fault && *fault && ms_kvm_fault_parse(fault, &ko.fault_nth, &ko.fault_errno)) {
+		p_err("cannot create a KVM VM: MEMSLOT_KVM_FAULT: bad value: %s (want N:ERRNO)%s",
+		      fault, r->p.no_vm ? " (--no-vm: not running in a guest kernel, see --kernel)" :
+		      "");
+		return 1;
+	}
+	r->kvm = ms_kvm__new(&ko, &e);
 	if (!r->kvm) {
 		p_err("cannot create a KVM VM: %s%s", e.msg[0] ? e.msg : strerror(errno),
 		      r->p.no_vm ? " (--no-vm: not running in a guest kernel, see --kernel)" : "");
@@ -1723,28 +1680,29 @@ static int start_vm(struct run *r)
 	if (status)
 		return status;
 	r->p.kvm_memslots = ms_kvm__max_memslots(r->kvm);
-	r->p.mo.kvm_exec = run_exec;
-	r->p.mo.kvm_exec_opaque = r;
-	r->p.kvm_failure = build_kvm_failure;
+	r->p.mo.kvm = r->kvm;
 	status = plan_build(&r->p);
 	if (status)
 		return status;
-	if (r->kf.set) {
+	kf = kvm_fail_take(r);
+	if (kf.set) {
 		/* the library went on although KVM refused a slot */
 		char text[QOPT_ERR_LEN + 512];
 
-		kvm_fail_text(r, &r->kf, text, sizeof(text));
+		kvm_fail_text(r, &kf, text, sizeof(text));
 		p_err("%s", text);
 		return 1;
 	}
 	if (r->p.dirty_log) {
 		memset(&e, 0, sizeof(e));
-		if (ms_ctx__dirty_log_start(r->p.ctx, MS_GLOBAL_DIRTY_MIGRATION, &e) || r->kf.set) {
+		status = ms_ctx__dirty_log_start(r->p.ctx, MS_GLOBAL_DIRTY_MIGRATION, &e);
+		kf = kvm_fail_take(r);
+		if (status || kf.set) {
 			char text[QOPT_ERR_LEN + 512];
 
-			if (r->kf.set)
-				kvm_fail_text(r, &r->kf, text, sizeof(text));
-			p_err("--dirty-log: %s", r->kf.set ? text : e.msg);
+			if (kf.set)
+				kvm_fail_text(r, &kf, text, sizeof(text));
+			p_err("--dirty-log: %s", kf.set ? text : e.msg);
 			return 1;
 		}
 	}

@@ -590,7 +590,7 @@ struct vmm *vmm_new(struct ms_machine *m, struct ms_kvm *k, const struct vmm_opt
 	if (!fs.found) {
 		ret = ms_error_set(err, -EINVAL,
 				   "vcpu: 0x0+0x%x of %s is not in a KVM slot: "
-				   "a machine without kvm_exec = ms_kvm__exec?",
+				   "a machine without ms_machine_opts.kvm?",
 				   PROBE_RESERVED_END, ms_region__name(fr->mr));
 		goto err_free;
 	}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A minimal VMM for `memslot run`: one vCPU on a libmemslot machine whose
- * KVM slots are set by the KVM binding (ms_kvm__exec as the machine's
- * kvm_exec), running the built-in probe guest (tool/guest/probe.S) that
+ * KVM slots are set by the KVM binding (the machine's ms_machine_opts.kvm),
+ * running the built-in probe guest (tool/guest/probe.S) that
  * proves from inside the guest that the memslots map what the flat view
  * says.
  *
@@ -69,7 +69,7 @@ struct vmm_opts {
 
 /**
  * vmm_new() - create the vCPU and boot the probe guest
- * @m: machine built with @opts->kvm_exec = ms_kvm__exec on @k; the guest
+ * @m: machine built with ms_machine_opts.kvm = @k; the guest
  *	lives in its RAM at guest address 0
  * @k: the KVM VM executing @m's slot operations
  * @o: options, may be NULL

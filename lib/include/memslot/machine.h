@@ -30,10 +30,16 @@ enum ms_machine_type {
  * @max_ram_below_4g: -M max-ram-below-4g=SIZE, 0 for the default
  * @nvdimm: -M nvdimm=on
  * @kvm_memslots: KVM_CAP_NR_MEMSLOTS of the KVM consumer; 0: no KVM
+ *	(with @kvm: 0 means ms_kvm__max_memslots() of @kvm)
  * @page_size: host page size for the memslot mapping, 0: the host's
- * @kvm_exec: executor of KVM slot operations (the KVM binding), or NULL
- *	for the pure memslot mapping
+ * @kvm_exec: executor of KVM slot operations for other consumers than the
+ *	KVM binding, or NULL; not with @kvm (ms_slotmap_opts.exec)
  * @kvm_exec_opaque: passed to @kvm_exec
+ * @kvm: the KVM binding that sets the memslots, or NULL for the pure
+ *	memslot mapping. The library executes every slot operation on it
+ *	and counts them (ms_kvm__stats()); a failure's details are in the
+ *	&struct ms_error of the failing call (MS_ERROR_KVM) and in
+ *	ms_kvm__first_error(). Not owned; it must outlive the machine.
  */
 struct ms_machine_opts {
 	size_t sz;
@@ -47,6 +53,7 @@ struct ms_machine_opts {
 	uint64_t page_size;
 	ms_slot_exec_fn kvm_exec;
 	void *kvm_exec_opaque;
+	struct ms_kvm *kvm;
 };
 
 /**

@@ -10,6 +10,7 @@
 #include "region.h"
 #include "flatview.h"
 #include "as.h"
+#include "slotmap.h"
 #include "kvm.h"
 #include "import.h"
 #include "flatdump.h"
