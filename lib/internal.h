@@ -191,9 +191,44 @@ void flat_range_section(struct ms_flatview *fv, const struct ms_flat_range *fr,
 void slotmap_mark(struct ms_slotmap *map);
 const struct ms_error *slotmap_window_error(const struct ms_slotmap *map);
 
-/* as.c */
+/* ctx.c */
 void ctx_mark_update(struct ms_ctx *ctx);
 void ctx_mark_ioeventfd(struct ms_ctx *ctx);
+/* rule 7.4: the shared view of @root, rendered on first use */
+struct ms_flatview *ctx_view_for_root(struct ms_ctx *ctx, struct ms_region *root);
+/* call the ms_listener_ops member at @cb_off of every listener of @ctx */
+void ctx_call_global(struct ms_ctx *ctx, size_t cb_off, bool reverse);
+
+/* as.c */
 void ctx_coalesced_notify(struct ms_region *mr, const struct coalesced *c, bool add);
+/* rules 2.1, 2.2: one pass of the topology diff */
+void as_update_topology_pass(struct ms_as *as, struct ms_flatview *old,
+			     struct ms_flatview *new, bool adding);
+/* rule 4.3 */
+void as_update_ioeventfds(struct ms_as *as);
+void listener_coalesced(struct ms_listener *l, struct ms_flatview *fv,
+			const struct ms_flat_range *fr, bool add, bool stop_early);
+
+static inline bool as_has_listeners(const struct ms_as *as)
+{
+	return !list_empty(&as->listeners);
+}
+
+/* Listener iteration helpers: Forward = ascending priority (rule 1.4). */
+#define as_listener(pos) list_entry(pos, struct ms_listener, anode)
+#define g_listener(pos) list_entry(pos, struct ms_listener, gnode)
+
+#define FOR_AS_FWD(l, as, pos) \
+	for (pos = (as)->listeners.next; pos != &(as)->listeners && ((l) = as_listener(pos)); \
+	     pos = pos->next)
+#define FOR_AS_REV(l, as, pos) \
+	for (pos = (as)->listeners.prev; pos != &(as)->listeners && ((l) = as_listener(pos)); \
+	     pos = pos->prev)
+#define FOR_G_FWD(l, ctx, pos) \
+	for (pos = (ctx)->listeners.next; pos != &(ctx)->listeners && ((l) = g_listener(pos)); \
+	     pos = pos->next)
+#define FOR_G_REV(l, ctx, pos) \
+	for (pos = (ctx)->listeners.prev; pos != &(ctx)->listeners && ((l) = g_listener(pos)); \
+	     pos = pos->prev)
 
 #endif /* MEMSLOT_INTERNAL_H */

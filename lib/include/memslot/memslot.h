@@ -7,6 +7,7 @@
 #define MEMSLOT_MEMSLOT_H
 
 #include "error.h"
+#include "ctx.h"
 #include "region.h"
 #include "flatview.h"
 #include "as.h"
