@@ -30,6 +30,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "cli.h"
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
@@ -268,14 +269,14 @@ static int write_expect(const char *path, const struct mirror *m, int change)
 
 static int run_verify(const char *path)
 {
-	const char *tool = getenv("MEMSLOT");
-	char cmd[512];
+	struct cli_result r;
+	char pid[16];
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "%s verify -p %d --expect %s >/dev/null 2>&1",
-		 tool ? tool : "build/memslot", getpid(), path);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	st = CLI_RUN(&r, "verify", "-p", pid, "--expect", path) ? -1 : r.status;
+	cli_result_free(&r);
+	return st;
 }
 
 TEST_F(census, verify_cli)

@@ -39,123 +39,8 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wclobbered"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "cli.h"
 #include "harness.h"
-
-/**
- * struct result - what one run of the tool produced
- * @status: exit status, or 128 + signal number
- * @out: stdout, NUL-terminated
- * @err: stderr, NUL-terminated
- */
-struct result {
-	int status;
-	char *out;
-	char *err;
-};
-
-static const char *tool_path(void)
-{
-	const char *p = getenv("MEMSLOT");
-
-	return p && *p ? p : "build/memslot";
-}
-
-static char *slurp(int fd)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	ssize_t n;
-
-	if (!buf || lseek(fd, 0, SEEK_SET) < 0) {
-		free(buf);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += n;
-		if (cap - len < 2) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/*
- * Run the tool with @args (NULL-terminated, without argv[0]); stdout goes
- * to @stdout_path if given, else it is captured. Return 0 or -errno.
- */
-static int run_to(struct result *r, const char *stdout_path, const char *const *args)
-{
-	const char *argv[32];
-	int out, err, st;
-	size_t n = 0;
-	pid_t pid;
-
-	memset(r, 0, sizeof(*r));
-	argv[n++] = tool_path();
-	while (*args && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-
-	out = memfd_create("memslot-stdout", MFD_CLOEXEC);
-	err = memfd_create("memslot-stderr", MFD_CLOEXEC);
-	if (out < 0 || err < 0)
-		return -errno;
-
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int o = stdout_path ? open(stdout_path, O_WRONLY) : out;
-
-		if (in < 0 || o < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(argv[0], (char **)argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->out = slurp(out);
-	r->err = slurp(err);
-	close(out);
-	close(err);
-	if (!r->out || !r->err)
-		return -ENOMEM;
-	return 0;
-}
-
-#define RUN(r, ...) run_to(r, NULL, (const char *const[]){ __VA_ARGS__, NULL })
-#define RUN0(r) run_to(r, NULL, (const char *const[]){ NULL })
-
-static void result_free(struct result *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-/* Is @line (without its "\n") one whole line of @text? */
-static bool has_line(const char *text, const char *line)
-{
-	size_t len = strlen(line);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, line, len) && (p[len] == '\n' || p[len] == '\0'))
-			return true;
-	return false;
-}
 
 static bool starts_with(const char *s, const char *prefix)
 {
@@ -169,32 +54,6 @@ static int count_lines(const char *text)
 	for (; *text; text++)
 		n += *text == '\n';
 	return n;
-}
-
-/* Parse exactly one JSON document (trailing whitespace allowed) or NULL. */
-static struct json_object *parse_one(const char *s)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-	size_t len = strlen(s), end;
-
-	if (!tok)
-		return NULL;
-	o = json_tokener_parse_ex(tok, s, len);
-	if (o && json_tokener_get_error(tok) == json_tokener_success) {
-		for (end = json_tokener_get_parse_end(tok); end < len; end++)
-			if (!isspace((unsigned char)s[end]))
-				break;
-		if (end != len) {
-			json_object_put(o);
-			o = NULL;
-		}
-	} else {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
 }
 
 static struct json_object *key(struct json_object *o, const char *k)
@@ -251,40 +110,40 @@ TEST(version)
 {
 	const char *opts[] = { "--version", "-V" };
 	char want[128];
-	struct result r;
+	struct cli_result r;
 
 	snprintf(want, sizeof(want), "memslot %s\nlibmemslot %s\n", MS_VERSION, ms_version());
 	for (int i = 0; i < 2; i++) {
-		ASSERT_EQ(0, RUN(&r, opts[i]));
+		ASSERT_EQ(0, CLI_RUN(&r, opts[i]));
 		if (r.status || strcmp(want, r.out))
 			TH_LOG("memslot %s", opts[i]);
 		EXPECT_EQ(0, r.status);
 		EXPECT_STREQ(want, r.out);
 		EXPECT_STREQ("", r.err);
-		result_free(&r);
+		cli_result_free(&r);
 	}
 }
 
 TEST(version_json)
 {
 	struct json_object *o;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "--version"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "--version"));
 	EXPECT_EQ(0, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
 	EXPECT_STREQ(MS_VERSION, str_key(o, "version"));
 	EXPECT_STREQ(ms_version(), str_key(o, "library_version"));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(help_lists_commands)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "help"));
+	ASSERT_EQ(0, CLI_RUN(&r, "help"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	EXPECT_TRUE(starts_with(r.out, "help ") || strstr(r.out, "\nhelp "));
@@ -295,34 +154,34 @@ TEST(help_lists_commands)
 	EXPECT_NE(NULL, strstr(r.out, "\ncensus "));
 	EXPECT_NE(NULL, strstr(r.out, "\nverify "));
 	EXPECT_EQ(7, count_lines(r.out));
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* help COMMAND shows the command's own usage. */
-	ASSERT_EQ(0, RUN(&r, "help", "mtree"));
+	ASSERT_EQ(0, CLI_RUN(&r, "help", "mtree"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "--flat"));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(help_option)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-h"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-h"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_TRUE(starts_with(r.out, "Usage: memslot [OPTIONS] COMMAND [ARGS]\n"));
 	EXPECT_NE(NULL, strstr(r.out, "\n  mtree "));
 	EXPECT_STREQ("", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(help_json)
 {
 	struct json_object *o, *cmds;
-	struct result r;
+	struct cli_result r;
 	bool found = false;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "help"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "help"));
 	EXPECT_EQ(0, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
@@ -335,56 +194,56 @@ TEST(help_json)
 	}
 	EXPECT_TRUE(found);
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(unknown_command)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "bogus"));
+	ASSERT_EQ(0, CLI_RUN(&r, "bogus"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("", r.out);
 	EXPECT_STREQ("memslot: unknown command: bogus\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(command_prefix_is_not_a_command)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "mtre"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtre"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("memslot: unknown command: mtre\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(missing_command)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN0(&r));
+	ASSERT_EQ(0, cli_run(&r, NULL, (const char *const[]){ NULL }));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("", r.out);
 	EXPECT_TRUE(starts_with(r.err, "Usage: memslot "));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(unknown_global_option)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "--bogus", "mtree"));
+	ASSERT_EQ(0, CLI_RUN(&r, "--bogus", "mtree"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("", r.out);
 	EXPECT_STREQ("memslot: unknown option: --bogus\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* Global options come before the command only. */
-	ASSERT_EQ(0, RUN(&r, "mtree", "-j"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "-j"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("memslot: mtree: unknown option: -j\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- mtree: text ------------------------------------------------------- */
@@ -419,11 +278,11 @@ TEST(mtree_tree)
 		"memory-region: pci",
 		"memory-region: system",
 	};
-	struct result r;
+	struct cli_result r;
 	const char *p;
 	int pam = 0;
 
-	ASSERT_EQ(0, RUN(&r, "mtree"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	/* Group names sorted with strcmp (rule 2.1); first group = first AS. */
@@ -453,14 +312,14 @@ TEST(mtree_tree)
 	EXPECT_EQ(NULL, strstr(r.out, "pam-ram"));
 	EXPECT_EQ('\n', r.out[strlen(r.out) - 1]);
 	EXPECT_EQ(NULL, strchr(r.out, '\r'));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(mtree_disabled)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "-D"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "-D"));
 	EXPECT_EQ(0, r.status);
 	/* PAM aliases newest first among equal priorities (rule 3.4). */
 	EXPECT_NE(NULL, strstr(r.out,
@@ -473,7 +332,7 @@ TEST(mtree_disabled)
 		"  0000000000000000-ffffffffffffffff (prio 0, i/o): bus master container\n"
 		"    0000000000000000-ffffffffffffffff (prio 0, i/o): alias bus master @system 0000000000000000-ffffffffffffffff [disabled]\n"
 		"\n"));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 static const char flat_expected[] =
@@ -518,10 +377,10 @@ static const char flat_expected[] =
 TEST(mtree_flat)
 {
 	const char *opts[] = { "-f", "--flat" };
-	struct result r;
+	struct cli_result r;
 
 	for (int i = 0; i < 2; i++) {
-		ASSERT_EQ(0, RUN(&r, "mtree", opts[i]));
+		ASSERT_EQ(0, CLI_RUN(&r, "mtree", opts[i]));
 		if (r.status || strcmp(flat_expected, r.out))
 			TH_LOG("memslot mtree %s", opts[i]);
 		EXPECT_EQ(0, r.status);
@@ -532,15 +391,15 @@ TEST(mtree_flat)
 			"  0000000000000010-000000000000001f (prio 0, i/o): io @0000000000000010"));
 		EXPECT_NE(NULL, strstr(r.out, " Root memory region: (none)\n  No rendered FlatView\n"));
 		EXPECT_STREQ(flat_expected, r.out);
-		result_free(&r);
+		cli_result_free(&r);
 	}
 }
 
 TEST(mtree_flat_owner)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "-f", "-o"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "-f", "-o"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_TRUE(has_line(r.out,
 		"  0000000000000000-00000000000bffff (prio 0, ram): pc.ram owner:{obj path=/objects/pc.ram}"));
@@ -548,51 +407,52 @@ TEST(mtree_flat_owner)
 		"  0000000000000010-000000000000001f (prio 0, i/o): io @0000000000000010 parent:{obj path=/machine/unattached}"));
 	EXPECT_TRUE(has_line(r.out,
 		"  00000000fec00000-00000000fec00fff (prio 0, i/o): kvm-ioapic owner:{dev path=/machine/i440fx/ioapic}"));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(mtree_debug_output_unchanged)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-d", "mtree", "-f"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-d", "mtree", "-f"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ(flat_expected, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(mtree_unknown_option)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "-x"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "-x"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("", r.out);
 	EXPECT_STREQ("memslot: mtree: unknown option: -x\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--nope"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--nope"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("memslot: mtree: unknown option: --nope\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "extra"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "extra"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("memslot: mtree: unexpected argument: extra\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(mtree_write_error)
 {
-	struct result r;
+	struct cli_result r;
 
 	if (access("/dev/full", W_OK))
 		SKIP(return, "no writable /dev/full");
-	ASSERT_EQ(0, run_to(&r, "/dev/full", (const char *const[]){ "mtree", NULL }));
+	ASSERT_EQ(0, cli_run(&r, &(struct cli_opts){ .stdout_path = "/dev/full" },
+			     (const char *const[]){ "mtree", NULL }));
 	EXPECT_EQ(1, r.status);
 	EXPECT_TRUE(starts_with(r.err, "memslot: mtree: cannot write output: "));
 	EXPECT_EQ(1, count_lines(r.err));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- mtree: JSON ------------------------------------------------------- */
@@ -601,9 +461,9 @@ TEST(mtree_json_tree)
 {
 	struct json_object *o, *groups, *g, *names, *root, *mr, *alias, *targets;
 	const char *want_targets[] = { "pc.ram", "pc.bios", "pci", "system" };
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	/* Not indented: one line. */
@@ -672,15 +532,15 @@ TEST(mtree_json_tree)
 	mr = json_object_array_get_idx(targets, 1);
 	EXPECT_EQ(0xfffc0000ULL, json_object_get_uint64(key(mr, "start")));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(mtree_json_tree_disabled)
 {
 	struct json_object *o, *root, *bmc, *subs;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "-D", "-o"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "-D", "-o"));
 	EXPECT_EQ(0, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
@@ -694,15 +554,15 @@ TEST(mtree_json_tree_disabled)
 	EXPECT_STREQ("bus master", str_key(json_object_array_get_idx(subs, 0), "name"));
 	EXPECT_FALSE(json_object_get_boolean(key(json_object_array_get_idx(subs, 0), "enabled")));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(mtree_json_flat)
 {
 	struct json_object *o, *views, *v, *ranges, *rg;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "-f"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "-f"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
@@ -749,16 +609,16 @@ TEST(mtree_json_flat)
 	EXPECT_EQ(0, json_object_array_length(key(v, "ranges")));
 	EXPECT_STREQ("PIIX3", as_name(v, 1));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(pretty_indents)
 {
 	struct json_object *plain, *pretty;
-	struct result r1, r2;
+	struct cli_result r1, r2;
 
-	ASSERT_EQ(0, RUN(&r1, "-j", "mtree", "-f", "-o"));
-	ASSERT_EQ(0, RUN(&r2, "-p", "mtree", "-f", "-o"));
+	ASSERT_EQ(0, CLI_RUN(&r1, "-j", "mtree", "-f", "-o"));
+	ASSERT_EQ(0, CLI_RUN(&r2, "-p", "mtree", "-f", "-o"));
 	EXPECT_EQ(0, r2.status);
 	EXPECT_STREQ("", r2.err);
 	EXPECT_EQ(1, count_lines(r1.out));
@@ -773,16 +633,16 @@ TEST(pretty_indents)
 	EXPECT_NE(NULL, strstr(r2.out, "\"obj path=/objects/pc.ram\""));
 	json_object_put(plain);
 	json_object_put(pretty);
-	result_free(&r1);
-	result_free(&r2);
+	cli_result_free(&r1);
+	cli_result_free(&r2);
 }
 
 TEST(json_error)
 {
 	struct json_object *o;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "-x"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "-x"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
@@ -790,24 +650,24 @@ TEST(json_error)
 	EXPECT_EQ(1, json_object_object_length(o));
 	EXPECT_STREQ("mtree: unknown option: -x", str_key(o, "error"));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "-p", "bogus"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-p", "bogus"));
 	EXPECT_EQ(2, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
 	EXPECT_STREQ("unknown command: bogus", str_key(o, "error"));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* Still exactly one document when the command is missing. */
-	ASSERT_EQ(0, RUN(&r, "-j"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j"));
 	EXPECT_EQ(2, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
 	EXPECT_NE(NULL, str_key(o, "error"));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- mtree --import: helpers ------------------------------------------ */
@@ -850,7 +710,7 @@ static char *read_text(const char *path, bool strip_cr)
 
 	if (fd < 0)
 		return NULL;
-	s = slurp(fd);
+	s = slurp_fd(fd);
 	close(fd);
 	if (s && strip_cr) {
 		w = s;
@@ -961,27 +821,27 @@ FIXTURE_TEARDOWN(sample)
 TEST_F(sample, check_flat)
 {
 	int nr_as = count_prefixed(self->flat_text, " AS \"");
-	struct result r;
+	struct cli_result r;
 	char want[64];
 
 	ASSERT_LT(0, nr_as);
 	snprintf(want, sizeof(want), "flat views identical: %d address spaces\n", nr_as);
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->tree, "--check-flat", self->flat));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", self->tree, "--check-flat", self->flat));
 	if (r.status)
 		TH_LOG("%s%s", r.out, r.err);
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ(want, r.out);
 	EXPECT_STREQ("", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST_F(sample, check_flat_json)
 {
 	int nr_as = count_prefixed(self->flat_text, " AS \"");
 	struct json_object *o, *c;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", self->tree, "--check-flat", self->flat));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", self->tree, "--check-flat", self->flat));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
@@ -995,37 +855,37 @@ TEST_F(sample, check_flat_json)
 	EXPECT_TRUE(json_object_is_type(key(c, "differences"), json_type_array));
 	EXPECT_EQ(0, json_object_array_length(key(c, "differences")));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* -f prints every line QEMU printed (views in another order), markers too. */
 TEST_F(sample, flat_lines)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->tree, "--check-flat", self->flat, "-f"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", self->tree, "--check-flat", self->flat, "-f"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_TRUE(has_all_lines(_metadata, r.out, self->flat_text));
 	EXPECT_EQ(count_lines(self->flat_text) + 1, count_lines(r.out));
 	EXPECT_EQ(count_prefixed(self->flat_text, "FlatView #"),
 		  count_prefixed(r.out, "FlatView #"));
 	EXPECT_TRUE(strstr(r.out, " KVM\n") != NULL);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* The tree printed back is the dump, byte for byte, without the "\r". */
 TEST_F(sample, tree_round_trip)
 {
 	char *want = read_text(self->tree, true);
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_NE(NULL, want);
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->tree));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", self->tree));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	EXPECT_STREQ(want, r.out);
 	free(want);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* An `info mtree -D` dump prints back with -D, and as the plain dump without. */
@@ -1034,7 +894,7 @@ TEST(import_disabled_round_trip)
 	char tree_d[PATH_MAX], tree[PATH_MAX];
 	const char *dir = samples_dir();
 	char *want_d, *want;
-	struct result r;
+	struct cli_result r;
 
 	if (!dir)
 		SKIP(return, NO_SAMPLES);
@@ -1046,16 +906,16 @@ TEST(import_disabled_round_trip)
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, strstr(want_d, " [disabled]\n"));
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree_d, "-D"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", tree_d, "-D"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	EXPECT_STREQ(want_d, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree_d));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", tree_d));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ(want, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 	free(want_d);
 	free(want);
 }
@@ -1081,12 +941,12 @@ TEST(import_memslots_json)
 	const char *dir = samples_dir();
 	struct json_object *o, *slots;
 	char tree[PATH_MAX];
-	struct result r;
+	struct cli_result r;
 
 	if (!dir)
 		SKIP(return, NO_SAMPLES);
 	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", tree, "--memslots"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", tree, "--memslots"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
@@ -1114,7 +974,7 @@ TEST(import_memslots_json)
 		EXPECT_STREQ(want[i].region, str_key(s, "region"));
 	}
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(import_memslots_text)
@@ -1129,28 +989,29 @@ TEST(import_memslots_text)
 		"total: 5 slots, 0x10040000 bytes\n";
 	const char *dir = samples_dir();
 	char tree[PATH_MAX], flat[PATH_MAX];
-	struct result r;
+	struct cli_result r;
 	const char *p;
 
 	if (!dir)
 		SKIP(return, NO_SAMPLES);
 	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
 	snprintf(flat, sizeof(flat), "%s/pc-256m-stopped.mtree_f.txt", dir);
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "--memslots"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", tree, "--memslots"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	EXPECT_STREQ(want, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* Combined: flat views, then the table, then the check. */
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "-f", "--memslots", "--check-flat", flat));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", tree, "-f", "--memslots", "--check-flat",
+			     flat));
 	EXPECT_EQ(0, r.status);
 	EXPECT_TRUE(starts_with(r.out, "FlatView #0\n"));
 	p = strstr(r.out, "\n\nslot  as  gpa");
 	ASSERT_NE(NULL, p);
 	EXPECT_TRUE(starts_with(p + 2, want));
 	EXPECT_STREQ("flat views identical: 7 address spaces\n", p + 2 + strlen(want));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* A flat dump with one range changed: the line is reported, exit 1. */
@@ -1164,7 +1025,7 @@ TEST(import_check_flat_corrupted)
 	char tree[PATH_MAX], flat[PATH_MAX], tmp[PATH_MAX], line[200];
 	const char *dir = samples_dir();
 	bool seen_memory = false;
-	struct result r;
+	struct cli_result r;
 	char *text, *p;
 
 	if (!dir)
@@ -1179,7 +1040,7 @@ TEST(import_check_flat_corrupted)
 	ASSERT_EQ(0, write_temp(tmp, text, strlen(text)));
 	free(text);
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "--check-flat", tmp));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", tree, "--check-flat", tmp));
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("", r.err);
 	snprintf(line, sizeof(line), "-%s", bad);
@@ -1192,9 +1053,9 @@ TEST(import_check_flat_corrupted)
 	EXPECT_TRUE(has_line(r.out, "flat views differ: 2 of 7 address spaces"));
 	EXPECT_EQ(NULL, strstr(r.out, "identical"));
 	EXPECT_EQ(NULL, strstr(r.out, "AS \"I/O\""));
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", tree, "--check-flat", tmp));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", tree, "--check-flat", tmp));
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
@@ -1219,7 +1080,7 @@ TEST(import_check_flat_corrupted)
 	}
 	EXPECT_TRUE(seen_memory);
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- mtree --import: inline dumps --------------------------------------- */
@@ -1252,15 +1113,15 @@ static const char smm_tree[] =
 TEST(import_round_trip_lf_crlf)
 {
 	char path[2][PATH_MAX], crlf[sizeof(smm_tree) * 2];
-	struct result r;
+	struct cli_result r;
 	size_t n = 0;
 
 	ASSERT_EQ(0, write_temp(path[0], smm_tree, strlen(smm_tree)));
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path[0]));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", path[0]));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	EXPECT_STREQ(smm_tree, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 
 	for (const char *p = smm_tree; *p; p++) {
 		if (*p == '\n')
@@ -1268,10 +1129,10 @@ TEST(import_round_trip_lf_crlf)
 		crlf[n++] = *p;
 	}
 	ASSERT_EQ(0, write_temp(path[1], crlf, n));
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path[1]));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", path[1]));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ(smm_tree, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* "KVM-SMRAM" gets its own slot table with KVM address space id 1. */
@@ -1290,11 +1151,11 @@ TEST(import_smram)
 	};
 	struct json_object *o, *slots, *views;
 	char path[PATH_MAX];
-	struct result r;
+	struct cli_result r;
 	int smram_kvm = 0;
 
 	ASSERT_EQ(0, write_temp(path, smm_tree, strlen(smm_tree)));
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", path, "--memslots", "-f"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", path, "--memslots", "-f"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
@@ -1336,16 +1197,16 @@ TEST(import_smram)
 	}
 	EXPECT_EQ(2, smram_kvm);
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path, "--memslots"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", path, "--memslots"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_TRUE(has_line(r.out,
 		"   0   1  0x0000000000000000  0x0000000008000000  -      pc.ram"));
 	EXPECT_TRUE(has_line(r.out, "total: 5 slots (as 0: 3, as 1: 2), 0x10060000 bytes"));
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path, "-f"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", path, "-f"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out,
 		" AS \"KVM-SMRAM\", root: mem-container-smram\n"
@@ -1356,7 +1217,7 @@ TEST(import_smram)
 		"  00000000000a0000-00000000000bffff (prio 1, i/o): vga-lowmem"));
 	EXPECT_TRUE(has_line(r.out,
 		"  00000000000c0000-0000000007ffffff (prio 0, ram): pc.ram @00000000000c0000 KVM"));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* JSON tree of an import; owner text from a -o dump via the region getters. */
@@ -1370,15 +1231,15 @@ TEST(import_json_tree_owner)
 		"\n";
 	struct json_object *o, *root, *mr;
 	char path[PATH_MAX];
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_EQ(0, write_temp(path, tree, strlen(tree)));
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", path, "-o"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", path, "-o"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ(tree, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", path, "-o"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", path, "-o"));
 	EXPECT_EQ(0, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
@@ -1398,7 +1259,7 @@ TEST(import_json_tree_owner)
 	EXPECT_TRUE(json_object_object_get_ex(mr, "owner", NULL));
 	EXPECT_TRUE(json_object_is_type(key(mr, "owner"), json_type_null));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* Malformed dumps: one error line naming file and line, nothing on stdout. */
@@ -1472,14 +1333,14 @@ FIXTURE_TEARDOWN(malformed)
 TEST_F(malformed, text)
 {
 	char want[PATH_MAX + 64];
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->path));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", self->path));
 	if (!variant->line) {
 		EXPECT_EQ(0, r.status);
 		EXPECT_STREQ("", r.err);
 		EXPECT_STREQ(variant->text, r.out);
-		result_free(&r);
+		cli_result_free(&r);
 		return;
 	}
 	snprintf(want, sizeof(want), "memslot: mtree: %s: line %u: ", self->path, variant->line);
@@ -1489,23 +1350,23 @@ TEST_F(malformed, text)
 	EXPECT_STREQ("", r.out);
 	EXPECT_TRUE(starts_with(r.err, want));
 	EXPECT_EQ(1, count_lines(r.err));
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* The other outputs fail the same way. */
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", self->path, "-f", "--memslots"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", self->path, "-f", "--memslots"));
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("", r.out);
 	EXPECT_TRUE(starts_with(r.err, want));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST_F(malformed, json)
 {
 	struct json_object *o;
 	char want[PATH_MAX + 64];
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", self->path, "--memslots"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", self->path, "--memslots"));
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
@@ -1520,7 +1381,7 @@ TEST_F(malformed, json)
 		EXPECT_TRUE(starts_with(str_key(o, "error"), want));
 	}
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* A malformed --check-flat dump is reported under its own name. */
@@ -1529,36 +1390,36 @@ TEST(import_malformed_flat)
 	static const char flat[] = "FlatView #0\n AS \"memory\", root: system\nbogus\n\n";
 	static const char tree_text[] = BAD_L1 BAD_L2 BAD_L3 BAD_L4 BAD_L5 BAD_TAIL;
 	char tree[PATH_MAX], fpath[PATH_MAX], want[PATH_MAX + 64];
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_EQ(0, write_temp(tree, tree_text, strlen(tree_text)));
 	ASSERT_EQ(0, write_temp(fpath, flat, strlen(flat)));
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", tree, "--check-flat", fpath));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", tree, "--check-flat", fpath));
 	snprintf(want, sizeof(want), "memslot: mtree: %s: line 3: ", fpath);
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("", r.out);
 	EXPECT_TRUE(starts_with(r.err, want));
 	EXPECT_EQ(1, count_lines(r.err));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(import_unreadable)
 {
 	struct json_object *o;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", "/nonexistent/tree.txt"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", "/nonexistent/tree.txt"));
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("", r.out);
 	EXPECT_STREQ("memslot: mtree: /nonexistent/tree.txt: No such file or directory\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--import", "/"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", "/"));
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("memslot: mtree: /: Is a directory\n", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "-j", "mtree", "--import", "/nonexistent/tree.txt"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", "/nonexistent/tree.txt"));
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
@@ -1566,7 +1427,7 @@ TEST(import_unreadable)
 	EXPECT_STREQ("mtree: /nonexistent/tree.txt: No such file or directory",
 		     str_key(o, "error"));
 	json_object_put(o);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(import_usage_errors)
@@ -1583,24 +1444,24 @@ TEST(import_usage_errors)
 		"memslot: mtree: missing argument of option: --import\n",
 		"memslot: mtree: unknown option: --bogus\n",
 	};
-	struct result r;
+	struct cli_result r;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ASSERT_EQ(0, run_to(&r, NULL, cases[i]));
+		ASSERT_EQ(0, cli_run(&r, NULL, cases[i]));
 		if (strcmp(errs[i], r.err))
 			TH_LOG("case %zu", i);
 		EXPECT_EQ(2, r.status);
 		EXPECT_STREQ("", r.out);
 		EXPECT_STREQ(errs[i], r.err);
-		result_free(&r);
+		cli_result_free(&r);
 	}
 
-	ASSERT_EQ(0, RUN(&r, "mtree", "--help"));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--help"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "--import TREE.txt"));
 	EXPECT_NE(NULL, strstr(r.out, "--memslots"));
 	EXPECT_NE(NULL, strstr(r.out, "--check-flat FLAT.txt"));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST_HARNESS_MAIN

@@ -29,113 +29,13 @@
 
 #include <json-c/json.h>
 
+#include "cli.h"
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
 
 #define GIB (1ULL << 30)
 #define MIB (1ULL << 20)
-
-struct result {
-	int status;
-	char *out;
-	char *err;
-};
-
-static const char *tool_path(void)
-{
-	const char *p = getenv("MEMSLOT");
-
-	return p && *p ? p : "build/memslot";
-}
-
-static char *read_fd(int fd)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return slurp(path);
-}
-
-/* Run the tool with @args (NULL-terminated, without argv[0]). */
-static int run_args(struct result *r, const char *const *args)
-{
-	const char *argv[64];
-	int out, err, st;
-	size_t n = 0;
-	pid_t pid;
-
-	memset(r, 0, sizeof(*r));
-	argv[n++] = tool_path();
-	while (*args && n < 63)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	out = memfd_create("plan-out", MFD_CLOEXEC);
-	err = memfd_create("plan-err", MFD_CLOEXEC);
-	if (out < 0 || err < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(argv[0], (char **)argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->out = read_fd(out);
-	r->err = read_fd(err);
-	close(out);
-	close(err);
-	return r->out && r->err ? 0 : -ENOMEM;
-}
-
-#define RUN(r, ...) run_args(r, (const char *const[]){ __VA_ARGS__, NULL })
-
-static void result_free(struct result *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static bool has_line(const char *text, const char *line)
-{
-	size_t len = strlen(line);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, line, len) && (p[len] == '\n' || p[len] == '\0'))
-			return true;
-	return false;
-}
-
-/* Exactly one JSON document, or NULL. */
-static struct json_object *parse_one(const char *s)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-	size_t len = strlen(s), end;
-
-	o = json_tokener_parse_ex(tok, s, len);
-	if (o && json_tokener_get_error(tok) == json_tokener_success) {
-		for (end = json_tokener_get_parse_end(tok); end < len; end++)
-			if (!isspace((unsigned char)s[end]))
-				break;
-		if (end != len) {
-			json_object_put(o);
-			o = NULL;
-		}
-	} else {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
 
 static struct json_object *key(struct json_object *o, const char *k)
 {
@@ -189,14 +89,14 @@ struct err_case {
 static void check_cases(struct __test_metadata *_metadata, const struct err_case *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct result r;
+		struct cli_result r;
 
-		ASSERT_EQ(0, run_args(&r, c[i].args));
+		ASSERT_EQ(0, cli_run(&r, NULL, c[i].args));
 		EXPECT_EQ(c[i].status, r.status) TH_LOG("case %zu (%s): %s", i, c[i].line, r.err);
 		EXPECT_TRUE(has_line(r.err, c[i].line))
 			TH_LOG("case %zu: expected \"%s\", got \"%s\"", i, c[i].line, r.err);
 		EXPECT_STREQ("", r.out);
-		result_free(&r);
+		cli_result_free(&r);
 	}
 }
 
@@ -270,28 +170,28 @@ TEST(usage_errors)
 TEST(usage_error_json)
 {
 	struct json_object *doc;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-m", "foo"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-m", "foo"));
 	EXPECT_EQ(2, r.status);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
 	EXPECT_STREQ("plan: -m foo: Parameter 'size' expects a non-negative number below 2^64",
 		     json_object_get_string(key(doc, "error")));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(help)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "plan", "--help"));
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "--help"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "--vhost-limit"));
 	EXPECT_NE(NULL, strstr(r.out, "--kvm-memslots"));
 	EXPECT_NE(NULL, strstr(r.out, "--script"));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- QEMU's configuration errors (exit 1) -------------------------------------- */
@@ -475,17 +375,17 @@ static const char *samples_dir(void)
 TEST(info_memory_devices_like_qemu)
 {
 	char path[4096], *expected, *got, *p, *q;
-	struct result r;
+	struct cli_result r;
 
 	snprintf(path, sizeof(path), "%s/pc-4g-dimms-nvdimm.infomemory_devices.txt", samples_dir());
 	expected = slurp(path);
 	if (!expected)
 		SKIP(return, "%.900s: %s", path, strerror(errno));
-	ASSERT_EQ(0, RUN(&r, "plan", "-M", "pc,nvdimm=on", "-m", "4G,slots=4,maxmem=16G",
-			 OBJ("m1", "1G"), "-device", "pc-dimm,id=dimm1,memdev=m1",
-			 OBJ("m2", "512M"), "-device", "pc-dimm,memdev=m2,addr=0x200000000",
-			 "-object", "memory-backend-file,id=nv1,size=256M,mem-path=/nonexistent,share=on",
-			 "-device", "nvdimm,id=nv1,memdev=nv1", "--kvm-memslots", "32764"));
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "-M", "pc,nvdimm=on", "-m", "4G,slots=4,maxmem=16G",
+			     OBJ("m1", "1G"), "-device", "pc-dimm,id=dimm1,memdev=m1",
+			     OBJ("m2", "512M"), "-device", "pc-dimm,memdev=m2,addr=0x200000000",
+			     "-object", "memory-backend-file,id=nv1,size=256M,mem-path=/nonexistent,share=on",
+			     "-device", "nvdimm,id=nv1,memdev=nv1", "--kvm-memslots", "32764"));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	p = strstr(r.out, "\nmemory devices:\n");
 	ASSERT_NE(NULL, p);
@@ -524,7 +424,7 @@ TEST(info_memory_devices_like_qemu)
 	EXPECT_TRUE(has_line(r.out, "  dimm slots: 1 of 4 free"));
 	free(got);
 	free(expected);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- JSON -------------------------------------------------------------------------- */
@@ -559,13 +459,13 @@ TEST(json_shape)
 	static const char *const cap[] = { "consumers", "memslots_left", "device_memory_left",
 					   "highest_gpa", "phys_bits", "reserved_end", NULL };
 	struct json_object *doc, *devs, *d0, *d1, *c;
-	struct result r;
+	struct cli_result r;
 
 	/* q35, 4 GiB: 2 GiB below 4 GiB, 2 GiB above; device memory at 6 GiB (rule 4.2, 4.4) */
-	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-M", "q35", "-m", "4G,slots=4,maxmem=12G",
-			 OBJ("m1", "1G"), "-device", "pc-dimm,id=d1,memdev=m1",
-			 OBJ("vm0", "2G"), "-device", "virtio-mem-pci,id=vmem0,memdev=vm0",
-			 "--vhost-limit", "64,name=net0", "--kvm-memslots", "32764"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "q35", "-m", "4G,slots=4,maxmem=12G",
+			     OBJ("m1", "1G"), "-device", "pc-dimm,id=d1,memdev=m1",
+			     OBJ("vm0", "2G"), "-device", "virtio-mem-pci,id=vmem0,memdev=vm0",
+			     "--vhost-limit", "64,name=net0", "--kvm-memslots", "32764"));
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	EXPECT_STREQ("", r.err);
 	doc = parse_one(r.out);
@@ -621,7 +521,7 @@ TEST(json_shape)
 	EXPECT_EQ(5 * GIB, u64(key(doc, "capacity"), "device_memory_left"));
 	EXPECT_EQ(NULL, key(doc, "steps"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- memslot limits and the decision --------------------------------------------- */
@@ -659,14 +559,14 @@ TEST(vhost_limit_rejection)	/* rules 5.3 step 4, 9.3 */
 		  "enough free memory slots left" },
 	};
 	struct json_object *doc, *c1;
-	struct result r;
+	struct cli_result r;
 
 	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
 
 	/* Two DIMMs fit and leave the vhost backend nothing. */
-	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-m", "1G,slots=4,maxmem=4G", "--vhost-limit", "4",
-			 OBJ("m1", "4M"), OBJ("m2", "4M"), "-device", "pc-dimm,memdev=m1",
-			 "-device", "pc-dimm,memdev=m2"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-m", "1G,slots=4,maxmem=4G", "--vhost-limit", "4",
+			     OBJ("m1", "4M"), OBJ("m2", "4M"), "-device", "pc-dimm,memdev=m1",
+			     "-device", "pc-dimm,memdev=m2"));
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
@@ -676,7 +576,7 @@ TEST(vhost_limit_rejection)	/* rules 5.3 step 4, 9.3 */
 	EXPECT_EQ(0, u64(c1, "free"));
 	EXPECT_EQ(0, u64(key(doc, "capacity"), "memslots_left"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /*
@@ -692,9 +592,9 @@ TEST(vhost_limit_rejection)	/* rules 5.3 step 4, 9.3 */
 TEST(virtio_mem_decision)
 {
 	struct json_object *doc, *d, *a;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", Q35_VMEM));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", Q35_VMEM));
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
@@ -710,10 +610,10 @@ TEST(virtio_mem_decision)
 	EXPECT_EQ(32764 - 32 - u64(idx(key(doc, "consumers"), 0), "used"),
 		  u64(key(doc, "capacity"), "memslots_left"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* Any vhost backend below 509 memslots: a single memslot (rule 7 step 4). */
-	ASSERT_EQ(0, RUN(&r, "-j", Q35_VMEM, "--vhost-limit", "8,user=on"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", Q35_VMEM, "--vhost-limit", "8,user=on"));
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
@@ -721,25 +621,25 @@ TEST(virtio_mem_decision)
 	EXPECT_EQ(1, u64(d, "memslots"));
 	EXPECT_FALSE(json_object_get_boolean(key(key(doc, "accounting"), "auto_decision_active")));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* Attached after the decision: refused (rule 9.4). */
-	ASSERT_EQ(0, RUN(&r, Q35_VMEM, "--vhost-limit", "8,name=vu,user=on,late=on"));
+	ASSERT_EQ(0, CLI_RUN(&r, Q35_VMEM, "--vhost-limit", "8,name=vu,user=on,late=on"));
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "memslot: plan: --vhost-limit 8,name=vu,user=on,late=on: "
 			       "some memory device (like virtio-mem) decided how many memory slots "
 			       "to use based on the overall number of memory slots; this vhost "
 			       "backend would further restricts the overall number of memory slots"))
 		TH_LOG("%s", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(accel_tcg)
 {
 	struct json_object *doc;
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-M", "pc,accel=tcg"));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc,accel=tcg"));
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
@@ -749,7 +649,7 @@ TEST(accel_tcg)
 	/* default -m: 128 MiB */
 	EXPECT_EQ(128 * MIB, u64(key(doc, "machine"), "ram_size"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- scripts ------------------------------------------------------------------------ */
@@ -795,11 +695,11 @@ TEST(script_steps_json)
 	static const unsigned int lines[] = { 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
 	struct json_object *doc, *steps, *s;
 	char *path = write_script(script_ok);
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_NE(NULL, path);
-	ASSERT_EQ(0, RUN(&r, "-j", "plan", "-M", "q35", "-m", "2G,slots=4,maxmem=20G",
-			 "--kvm-memslots", "32764", "--script", path));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "q35", "-m", "2G,slots=4,maxmem=20G",
+			     "--kvm-memslots", "32764", "--script", path));
 	unlink(path);
 	free(path);
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
@@ -846,16 +746,17 @@ TEST(script_steps_json)
 	EXPECT_TRUE(json_object_get_boolean(key(s, "kvm")));
 	EXPECT_EQ(NULL, key(doc, "error"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(script_text)
 {
 	char *path = write_script(script_ok);
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_NE(NULL, path);
-	ASSERT_EQ(0, RUN(&r, "plan", "-M", "q35", "-m", "2G,slots=4,maxmem=20G", "--script", path));
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "-M", "q35", "-m", "2G,slots=4,maxmem=20G",
+			     "--script", path));
 	unlink(path);
 	free(path);
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
@@ -872,7 +773,7 @@ TEST(script_text)
 	EXPECT_TRUE(has_line(r.out, " AS \"memory\", root: system"));
 	EXPECT_TRUE(has_line(r.out, "  0000000000000000-00000000000bffff (prio 0, ram): pc.ram KVM"));
 	EXPECT_STREQ("", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(script_failing_step)
@@ -885,18 +786,18 @@ TEST(script_failing_step)
 		"device_add pc-dimm,id=never,memdev=h2\n";
 	char *path = write_script(text), line[256];
 	struct json_object *doc, *steps, *last;
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_NE(NULL, path);
-	ASSERT_EQ(0, RUN(&r, "plan", PC1G_OPTS, "--script", path));
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", PC1G_OPTS, "--script", path));
 	EXPECT_EQ(1, r.status);
 	snprintf(line, sizeof(line), "memslot: plan: %s:4: slot 0 is busy", path);
 	EXPECT_TRUE(has_line(r.err, line)) TH_LOG("%s", r.err);
 	EXPECT_TRUE(has_line(r.out, "line 4: device_add pc-dimm,id=hd2,memdev=h2,slot=0"));
 	EXPECT_EQ(NULL, strstr(r.out, "line 5:"));
-	result_free(&r);
+	cli_result_free(&r);
 
-	ASSERT_EQ(0, RUN(&r, "-j", "plan", PC1G_OPTS, "--script", path));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", PC1G_OPTS, "--script", path));
 	EXPECT_EQ(1, r.status);
 	EXPECT_TRUE(has_line(r.err, line)) TH_LOG("%s", r.err);
 	doc = parse_one(r.out);
@@ -911,7 +812,7 @@ TEST(script_failing_step)
 	EXPECT_EQ(1, len_of(key(doc, "devices")));
 	EXPECT_STREQ(line + strlen("memslot: plan: "), json_object_get_string(key(doc, "error")));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 	unlink(path);
 	free(path);
 }
@@ -959,29 +860,29 @@ TEST(script_errors)
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		char *path = write_script(c[i].text), line[512];
-		struct result r;
+		struct cli_result r;
 
 		ASSERT_NE(NULL, path);
-		ASSERT_EQ(0, RUN(&r, "plan", PC1G_OPTS, "--script", path));
+		ASSERT_EQ(0, CLI_RUN(&r, "plan", PC1G_OPTS, "--script", path));
 		EXPECT_EQ(1, r.status);
 		snprintf(line, sizeof(line), "memslot: plan: %s:%s", path, c[i].msg);
 		EXPECT_TRUE(has_line(r.err, line)) TH_LOG("expected \"%s\", got \"%s\"", line,
 							  r.err);
 		unlink(path);
 		free(path);
-		result_free(&r);
+		cli_result_free(&r);
 	}
 }
 
 TEST(script_missing)
 {
-	struct result r;
+	struct cli_result r;
 
-	ASSERT_EQ(0, RUN(&r, "plan", "--script", "/nonexistent/script"));
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "--script", "/nonexistent/script"));
 	EXPECT_EQ(1, r.status);
 	EXPECT_TRUE(has_line(r.err, "memslot: plan: /nonexistent/script: No such file or directory"))
 		TH_LOG("%s", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST_HARNESS_MAIN

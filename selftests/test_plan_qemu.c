@@ -41,6 +41,7 @@
 
 #include <json-c/json.h>
 
+#include "cli.h"
 #include "qmp.h"
 #include "util.h"	/* before the harness, see there */
 
@@ -48,13 +49,6 @@
 
 #define MAX_ARGS	48
 #define MAX_RANGES	256
-
-static const char *tool_path(void)
-{
-	const char *p = getenv("MEMSLOT");
-
-	return p && *p ? p : "build/memslot";
-}
 
 static const char *qemu_name(void)
 {
@@ -414,7 +408,7 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 	for (int i = 0; hot[i]; i++)
 		fprintf(script, "%s\n", hot[i]);
 	fclose(script);
-	args[n++] = tool_path();
+	args[n++] = cli_tool_path();
 	args[n++] = "-j";
 	args[n++] = "plan";
 	args[n++] = "-M";

@@ -27,25 +27,12 @@
 #include <unistd.h>
 
 #include "util.h"	/* before the harness, see there */
-#include "qmp.h"
+#include "cli.h"
 
 #include "harness.h"
 
 #define RUNNER_ENV	"MEMSLOT_VMTEST_RUNNER"
 #define FAKE_STATUS	7
-
-struct result {
-	int status;
-	char *out;
-	char *err;
-};
-
-static const char *tool_path(void)
-{
-	const char *p = getenv("MEMSLOT");
-
-	return p && *p ? p : "build/memslot";
-}
 
 /* Why `memslot run` would not use /dev/kvm here, or NULL (it would). */
 static const char *no_kvm(void)
@@ -70,32 +57,23 @@ static const char *no_kvm(void)
  * Run @tool with @args (NULL-terminated, without argv[0]), the runner
  * variable set to @runner (unset if NULL). Return 0 or -errno.
  */
-static int run_with(struct result *r, const char *tool, const char *runner,
+static int run_with(struct cli_result *r, const char *tool, const char *runner,
 		    const char *const *args)
 {
-	const char *argv[32];
-	size_t n = 0;
+	char var[PATH_MAX + 32] = RUNNER_ENV;
+	const char *argv[32] = { tool }, *env[] = { var, NULL };
+	size_t n = 1;
 
-	memset(r, 0, sizeof(*r));
-	argv[n++] = tool;
 	while (*args && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	if (runner ? setenv(RUNNER_ENV, runner, 1) : unsetenv(RUNNER_ENV))
-		return -errno;
-	r->out = run_tool(argv, &r->status, &r->err);
-	unsetenv(RUNNER_ENV);
-	return r->out && r->err ? 0 : -ENOMEM;
+	if (runner)
+		snprintf(var, sizeof(var), "%s=%s", RUNNER_ENV, runner);
+	return cli_exec(r, &(struct cli_opts){ .env = env }, argv);
 }
 
 #define RUN_WITH(r, tool, runner, ...) \
 	run_with(r, tool, runner, (const char *const[]){ __VA_ARGS__, NULL })
-
-static void result_free(struct result *r)
-{
-	free(r->out);
-	free(r->err);
-}
 
 /* @lines joined with "\n", each ending with one. */
 static char *joined(const char *const *lines)
@@ -144,7 +122,7 @@ FIXTURE_SETUP(runner)
 	snprintf(self->script, sizeof(self->script), "%s/fake-runner", self->dir);
 	write_script(_metadata, self->script,
 		     "#!/bin/sh\nfor a; do printf '%s\\n' \"$a\"; done\nexit 7\n");
-	ASSERT_NE(NULL, realpath(tool_path(), self->tool));
+	ASSERT_NE(NULL, realpath(cli_tool_path(), self->tool));
 	self->no_kvm = no_kvm();
 	TH_LOG("%s", self->no_kvm ?: "/dev/kvm is usable");
 }
@@ -162,7 +140,7 @@ FIXTURE_TEARDOWN(runner)
 TEST_F(runner, fallback_default_kernel)
 {
 	char line[256];
-	struct result r;
+	struct cli_result r;
 
 	if (self->no_kvm) {
 		ASSERT_EQ(0, RUN_WITH(&r, self->tool, self->script, "run", "-M", "q35", "--full"));
@@ -179,14 +157,14 @@ TEST_F(runner, fallback_default_kernel)
 	EXPECT_STREQ(line, r.err);
 	EXPECT_ARGV(r.out, "-q", "-k", "debian-6.12", "--", self->tool, "run", "-M", "q35",
 		    "--full", "--no-vm");
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --kernel and --modules go to the runner, not to the run inside; global options do. */
 TEST_F(runner, kernel_option)
 {
 	char kernel[192], modules[192], kopt[256];
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_EQ(0, RUN_WITH(&r, self->tool, self->script, "-p", "-d", "run", "--kernel",
 			      "debian-6.1", "--cpu", "1", "--dirty-log"));
@@ -195,7 +173,7 @@ TEST_F(runner, kernel_option)
 		     r.err);
 	EXPECT_ARGV(r.out, "-q", "-k", "debian-6.1", "--", self->tool, "-p", "-d", "run", "--cpu",
 		    "1", "--dirty-log", "--no-vm");
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* a bzImage path with its modules, the --name=value forms, -j */
 	snprintf(kernel, sizeof(kernel), "%s/bzImage", self->dir);
@@ -207,14 +185,14 @@ TEST_F(runner, kernel_option)
 	EXPECT_EQ(FAKE_STATUS, r.status);
 	EXPECT_ARGV(r.out, "-q", "-k", kernel, "--modules", self->dir, "--", self->tool, "-j",
 		    "run", "-m", "1G", "--full", "--no-vm");
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* The runner's status passes through, whatever it is. */
 TEST_F(runner, status_passes_through)
 {
 	char path[128];
-	struct result r;
+	struct cli_result r;
 
 	snprintf(path, sizeof(path), "%s/exit-125", self->dir);
 	write_script(_metadata, path, "#!/bin/sh\necho 'vmtest: cannot start' >&2\nexit 125\n");
@@ -223,14 +201,14 @@ TEST_F(runner, status_passes_through)
 	EXPECT_STREQ("memslot: run: running in guest kernel debian-6.1 (memslot-vmtest)\n"
 		     "vmtest: cannot start\n", r.err);
 	EXPECT_STREQ("", r.out);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* Lookup: memslot-vmtest beside the executable, unless the variable names one. */
 TEST_F(runner, beside_the_executable)
 {
 	char tool[128], beside[128], cmd[PATH_MAX + 256], want[192];
-	struct result r;
+	struct cli_result r;
 
 	snprintf(tool, sizeof(tool), "%s/memslot", self->dir);
 	snprintf(beside, sizeof(beside), "%s/memslot-vmtest", self->dir);
@@ -242,22 +220,22 @@ TEST_F(runner, beside_the_executable)
 	EXPECT_EQ(3, r.status);
 	snprintf(want, sizeof(want), "beside %s\n", tool);
 	EXPECT_STREQ(want, r.out);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* the variable comes first; an empty one is not set */
 	ASSERT_EQ(0, RUN_WITH(&r, tool, self->script, "run", "--kernel", "debian-6.1"));
 	EXPECT_EQ(FAKE_STATUS, r.status);
-	result_free(&r);
+	cli_result_free(&r);
 	ASSERT_EQ(0, RUN_WITH(&r, tool, "", "run", "--kernel", "debian-6.1"));
 	EXPECT_EQ(3, r.status);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* No runner: one line naming where it looked, exit 1, nothing exec'd. */
 TEST_F(runner, runner_not_found)
 {
 	char tool[128], cmd[PATH_MAX + 256], want[PATH_MAX + 512];
-	struct result r;
+	struct cli_result r;
 
 	/* the runner variable names nothing */
 	snprintf(cmd, sizeof(cmd), "%s/none", self->dir);
@@ -267,7 +245,7 @@ TEST_F(runner, runner_not_found)
 		 "No such file or directory\n", cmd);
 	EXPECT_STREQ(want, r.err);
 	EXPECT_STREQ("", r.out);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* neither beside the executable nor installed */
 	if (!access("/usr/local/libexec/memslot/memslot-vmtest", F_OK))
@@ -281,7 +259,7 @@ TEST_F(runner, runner_not_found)
 		 "kernel: no memslot-vmtest in %s or /usr/local/libexec/memslot\n", self->dir);
 	EXPECT_STREQ(want, r.err);
 	EXPECT_STREQ("", r.out);
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* in JSON mode the error is the document */
 	ASSERT_EQ(0, RUN_WITH(&r, tool, NULL, "-j", "run", "--kernel", "debian-6.1"));
@@ -289,14 +267,14 @@ TEST_F(runner, runner_not_found)
 	EXPECT_STREQ("", r.err);
 	EXPECT_EQ(0, strncmp(r.out, "{\"error\":\"run: --kernel debian-6.1: cannot run in a guest "
 			     "kernel: ", 64));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --no-vm: the error of old plus a hint, and the runner never runs. */
 TEST_F(runner, no_vm_refuses)
 {
 	const char *want;
-	struct result r;
+	struct cli_result r;
 
 	if (!self->no_kvm)
 		SKIP(return, "/dev/kvm is usable: --no-vm has nothing to refuse");
@@ -308,7 +286,7 @@ TEST_F(runner, no_vm_refuses)
 	EXPECT_NE(NULL, strstr(r.err, want));
 	/* one line */
 	EXPECT_EQ(strlen(r.err) - 1, (size_t)(strchr(r.err, '\n') - r.err));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST_F(runner, usage_errors)
@@ -336,20 +314,20 @@ TEST_F(runner, usage_errors)
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		struct result r;
+		struct cli_result r;
 
 		ASSERT_EQ(0, run_with(&r, self->tool, self->script, c[i].args));
 		EXPECT_EQ(2, r.status) TH_LOG("case %zu", i);
 		EXPECT_STREQ(c[i].line, r.err) TH_LOG("case %zu", i);
 		EXPECT_STREQ("", r.out) TH_LOG("case %zu", i);
-		result_free(&r);
+		cli_result_free(&r);
 	}
 }
 
 /* A --kernel PATH that is not there fails on the host, before the runner. */
 TEST_F(runner, kernel_path_missing)
 {
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_EQ(0, RUN_WITH(&r, self->tool, self->script, "run", "--kernel",
 			      "/nonexistent/bzImage"));
@@ -357,13 +335,13 @@ TEST_F(runner, kernel_path_missing)
 	EXPECT_STREQ("memslot: run: --kernel /nonexistent/bzImage: No such file or directory\n",
 		     r.err);
 	EXPECT_STREQ("", r.out);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --help documents the options and runs nothing. */
 TEST_F(runner, help)
 {
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_EQ(0, RUN_WITH(&r, self->tool, self->script, "run", "--help"));
 	EXPECT_EQ(0, r.status);
@@ -371,7 +349,7 @@ TEST_F(runner, help)
 	EXPECT_NE(NULL, strstr(r.out, "--modules DIR"));
 	EXPECT_NE(NULL, strstr(r.out, "--no-vm"));
 	EXPECT_STREQ("", r.err);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST_HARNESS_MAIN

@@ -42,6 +42,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
+#include "cli.h"
 #include "qmp.h"
 #include "util.h"	/* before the harness, see there */
 
@@ -82,13 +83,6 @@ static bool btf_tracepoints(void)
 
 	btf__free(btf);
 	return ok;
-}
-
-static const char *tool_path(void)
-{
-	const char *p = getenv("MEMSLOT");
-
-	return p && *p ? p : "build/memslot";
 }
 
 static const char *qemu_name(void)
@@ -417,7 +411,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 
 	/* The census of QEMU = its KVM-marked ranges of AS "memory". */
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)self->qemu);
-	args[n++] = tool_path();
+	args[n++] = cli_tool_path();
 	args[n++] = "-j";
 	args[n++] = "census";
 	args[n++] = "-p";

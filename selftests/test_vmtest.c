@@ -19,17 +19,16 @@
 #include <unistd.h>
 
 #include "util.h"	/* before the harness, see there */
-#include "qmp.h"
+#include "cli.h"
 
 #include "harness.h"
 
 static const char *runner(void)
 {
 	static char path[PATH_MAX];
-	const char *tool = getenv("MEMSLOT");
 	char buf[PATH_MAX];
 
-	snprintf(buf, sizeof(buf), "%s", tool && *tool ? tool : "build/memslot");
+	snprintf(buf, sizeof(buf), "%s", cli_tool_path());
 	snprintf(path, sizeof(path), "%s/memslot-vmtest", dirname(buf));
 	return path;
 }

@@ -171,34 +171,3 @@ struct json_object *jget(struct json_object *o, const char *k)
 	json_object_object_get_ex(o, k, &v);
 	return v;
 }
-
-/* Run the tool; return its stdout (malloc()ed) and exit status. */
-char *run_tool(const char *const *args, int *status, char **err_out)
-{
-	int out = memfd_create("tool-out", MFD_CLOEXEC), err = memfd_create("tool-err", 0);
-	char path[64];
-	pid_t pid;
-	int st;
-
-	pid = fork();
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(args[0], (char **)args);
-		_exit(127);
-	}
-	waitpid(pid, &st, 0);
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", err);
-	*err_out = slurp(path);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", out);
-	close(err);
-	{
-		char *s = slurp(path);
-
-		close(out);
-		return s;
-	}
-}

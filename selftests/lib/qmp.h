@@ -77,14 +77,4 @@ uint64_t jget_u64(struct json_object *o, const char *k);
 const char *jget_str(struct json_object *o, const char *k);
 struct json_object *jget(struct json_object *o, const char *k);
 
-/**
- * run_tool() - run a program with no stdin
- * @args: argv, NULL-terminated, args[0] the path
- * @status: set to the exit status (128 + signal if killed)
- * @err_out: set to its stderr (malloc()ed)
- *
- * Return: its stdout (malloc()ed).
- */
-char *run_tool(const char *const *args, int *status, char **err_out);
-
 #endif /* MEMSLOT_SELFTESTS_QMP_H */
