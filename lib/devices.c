@@ -72,7 +72,7 @@ static const struct memdev_model *find_model(enum ms_memdev_type type)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(models); i++) {
 		if (models[i]->type == type)
 			return models[i];
 	}
