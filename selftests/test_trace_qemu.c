@@ -15,26 +15,14 @@
  *     exactly the ranges of address space "memory" that `info mtree -f`
  *     marks " KVM" (gpa and size).
  *
- * QMP: the test listens on a unix socket and QEMU connects to it as a
- * client. QEMU dies with the test (PR_SET_PDEATHSIG) and is killed in the
+ * QEMU is started and driven as in selftests/lib/qemu.h and killed in the
  * teardown, pass or fail. SKIPs only when qemu-system-x86_64 ($QEMU
  * overrides) or a usable /dev/kvm is missing.
  */
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -43,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "qemu.h"
 #include "qmp.h"
 #include "util.h"	/* before the harness, see there */
 
@@ -51,7 +40,6 @@
 #include "memslot_bpf.h"
 #include "trace.skel.h"
 
-#define MAX_ARGS	32
 #define MAX_RANGES	256
 #define MAX_EV		256
 #define MiB		0x100000ull
@@ -85,38 +73,8 @@ static bool btf_tracepoints(void)
 	return ok;
 }
 
-static const char *qemu_name(void)
-{
-	const char *q = getenv("QEMU");
-
-	return q && *q ? q : "qemu-system-x86_64";
-}
-
-/* Full path of @name along $PATH (or @name itself if it has a '/'), or NULL. */
-static char *find_program(const char *name)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-
-	if (strchr(name, '/'))
-		return access(name, X_OK) ? NULL : strdup(name);
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-		const char *e = strchr(p, ':');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, name);
-		if (len && !access(buf, X_OK))
-			return strdup(buf);
-		p += len + (e ? 1 : 0);
-	}
-	return NULL;
-}
-
 FIXTURE(trace_qemu) {
-	char dir[64];
-	pid_t qemu;
-	int listen_fd;
-	struct qmp q;
+	struct qemu qm;
 	struct trace_bpf *skel;
 	struct ring_buffer *rb;
 	struct events got;
@@ -144,164 +102,33 @@ FIXTURE_VARIANT_ADD(trace_qemu, three_dimms_addr) {
 
 FIXTURE_SETUP(trace_qemu)
 {
-	char *qemu;
-	int fd;
+	const char *why;
 
-	self->qemu = 0;
-	self->listen_fd = -1;
-	self->q = (struct qmp){ .fd = -1 };
+	qemu_init(&self->qm);
 	self->skel = NULL;
 	self->rb = NULL;
-	self->dir[0] = '\0';
-	qemu = find_program(qemu_name());
-	if (!qemu)
-		SKIP(return, "%s not found", qemu_name());
-	free(qemu);
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		SKIP(return, "/dev/kvm: %s", strerror(errno));
-	close(fd);
-	snprintf(self->dir, sizeof(self->dir), "/tmp/memslot-trace-qemu.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
+	why = qemu_unusable();
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_NE(NULL, qemu_mkdtemp(&self->qm, "trace-qemu"));
 }
 
 FIXTURE_TEARDOWN(trace_qemu)
 {
-	static const char *const files[] = { "qmp.sock", "qemu.log", NULL };
-	char path[128];
-
 	ring_buffer__free(self->rb);
 	trace_bpf__destroy(self->skel);
-	qmp_close(&self->q);
-	if (self->listen_fd >= 0)
-		close(self->listen_fd);
-	if (self->qemu > 0) {
-		kill(self->qemu, SIGKILL);
-		waitpid(self->qemu, NULL, 0);
-	}
-	if (!self->dir[0])
-		return;
-	for (int i = 0; files[i]; i++) {
-		snprintf(path, sizeof(path), "%s/%s", self->dir, files[i]);
-		unlink(path);
-	}
-	rmdir(self->dir);
-}
-
-/* --- QMP ------------------------------------------------------------------- */
-
-
-/* Start QEMU; it connects to our socket. Return: NULL or a failure text. */
-static const char *start_qemu(FIXTURE_DATA(trace_qemu) *self)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *argv[MAX_ARGS];
-	char qmp[160], log[128];
-	struct pollfd pfd;
-	int n = 0, logfd;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp.sock", self->dir);
-	self->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (self->listen_fd < 0 || bind(self->listen_fd, (void *)&sa, sizeof(sa)) ||
-	    listen(self->listen_fd, 1))
-		return "cannot listen on the QMP socket";
-
-	snprintf(qmp, sizeof(qmp), "unix:%s", sa.sun_path);
-	argv[n++] = qemu_name();
-	argv[n++] = "-machine";
-	argv[n++] = "pc,accel=kvm";
-	argv[n++] = "-m";
-	argv[n++] = "256,slots=4,maxmem=8G";
-	argv[n++] = "-nodefaults";
-	argv[n++] = "-display";
-	argv[n++] = "none";
-	argv[n++] = "-S";
-	argv[n++] = "-qmp";
-	argv[n++] = qmp;
-	argv[n] = NULL;
-
-	snprintf(log, sizeof(log), "%s/qemu.log", self->dir);
-	logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (logfd < 0)
-		return "cannot create the QEMU log";
-	self->qemu = fork();
-	if (self->qemu < 0)
-		return "fork failed";
-	if (self->qemu == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(126);
-		execvp(argv[0], (char **)argv);
-		_exit(127);
-	}
-	close(logfd);
-
-	pfd = (struct pollfd){ .fd = self->listen_fd, .events = POLLIN };
-	if (poll(&pfd, 1, QMP_TIMEOUT_MS) <= 0)
-		return "QEMU did not connect to the QMP socket";
-	self->q.fd = accept4(self->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (self->q.fd < 0)
-		return "accept failed";
-	return NULL;
-}
-
-static void log_qemu(struct __test_metadata *_metadata, FIXTURE_DATA(trace_qemu) *self)
-{
-	char path[128], *text;
-
-	snprintf(path, sizeof(path), "%s/qemu.log", self->dir);
-	text = slurp(path);
-	if (text && *text)
-		TH_LOG("QEMU said: %s", text);
-	free(text);
-}
-
-/* "key=value,..." of an object_add / device_add line as QMP arguments. */
-static struct json_object *qmp_args(const char *opts, const char *type_key)
-{
-	struct json_object *a = json_object_new_object();
-	char *copy = strdup(opts), *save = NULL, *item;
-	bool first = true;
-
-	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-		const char *k = eq ? item : type_key;
-		const char *v = eq ? eq + 1 : item;
-
-		if (eq)
-			*eq = '\0';
-		if (first && !eq) {
-			json_object_object_add(a, k, json_object_new_string(v));
-		} else if (!strcmp(k, "size") || !strcmp(k, "addr")) {
-			char *end;
-			unsigned long long n = strtoull(v, &end, 0);
-
-			switch (*end) {
-			case 'G': n <<= 30; break;
-			case 'M': n <<= 20; break;
-			case 'K': case 'k': n <<= 10; break;
-			default: break;
-			}
-			json_object_object_add(a, k, json_object_new_uint64(n));
-		} else {
-			json_object_object_add(a, k, json_object_new_string(v));
-		}
-		first = false;
-	}
-	free(copy);
-	return a;
+	qemu_stop(&self->qm);
 }
 
 TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 {
 	struct gpa_range q[MAX_RANGES], c[MAX_RANGES], dimm[4];
 	struct json_object *ret, *devs, *doc, *vms, *slots;
-	int nq, nc = 0, nd = 0, n = 0, status;
-	const char *args[8], *why;
+	int nq, nc = 0, nd = 0;
 	char err[512], pidbuf[16];
-	char *out, *tool_err, *flat;
+	struct cli_result r;
+	const char *why;
+	char *out, *flat;
 	uint64_t lost = 0;
 	uint32_t zero = 0;
 	int matched[4] = { 0 }, matched_as1[4] = { 0 };
@@ -309,28 +136,21 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 
 	if (geteuid())
 		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
-	why = start_qemu(self);
+	why = qemu_start(&self->qm, (const char *const[]){ "-machine", "pc,accel=kvm",
+			 "-m", "256,slots=4,maxmem=8G", NULL });
 	if (why) {
-		log_qemu(_metadata, self);
+		TH_LOG_QEMU(&self->qm);
 		ASSERT_EQ(NULL, why);
 	}
-	ret = qmp_read(&self->q);	/* greeting */
-	if (!ret)
-		log_qemu(_metadata, self);
-	ASSERT_NE(NULL, ret);
-	json_object_put(ret);
-	ret = qmp_call(&self->q, "qmp_capabilities", NULL, err, sizeof(err));
-	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
-	json_object_put(ret);
 	/* QMP answers from the main loop: the machine is built, RAM is mapped. */
-	ret = qmp_call(&self->q, "query-status", NULL, err, sizeof(err));
+	ret = qmp_call(&self->qm.q, "query-status", NULL, err, sizeof(err));
 	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
 	json_object_put(ret);
 
 	/* The tracer, on QEMU only. */
 	self->skel = trace_bpf__open();
 	ASSERT_NE(NULL, self->skel);
-	self->skel->rodata->targ_tgid = (uint32_t)self->qemu;
+	self->skel->rodata->targ_tgid = (uint32_t)self->qm.pid;
 	tp = btf_tracepoints();
 	bpf_program__set_autoload(self->skel->progs.enter_btf, tp);
 	bpf_program__set_autoload(self->skel->progs.exit_btf, tp);
@@ -344,18 +164,14 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	ASSERT_NE(NULL, self->rb);
 
 	for (int i = 0; variant->hot[i]; i++) {
-		bool obj = !strncmp(variant->hot[i], "object_add ", 11);
-		const char *opts = strchr(variant->hot[i], ' ') + 1;
-
-		ret = qmp_call(&self->q, obj ? "object-add" : "device_add",
-			       qmp_args(opts, obj ? "qom-type" : "driver"), err, sizeof(err));
+		ret = qmp_plug(&self->qm.q, variant->hot[i], err, sizeof(err));
 		ASSERT_NE(NULL, ret) TH_LOG("%s: %s", variant->hot[i], err);
 		json_object_put(ret);
 		/* device_add returns after the KVM listener ran: drain now */
 		ASSERT_LE(0, ring_buffer__consume(self->rb));
 	}
 
-	devs = qmp_call(&self->q, "query-memory-devices", NULL, err, sizeof(err));
+	devs = qmp_call(&self->qm.q, "query-memory-devices", NULL, err, sizeof(err));
 	ASSERT_NE(NULL, devs) TH_LOG("%s", err);
 	for (size_t i = 0; i < json_object_array_length(devs) && nd < 4; i++) {
 		struct json_object *data = jget(json_object_array_get_idx(devs, i), "data");
@@ -367,11 +183,8 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	json_object_put(devs);
 	ASSERT_EQ(variant->hot[4] ? 3 : 2, nd);
 
-	ret = qmp_call(&self->q, "human-monitor-command",
-		       json_tokener_parse("{\"command-line\": \"info mtree -f\"}"), err, sizeof(err));
-	ASSERT_NE(NULL, ret) TH_LOG("%s", err);
-	flat = strdup(json_object_get_string(ret));
-	json_object_put(ret);
+	flat = qmp_hmp(&self->qm.q, "info mtree -f", err, sizeof(err));
+	ASSERT_NE(NULL, flat) TH_LOG("%s", err);
 	nq = qemu_kvm_ranges(flat, q, MAX_RANGES);
 	ASSERT_LT(0, nq);
 
@@ -387,7 +200,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 
 		TH_LOG("event %d: as %u slot %u gpa %#" PRIx64 " size %#" PRIx64 " ret %d", i, as,
 		       e->slot & 0xffff, (uint64_t)e->gpa, (uint64_t)e->size, e->ret);
-		EXPECT_EQ((uint32_t)self->qemu, e->pid);
+		EXPECT_EQ((uint32_t)self->qm.pid, e->pid);
 		EXPECT_EQ(0, e->ret);
 		EXPECT_EQ(0, e->copy_err);
 		for (int d = 0; d < nd; d++) {
@@ -410,16 +223,10 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	}
 
 	/* The census of QEMU = its KVM-marked ranges of AS "memory". */
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)self->qemu);
-	args[n++] = cli_tool_path();
-	args[n++] = "-j";
-	args[n++] = "census";
-	args[n++] = "-p";
-	args[n++] = pidbuf;
-	args[n] = NULL;
-	out = run_tool(args, &status, &tool_err);
-	ASSERT_NE(NULL, out);
-	EXPECT_EQ(0, status) TH_LOG("memslot census: %s%s", out, tool_err ? tool_err : "");
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)self->qm.pid);
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "-p", pidbuf));
+	out = r.out;
+	EXPECT_EQ(0, r.status) TH_LOG("memslot census: %s%s", out, r.err);
 	doc = json_tokener_parse(out);
 	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", out);
 	vms = jget(doc, "vms");
@@ -456,8 +263,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 		TH_LOG("QEMU info mtree -f:\n%s\ncensus: %s", flat, out);
 
 	json_object_put(doc);
-	free(out);
-	free(tool_err);
+	cli_result_free(&r);
 	free(flat);
 }
 

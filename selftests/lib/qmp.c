@@ -109,6 +109,74 @@ void qmp_close(struct qmp *self)
 	self->rlen = self->rcap = 0;
 }
 
+/* "key=value,..." of an object_add / device_add line as QMP arguments. */
+static struct json_object *plug_args(const char *opts, const char *type_key)
+{
+	struct json_object *a = json_object_new_object();
+	char *copy = strdup(opts), *save = NULL, *item;
+	bool first = true;
+
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		const char *k = eq ? item : type_key;
+		const char *v = eq ? eq + 1 : item;
+
+		if (eq)
+			*eq = '\0';
+		if (first && !eq) {
+			json_object_object_add(a, k, json_object_new_string(v));
+		} else if (!strcmp(k, "size") || !strcmp(k, "addr")) {
+			/* QMP takes numbers; the lines use QEMU's size syntax */
+			char *end;
+			unsigned long long n = strtoull(v, &end, 0);
+
+			switch (*end) {
+			case 'G': n <<= 30; break;
+			case 'M': n <<= 20; break;
+			case 'K': case 'k': n <<= 10; break;
+			default: break;
+			}
+			json_object_object_add(a, k, json_object_new_uint64(n));
+		} else if (!strcmp(k, "slot")) {
+			json_object_object_add(a, k, json_object_new_int(atoi(v)));
+		} else {
+			json_object_object_add(a, k, json_object_new_string(v));
+		}
+		first = false;
+	}
+	free(copy);
+	return a;
+}
+
+struct json_object *qmp_plug(struct qmp *self, const char *line, char *err, size_t errlen)
+{
+	bool obj = !strncmp(line, "object_add ", 11);
+	const char *opts = strchr(line, ' ');
+
+	if (!opts || (!obj && strncmp(line, "device_add ", 11))) {
+		snprintf(err, errlen, "not an object_add or device_add line: %s", line);
+		return NULL;
+	}
+	return qmp_call(self, obj ? "object-add" : "device_add",
+			plug_args(opts + 1, obj ? "qom-type" : "driver"), err, errlen);
+}
+
+char *qmp_hmp(struct qmp *self, const char *cmdline, char *err, size_t errlen)
+{
+	struct json_object *args = json_object_new_object(), *ret;
+	char *text;
+
+	json_object_object_add(args, "command-line", json_object_new_string(cmdline));
+	ret = qmp_call(self, "human-monitor-command", args, err, errlen);
+	if (!ret)
+		return NULL;
+	text = strdup(json_object_get_string(ret));
+	json_object_put(ret);
+	if (!text)
+		snprintf(err, errlen, "%s: out of memory", cmdline);
+	return text;
+}
+
 /* --- comparing with QEMU ----------------------------------------------- */
 
 int gpa_range_cmp(const void *a, const void *b)

@@ -53,6 +53,31 @@ struct json_object *qmp_call(struct qmp *q, const char *cmd, struct json_object 
  */
 void qmp_close(struct qmp *q);
 
+/**
+ * qmp_plug() - hot-plug one line of a `memslot plan`/`run` script over QMP
+ * @q: connection
+ * @line: "object_add TYPE,key=value,..." or "device_add DRIVER,key=value,...",
+ *	run as object-add (TYPE as qom-type) or device_add (DRIVER as driver);
+ *	"size" and "addr" take QEMU's size suffixes (K, M, G) and become
+ *	numbers, "slot" an integer, every other value a string
+ * @err: set to the error text on failure
+ * @errlen: size of @err
+ *
+ * Return: as for qmp_call().
+ */
+struct json_object *qmp_plug(struct qmp *q, const char *line, char *err, size_t errlen);
+
+/**
+ * qmp_hmp() - run a human monitor command
+ * @q: connection
+ * @cmdline: the command, e.g. "info mtree -f"
+ * @err: set to the error text on failure
+ * @errlen: size of @err
+ *
+ * Return: its output (malloc()ed), or NULL with @err set.
+ */
+char *qmp_hmp(struct qmp *q, const char *cmdline, char *err, size_t errlen);
+
 /* A guest-physical range. */
 struct gpa_range {
 	uint64_t gpa, size;
