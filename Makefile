@@ -191,8 +191,8 @@ $(OUT)/tool/%.o: tool/%.c
 		-DMS_LIBEXECDIR='"$(PREFIX)/libexec/memslot"' $(CFLAGS) -c $< -o $@
 
 # Tool objects that load a skeleton depend on it by name.
-$(OUT)/tool/trace.o: $(BPF_DIR)/trace.skel.h
-$(OUT)/tool/census.o: $(BPF_DIR)/census.skel.h
+$(OUT)/tool/trace_prog.o: $(BPF_DIR)/trace.skel.h
+$(OUT)/tool/census_prog.o: $(BPF_DIR)/census.skel.h
 
 $(OUT)/memslot: $(TOOL_OBJS) $(GUEST_OBJ) $(OUT)/libmemslot.a
 	$(call msg,LD,$@)

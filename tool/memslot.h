@@ -224,7 +224,8 @@ struct json_object *memslot_table_json_cols(struct ms_slotmap *const *maps, size
 					    const struct memslot_cols *cols);
 
 /*
- * BPF commands (bpfutil.c, trace.c, census.c).
+ * BPF commands (bpfutil.c, trace.c, census.c, verify.c); the loaders of
+ * the BPF programs are trace_prog.h and census_prog.h.
  */
 
 int do_trace(int argc, char **argv);
@@ -268,41 +269,6 @@ bool bpf_have_btf_tracepoints(void);
  * Return: static text naming whether kprobes and fexit exist here.
  */
 const char *bpf_kvm_hooks_note(void);
-
-/*
- * The tracer and the census of one process (memslot run --verify).
- * trace_self_open() attaches bpf/trace.bpf.c filtered to @tgid; @fn gets
- * every event trace_self_drain() reads (non-zero stops the drain).
- * census_self_read() runs one census of @tgid (loaded once by
- * census_self_open()) and returns the VM whose file is @fd: 0, -ENOENT
- * if there is none, -EAGAIN if no pass was consistent, or a negative
- * errno. The slots stay valid until the next read or the close.
- */
-struct ms_trace_event;
-struct ms_census_slot;
-struct trace_self;
-struct census_self;
-
-struct census_self_vm {
-	bool found;
-	uint64_t vm;
-	const struct ms_census_slot *slots;	/* sorted by address space, id */
-	size_t nr;
-	uint64_t generation, nr_memslot_pages;
-	uint64_t lost;
-	uint64_t ns;				/* the last pass */
-};
-
-struct trace_self *trace_self_open(uint32_t tgid, const char **attach,
-				   int (*fn)(const struct ms_trace_event *e, void *opaque),
-				   void *opaque, int *err);
-int trace_self_drain(struct trace_self *ts);
-uint64_t trace_self_lost(struct trace_self *ts);
-void trace_self_close(struct trace_self *ts);
-
-struct census_self *census_self_open(uint32_t tgid, int *err);
-int census_self_read(struct census_self *cs, int fd, struct census_self_vm *out);
-void census_self_close(struct census_self *cs);
 
 /*
  * Embedded default topology (topology.c): a QEMU 7.2 "pc" machine with

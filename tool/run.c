@@ -65,10 +65,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "census_prog.h"
 #include "memslot.h"
 #include "memslot_bpf.h"
 #include "plan.h"
 #include "scenario.h"
+#include "trace_prog.h"
 #include "vmfallback.h"
 #include "vmm.h"
 
@@ -216,8 +218,8 @@ struct run {
 	size_t nr_notes;
 
 	/* --verify */
-	struct trace_self *ts;
-	struct census_self *cs;
+	struct trace_prog *ts;
+	struct census_prog *cs;
 	const char *attach;		/* the tracer's attach path */
 	char kv_skipped[200];		/* default scenario: why it does not run */
 	int vm_fd;
@@ -857,7 +859,7 @@ static bool acct_same(const struct acct *a, const struct acct *b, char *why, siz
 
 /* --- --verify: the census and the tracer ----------------------------------------- */
 
-/* Every traced memslot ioctl of this process (run from trace_self_drain()). */
+/* Every traced memslot ioctl of this process (run from trace_prog_drain()). */
 static int on_trace(const struct ms_trace_event *e, void *opaque)
 {
 	struct run *r = opaque;
@@ -908,7 +910,7 @@ static int cmp_cslot(const struct ms_memslot *a, const struct ms_census_slot *b)
 }
 
 /* The census of our VM against the library's slot map. */
-static int kv_compare(struct run *r, struct kverify *kv, const struct census_self_vm *cv)
+static int kv_compare(struct run *r, struct kverify *kv, const struct census_fd_vm *cv)
 {
 	struct ms_machine_layout lay;
 	struct ms_devmem_stats st;
@@ -977,13 +979,13 @@ static int kv_compare(struct run *r, struct kverify *kv, const struct census_sel
 static int kv_check(struct run *r, struct step *s)
 {
 	struct kverify *kv = &s->kv;
-	struct census_self_vm cv;
+	struct census_fd_vm cv;
 	int ret;
 
 	kv->done = true;
 	r->tr_events = r->tr_failed = r->tr_foreign = 0;
 	r->tr_errno = 0;
-	ret = trace_self_drain(r->ts);
+	ret = trace_prog_drain(r->ts);
 	if (ret) {
 		kv->err = ret;
 		return kv_diff(kv, "cannot read the trace: %s", strerror(-ret));
@@ -998,9 +1000,9 @@ static int kv_check(struct run *r, struct step *s)
 	kv->expected_errno = s->kf.set && !(s->kf.e.flags & MS_ERROR_INJECTED) ?
 			     -s->kf.e.err : 0;
 
-	ret = census_self_read(r->cs, r->vm_fd, &cv);
+	ret = census_prog_read_fd(r->cs, r->vm_fd, &cv);
 	kv->census_ns = cv.ns;
-	kv->lost = trace_self_lost(r->ts) + cv.lost;
+	kv->lost = trace_prog_lost(r->ts) + cv.lost;
 	if (ret && ret != -EAGAIN) {
 		kv->err = ret;
 		ret = kv_diff(kv, ret == -ENOENT ? "the census found no VM with fd %d" :
@@ -1637,12 +1639,15 @@ static int start_kverify(struct run *r)
 	}
 	bpf_setup_libbpf();
 	r->vm_fd = ms_kvm__vm_fd(r->kvm);
-	r->ts = trace_self_open((uint32_t)getpid(), &r->attach, on_trace, r, &err);
-	if (r->ts)
-		r->cs = census_self_open((uint32_t)getpid(), &err);
+	r->ts = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)getpid(),
+							   .fn = on_trace, .opaque = r }, &err);
+	if (r->ts) {
+		r->attach = trace_prog_attach(r->ts);
+		r->cs = census_prog_open((uint32_t)getpid(), &err);
+	}
 	if (r->ts && r->cs)
 		return 0;
-	trace_self_close(r->ts);
+	trace_prog_close(r->ts);
 	r->ts = NULL;
 	if (wanted) {
 		p_err("--verify: cannot load or attach the BPF programs: %s (run with -d for "
@@ -1838,8 +1843,8 @@ json_fail:
 out:
 	vmm_free(r.vmm);
 	plan_free(&r.p);
-	trace_self_close(r.ts);
-	census_self_close(r.cs);
+	trace_prog_close(r.ts);
+	census_prog_close(r.cs);
 	ms_kvm__free(r.kvm);
 	free(r.notes);
 	ms_set_print(old_print);

@@ -18,12 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "memslot.h"
 #include "memslot_bpf.h"
-#include "trace.skel.h"
+#include "trace_prog.h"
 
 #define NS_PER_SEC	UINT64_C(1000000000)
 #define TRACE_AS	2		/* address spaces kept per VM */
@@ -228,10 +225,9 @@ static int print_event(struct tracer *t, struct tvm *v, const struct ms_trace_ev
 	return 0;
 }
 
-static int handle_event(void *ctx, void *data, size_t len)
+static int handle_event(const struct ms_trace_event *e, void *opaque)
 {
-	struct tracer *t = ctx;
-	const struct ms_trace_event *e = data;
+	struct tracer *t = opaque;
 	unsigned int as = e->slot >> 16, id = e->slot & 0xffff;
 	enum trace_kind kind;
 	struct tslot *s;
@@ -239,7 +235,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	bool churn = false;
 	char why[96];
 
-	if (len < sizeof(*e) || t->stop)
+	if (t->stop)
 		return 0;
 	v = vm_get(t, e);
 	if (!v) {
@@ -327,14 +323,11 @@ int do_trace(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t pid = 0, vm = 0, duration = 0, count = 0, lost = 0, deadline = 0;
+	uint64_t pid = 0, vm = 0, duration = 0, count = 0, deadline = 0;
 	struct tracer t = { 0 };
-	struct ring_buffer *rb = NULL;
-	struct trace_bpf *skel;
+	struct trace_prog *tp;
 	struct timespec mono, real;
-	bool btf_tp;
 	int opt, err, status = 1;
-	uint32_t zero = 0;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+:p:D:c:jh", opts, NULL)) != -1) {
@@ -374,30 +367,15 @@ int do_trace(int argc, char **argv)
 		return 1;
 	bpf_setup_libbpf();
 
-	skel = trace_bpf__open();
-	if (!skel) {
-		p_err("cannot open the BPF object: %s", strerror(errno));
-		return 1;
-	}
-	skel->rodata->targ_tgid = (uint32_t)pid;
-	skel->rodata->targ_vm = vm;
-	/* Probe: tp_btf needs the tracepoints in the kernel BTF; else raw_tp. */
-	btf_tp = bpf_have_btf_tracepoints();
-	bpf_program__set_autoload(skel->progs.enter_btf, btf_tp);
-	bpf_program__set_autoload(skel->progs.exit_btf, btf_tp);
-	bpf_program__set_autoload(skel->progs.enter_raw, !btf_tp);
-	bpf_program__set_autoload(skel->progs.exit_raw, !btf_tp);
-	fprintf(stderr, "memslot: trace: attach: %s/sys_enter + sys_exit; %s\n",
-		btf_tp ? "tp_btf" : "raw_tp", bpf_kvm_hooks_note());
-
-	err = trace_bpf__load(skel);
-	if (!err)
-		err = trace_bpf__attach(skel);
-	if (err) {
+	tp = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)pid, .vm = vm,
+						      .fn = handle_event, .opaque = &t }, &err);
+	if (!tp) {
 		p_err("cannot load or attach the BPF programs: %s (run with -d for details)",
 		      strerror(-err));
-		goto out;
+		return 1;
 	}
+	fprintf(stderr, "memslot: trace: attach: %s; %s\n", trace_prog_attach(tp),
+		bpf_kvm_hooks_note());
 	t.limit = count;
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
@@ -405,19 +383,12 @@ int do_trace(int argc, char **argv)
 			 (uint64_t)(real.tv_nsec - mono.tv_nsec);
 	if (duration)
 		deadline = (uint64_t)mono.tv_sec + duration;
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &t, NULL);
-	if (!rb) {
-		p_err("cannot create the ring buffer: %s", strerror(errno));
-		goto out;
-	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!interrupted && !t.stop && !t.err) {
 		/* Events are submitted without wakeup: poll on a timer. */
-		err = ring_buffer__poll(rb, 100);
-		if (err >= 0)
-			err = ring_buffer__consume(rb);
+		err = trace_prog_poll(tp, 100);
 		if (err < 0 && err != -EINTR && !t.err) {
 			p_err("cannot read events: %s", strerror(-err));
 			goto out;
@@ -428,104 +399,18 @@ int do_trace(int argc, char **argv)
 	}
 	/* what arrived after the last drain (SIGINT, deadline) */
 	if (!t.err && !t.stop)
-		ring_buffer__consume(rb);
+		trace_prog_drain(tp);
 	if (t.err) {
 		p_err("cannot print events: %s", strerror(-t.err));
 		goto out;
 	}
-	bpf_map_lookup_elem(bpf_map__fd(skel->maps.lost), &zero, &lost);
-	print_summary(&t, lost);
+	print_summary(&t, trace_prog_lost(tp));
 	status = 0;
 out:
-	ring_buffer__free(rb);
-	trace_bpf__destroy(skel);
+	trace_prog_close(tp);
 	for (size_t i = 0; i < t.nr_vms; i++)
 		for (int a = 0; a < TRACE_AS; a++)
 			free(t.vms[i].as[a]);
 	free(t.vms);
 	return status;
-}
-
-/* --- the tracer of memslot run --verify ------------------------------------ */
-
-struct trace_self {
-	struct trace_bpf *skel;
-	struct ring_buffer *rb;
-	int (*fn)(const struct ms_trace_event *e, void *opaque);
-	void *opaque;
-};
-
-static int self_event(void *ctx, void *data, size_t len)
-{
-	struct trace_self *ts = ctx;
-
-	if (len < sizeof(struct ms_trace_event))
-		return 0;
-	return ts->fn(data, ts->opaque);
-}
-
-struct trace_self *trace_self_open(uint32_t tgid, const char **attach,
-				   int (*fn)(const struct ms_trace_event *e, void *opaque),
-				   void *opaque, int *err)
-{
-	struct trace_self *ts = calloc(1, sizeof(*ts));
-	bool btf_tp;
-
-	if (!ts) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	ts->fn = fn;
-	ts->opaque = opaque;
-	ts->skel = trace_bpf__open();
-	if (!ts->skel) {
-		*err = -errno;
-		goto fail;
-	}
-	ts->skel->rodata->targ_tgid = tgid;
-	btf_tp = bpf_have_btf_tracepoints();
-	bpf_program__set_autoload(ts->skel->progs.enter_btf, btf_tp);
-	bpf_program__set_autoload(ts->skel->progs.exit_btf, btf_tp);
-	bpf_program__set_autoload(ts->skel->progs.enter_raw, !btf_tp);
-	bpf_program__set_autoload(ts->skel->progs.exit_raw, !btf_tp);
-	*attach = btf_tp ? "tp_btf/sys_enter + sys_exit" : "raw_tp/sys_enter + sys_exit";
-	*err = trace_bpf__load(ts->skel);
-	if (!*err)
-		*err = trace_bpf__attach(ts->skel);
-	if (*err)
-		goto fail;
-	ts->rb = ring_buffer__new(bpf_map__fd(ts->skel->maps.events), self_event, ts, NULL);
-	if (!ts->rb) {
-		*err = -errno;
-		goto fail;
-	}
-	return ts;
-fail:
-	trace_self_close(ts);
-	return NULL;
-}
-
-int trace_self_drain(struct trace_self *ts)
-{
-	int n = ring_buffer__consume(ts->rb);
-
-	return n < 0 ? n : 0;
-}
-
-uint64_t trace_self_lost(struct trace_self *ts)
-{
-	uint64_t lost = 0;
-	uint32_t zero = 0;
-
-	bpf_map_lookup_elem(bpf_map__fd(ts->skel->maps.lost), &zero, &lost);
-	return lost;
-}
-
-void trace_self_close(struct trace_self *ts)
-{
-	if (!ts)
-		return;
-	ring_buffer__free(ts->rb);
-	trace_bpf__destroy(ts->skel);
-	free(ts);
 }
