@@ -154,7 +154,7 @@ $(OUT)/libmemslot.so: $(LIB_OBJS) lib/libmemslot.map
 		$(LDFLAGS) -o $@ $(LIB_OBJS)
 
 # --- probe guest (tool/guest) ------------------------------------------------
-# probe.S goes through cpp (probe.h is shared with tool/vmm.c) and GNU as,
+# probe.S goes through cpp (probe.h is shared with tool/vmm*.c) and GNU as,
 # is linked at its load address PROBE_CODE_GPA (read from probe.h) and
 # flattened; embed.S wraps the flat image with .incbin into an object that
 # the tool and the VMM selftest link.
@@ -214,8 +214,9 @@ $(OUT)/selftests/test_%: $(OUT)/selftests/test_%.o $(TESTLIB_OBJS) $(OUT)/libmem
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(OUT)/libmemslot.a $(TOOL_LIBS)
 
 # The VMM selftest runs the tool's VMM and its embedded guest.
+VMM_OBJS := $(addprefix $(OUT)/tool/,vmm.o vmm_vcpu.o vmm_window.o vmm_verify.o vmm_probe.o)
 $(OUT)/selftests/test_vmm.o: TEST_CFLAGS += -Itool
-$(OUT)/selftests/test_vmm: $(OUT)/selftests/test_vmm.o $(OUT)/tool/vmm.o $(GUEST_OBJ) \
+$(OUT)/selftests/test_vmm: $(OUT)/selftests/test_vmm.o $(VMM_OBJS) $(GUEST_OBJ) \
 		$(TESTLIB_OBJS) $(OUT)/libmemslot.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
