@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * memslot tool: the QEMU command line of `plan` and `run` (-M, -m,
- * -object, -device, --script), the machine built from it, and the report
- * sections both commands print (plan.c). `plan` builds the machine with
- * backends that have no host memory; `run` with real memory and the KVM
- * binding as the executor of slot operations.
+ * -object, -device, --script; cmdline.c), the machine built from it
+ * (machine.c), and the report sections both commands print (report.c,
+ * report_json.c). `plan` builds the machine with backends that have no
+ * host memory; `run` with real memory and the KVM binding as the executor
+ * of slot operations.
  */
 #ifndef MEMSLOT_PLAN_H
 #define MEMSLOT_PLAN_H
@@ -56,7 +57,7 @@ struct vhost_arg {
  * @host_only: argv indices of --kernel, --modules and their values, which
  *	the run inside the guest kernel is not given (@nr_host_only of them)
  *
- * The other fields are plan.c's; the strings point into argv.
+ * The other fields are cmdline.c's; the strings point into argv.
  */
 struct plan {
 	/* -M / -machine: every option kept for the second pass */
@@ -138,19 +139,44 @@ void plan_free(struct plan *p);
 
 /*
  * Report sections (see plan.c's header comment and man/memslot-plan.8.rst):
- * "machine:" lines, `info memory-devices`, the accounting lines, the flat
- * view of "memory". The printers return 0 or a negative errno (only for
- * an allocation failure); the JSON builders a new object or NULL.
+ * "machine:" lines, `info memory-devices`, the memslot table, the
+ * accounting lines, the flat view of "memory", and all of them with the
+ * capacity (plan_print_report()). The printers return 0 or a negative
+ * errno (only for an allocation failure); the JSON builders a new object
+ * or NULL.
  */
 void plan_print_machine(const struct plan *p, FILE *f);
 int plan_print_devices(const struct plan *p, FILE *f);
+void plan_print_memslots(const struct plan *p, FILE *f);
 void plan_print_accounting(const struct plan *p, FILE *f);
 int plan_print_flat(const struct plan *p, FILE *f);
+int plan_print_report(const struct plan *p, FILE *f);
 struct json_object *plan_machine_json(const struct plan *p);
 struct json_object *plan_devices_json(const struct plan *p);
 struct json_object *plan_accounting_json(const struct plan *p);
 struct json_object *plan_consumers_json(const struct plan *p);
 struct json_object *plan_flat_view_json(const struct plan *p);
+struct json_object *plan_memslots_json(const struct plan *p);
+
+/**
+ * plan_add_state_json() - add "devices", "memslots", "accounting" and
+ *	"consumers" to @o
+ * @p: plan
+ * @o: JSON object
+ *
+ * Return: 0 or -ENOMEM (the keys that could be built are added).
+ */
+int plan_add_state_json(const struct plan *p, struct json_object *o);
+
+/**
+ * plan_add_full_json() - add "machine", the state, "flat_view" and
+ *	"capacity" to @doc
+ * @p: plan
+ * @doc: JSON object
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int plan_add_full_json(const struct plan *p, struct json_object *doc);
 
 /**
  * plan_print_warning() - ms_print_fn_t of plan and run
