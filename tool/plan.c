@@ -116,11 +116,9 @@ static int print_info(const struct plan *p, enum scn_info what, FILE *f)
 	case SCN_INFO_MEMORY_DEVICES:
 		return plan_print_devices(p, f);
 	case SCN_INFO_MEMSLOTS:
-		plan_print_memslots(p, f);
-		return 0;
+		return plan_print_memslots(p, f);
 	case SCN_INFO_ACCOUNTING:
-		plan_print_accounting(p, f);
-		return 0;
+		return plan_print_accounting(p, f);
 	case SCN_INFO_MTREE:
 		return plan_print_flat(p, f);
 	}

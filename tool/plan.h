@@ -147,8 +147,8 @@ void plan_free(struct plan *p);
  */
 void plan_print_machine(const struct plan *p, FILE *f);
 int plan_print_devices(const struct plan *p, FILE *f);
-void plan_print_memslots(const struct plan *p, FILE *f);
-void plan_print_accounting(const struct plan *p, FILE *f);
+int plan_print_memslots(const struct plan *p, FILE *f);
+int plan_print_accounting(const struct plan *p, FILE *f);
 int plan_print_flat(const struct plan *p, FILE *f);
 int plan_print_report(const struct plan *p, FILE *f);
 struct json_object *plan_machine_json(const struct plan *p);

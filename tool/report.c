@@ -187,18 +187,18 @@ int plan_print_devices(const struct plan *p, FILE *f)
 	return 0;
 }
 
-void plan_print_memslots(const struct plan *p, FILE *f)
+int plan_print_memslots(const struct plan *p, FILE *f)
 {
 	struct ms_slotmap *kvm = ms_machine__kvm(p->m);
 
-	if (!kvm) {
+	if (!kvm)
 		fprintf(f, "(no KVM: accel=tcg)\n");
-		return;
-	}
-	memslot_table_print(f, &kvm, 1);
+	else
+		memslot_table_print(f, &kvm, 1);
+	return 0;
 }
 
-void plan_print_accounting(const struct plan *p, FILE *f)
+int plan_print_accounting(const struct plan *p, FILE *f)
 {
 	struct ms_devmem_stats st;
 	struct consumers c;
@@ -225,6 +225,7 @@ void plan_print_accounting(const struct plan *p, FILE *f)
 	for (size_t i = 0; i < c.nr; i++)
 		fprintf(f, "  %-6s %-16s %-10u %-10u %u\n", report_kind_name(c.c[i].kind), c.c[i].name,
 			c.c[i].max, c.c[i].used, c.c[i].free);
+	return 0;
 }
 
 /* The FlatView block of address space "memory" out of the full -f text. */
@@ -265,7 +266,7 @@ static int flat_memory_block(const struct plan *p, char **out)
 
 int plan_print_flat(const struct plan *p, FILE *f)
 {
-	char *blk;
+	char *blk = NULL;
 	int ret = flat_memory_block(p, &blk);
 
 	if (ret)
@@ -315,21 +316,22 @@ static int print_capacity(const struct plan *p, FILE *f)
 
 int plan_print_report(const struct plan *p, FILE *f)
 {
-	int ret;
+	static const struct {
+		const char *title;
+		int (*print)(const struct plan *p, FILE *f);
+	} sections[] = {
+		{ "memory devices", plan_print_devices },
+		{ "memslots", plan_print_memslots },
+		{ "accounting", plan_print_accounting },
+		{ "flat view of \"memory\"", plan_print_flat },
+		{ "capacity", print_capacity },
+	};
+	int ret = 0;
 
 	plan_print_machine(p, f);
-	fprintf(f, "\nmemory devices:\n");
-	ret = plan_print_devices(p, f);
-	if (ret)
-		return ret;
-	fprintf(f, "\nmemslots:\n");
-	plan_print_memslots(p, f);
-	fprintf(f, "\naccounting:\n");
-	plan_print_accounting(p, f);
-	fprintf(f, "\nflat view of \"memory\":\n");
-	ret = plan_print_flat(p, f);
-	if (ret)
-		return ret;
-	fprintf(f, "\ncapacity:\n");
-	return print_capacity(p, f);
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]) && !ret; i++) {
+		fprintf(f, "\n%s:\n", sections[i].title);
+		ret = sections[i].print(p, f);
+	}
+	return ret;
 }
