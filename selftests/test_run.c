@@ -34,26 +34,13 @@
 
 #include <json-c/json.h>
 
+#include "cli.h"
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
 
 #define GIB (1ULL << 30)
 #define MIB (1ULL << 20)
-
-struct result {
-	int status;
-	char *out;
-	char *err;
-	double secs;
-};
-
-static const char *tool_path(void)
-{
-	const char *p = getenv("MEMSLOT");
-
-	return p && *p ? p : "build/memslot";
-}
 
 static const char *scn_dir(void)
 {
@@ -82,58 +69,15 @@ static const char *no_kvm(void)
 			SKIP(return, "%s", __why);				\
 	} while (0)
 
-static char *read_fd(int fd)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return slurp(path);
-}
-
 /* Run the tool with @args (NULL-terminated, without argv[0]); @fault sets MEMSLOT_KVM_FAULT. */
-static int run_env(struct result *r, const char *fault, const char *const *args)
+static int run_env(struct cli_result *r, const char *fault, const char *const *args)
 {
-	const char *argv[80];
-	struct timespec t0, t1;
-	int out, err, st;
-	size_t n = 0;
-	pid_t pid;
+	char var[128] = "MEMSLOT_KVM_FAULT";
+	const char *env[] = { var, NULL };
 
-	memset(r, 0, sizeof(*r));
-	argv[n++] = tool_path();
-	while (*args && n < 79)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	out = memfd_create("run-out", MFD_CLOEXEC);
-	err = memfd_create("run-err", MFD_CLOEXEC);
-	if (out < 0 || err < 0)
-		return -errno;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		if (fault)
-			setenv("MEMSLOT_KVM_FAULT", fault, 1);
-		else
-			unsetenv("MEMSLOT_KVM_FAULT");
-		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(argv[0], (char **)argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	r->secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->out = read_fd(out);
-	r->err = read_fd(err);
-	close(out);
-	close(err);
-	return r->out && r->err ? 0 : -ENOMEM;
+	if (fault)
+		snprintf(var, sizeof(var), "MEMSLOT_KVM_FAULT=%s", fault);
+	return cli_run(r, &(struct cli_opts){ .env = env }, args);
 }
 
 #define RUN(r, ...) run_env(r, NULL, (const char *const[]){ __VA_ARGS__, NULL })
@@ -153,46 +97,6 @@ static size_t count_of(const char *text, const char *needle)
 	return n;
 }
 
-
-static void result_free(struct result *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static bool has_line(const char *text, const char *line)
-{
-	size_t len = strlen(line);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, line, len) && (p[len] == '\n' || p[len] == '\0'))
-			return true;
-	return false;
-}
-
-/* Exactly one JSON document, or NULL. */
-static struct json_object *parse_one(const char *s)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-	size_t len = strlen(s), end;
-
-	o = json_tokener_parse_ex(tok, s, len);
-	if (o && json_tokener_get_error(tok) == json_tokener_success) {
-		for (end = json_tokener_get_parse_end(tok); end < len; end++)
-			if (!isspace((unsigned char)s[end]))
-				break;
-		if (end != len) {
-			json_object_put(o);
-			o = NULL;
-		}
-	} else {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
 
 static struct json_object *key(struct json_object *o, const char *k)
 {
@@ -376,7 +280,7 @@ static void check_all_steps(struct __test_metadata *_metadata, struct json_objec
 TEST(default_scenario_text)
 {
 	const char *res;
-	struct result r;
+	struct cli_result r;
 	double mib = 0;
 	int end = 0;
 
@@ -408,14 +312,14 @@ TEST(default_scenario_text)
 	EXPECT_TRUE(has_line(r.out, "   4   0  0x0000000000100000  0x000000001ff00000  -        "
 				    "pc.ram          pc.ram               257"));
 	TH_LOG("default scenario: %.2f s", r.secs);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* The default scenario verifies against the kernel by default (root here). */
 TEST(default_scenario_verify)
 {
 	struct json_object *doc;
-	struct result r;
+	struct cli_result r;
 	size_t steps;
 
 	NEED_KVM();
@@ -430,7 +334,7 @@ TEST(default_scenario_verify)
 	EXPECT_NE(NULL, strstr(r.out, "\n  verified against the kernel: ok (census 5 slots == "
 				      "library, 7 ioctls traced == issued)\n"));
 	EXPECT_EQ(NULL, strstr(r.out, "FAIL"));
-	result_free(&r);
+	cli_result_free(&r);
 
 	/* --verify given explicitly, JSON */
 	ASSERT_EQ(0, RUN(&r, "-j", "run", "--verify"));
@@ -441,13 +345,13 @@ TEST(default_scenario_verify)
 	check_kernel_verify(_metadata, doc);
 	EXPECT_TRUE(boolean(doc, "ok"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(default_scenario_json)
 {
 	struct json_object *doc, *s, *rows, *row, *vm;
-	struct result r;
+	struct cli_result r;
 
 	NEED_KVM();
 	ASSERT_EQ(0, RUN(&r, "-j", "run"));
@@ -509,13 +413,13 @@ TEST(default_scenario_json)
 	EXPECT_EQ(1, u64(key(s, "kvm"), "deletes"));
 	EXPECT_EQ(NULL, device_of(s, "d0"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(dirty_log)
 {
 	struct json_object *doc, *steps;
-	struct result r;
+	struct cli_result r;
 
 	NEED_KVM();
 	ASSERT_EQ(0, RUN(&r, "-j", "run", "--dirty-log"));
@@ -541,14 +445,14 @@ TEST(dirty_log)
 		}
 	}
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST(cpu_option)
 {
 	struct json_object *doc;
 	cpu_set_t set;
-	struct result r;
+	struct cli_result r;
 
 	NEED_KVM();
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(set), &set));
@@ -563,7 +467,7 @@ TEST(cpu_option)
 	EXPECT_EQ(1, len_of(key(doc, "steps")));
 	check_all_steps(_metadata, doc);
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- usage and errors ---------------------------------------------------------- */
@@ -587,25 +491,25 @@ TEST(usage_errors)
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		struct result r;
+		struct cli_result r;
 
 		ASSERT_EQ(0, run_env(&r, NULL, c[i].args));
 		EXPECT_EQ(c[i].status, r.status) TH_LOG("case %zu: %s", i, r.err);
 		EXPECT_TRUE(has_line(r.err, c[i].line)) TH_LOG("case %zu: got \"%s\"", i, r.err);
-		EXPECT_STREQ("", r.out);
-		result_free(&r);
+		EXPECT_STREQ("", r.out ?: "");
+		cli_result_free(&r);
 	}
 }
 
 TEST(help)
 {
-	struct result r;
+	struct cli_result r;
 
 	ASSERT_EQ(0, RUN(&r, "run", "--help"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "Usage: memslot [OPTIONS] run "));
 	EXPECT_NE(NULL, strstr(r.out, "--dirty-log"));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* A command that fails for a QEMU reason stops the run: exit 1, QEMU's text. */
@@ -618,7 +522,7 @@ TEST(failing_command)
 		"device_add pc-dimm,id=d1,memdev=nope\n"
 		"device_del d0\n";
 	struct json_object *doc, *steps, *last;
-	struct result r;
+	struct cli_result r;
 	int fd;
 
 	NEED_KVM();
@@ -643,7 +547,29 @@ TEST(failing_command)
 	EXPECT_NE(NULL, strstr(r.err, "memslot: run: "));
 	EXPECT_NE(NULL, strstr(r.err, ":3: Device 'nope' not found"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
+}
+
+/*
+ * A bad MEMSLOT_KVM_FAULT stops the run before the VM: the tool parses it
+ * (ms_kvm_fault_parse()), the library never reads the environment.
+ */
+TEST(fault_env_bad)
+{
+	static const char *const bad[] = { "x", "0:ENOMEM", "3:EFOO", "2:ENOMEM:1" };
+	struct cli_result r;
+	char want[128];
+
+	NEED_KVM();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(0, run_env(&r, bad[i], (const char *const[]){ "run", NULL }));
+		EXPECT_EQ(1, r.status) TH_LOG("MEMSLOT_KVM_FAULT=%s", bad[i]);
+		snprintf(want, sizeof(want), "memslot: run: cannot create a KVM VM: "
+			 "MEMSLOT_KVM_FAULT: bad value: %s (want N:ERRNO)", bad[i]);
+		EXPECT_NE(NULL, strstr(r.err, want)) TH_LOG("stderr: %s", r.err);
+		EXPECT_STREQ("", r.out ?: "");
+		cli_result_free(&r);
+	}
 }
 
 /* --- scripted scenarios -------------------------------------------------------- */
@@ -693,7 +619,7 @@ FIXTURE_TEARDOWN(scn)
 /* Run the variant's scenario with -j (and @extra); the document or NULL. */
 static struct json_object *run_scn(struct __test_metadata *_metadata, const char *path,
 				   const char *const *vargs, const char *fault, const char *extra,
-				   struct result *r)
+				   struct cli_result *r)
 {
 	const char *args[32];
 	size_t n = 0;
@@ -848,7 +774,7 @@ static void vmem_resize_checks(struct __test_metadata *_metadata, struct json_ob
 TEST_F(scn, passes)
 {
 	struct json_object *doc;
-	struct result r;
+	struct cli_result r;
 
 	NEED_KVM();
 	doc = run_scn(_metadata, self->path, variant->args, NULL, NULL, &r);
@@ -865,14 +791,14 @@ TEST_F(scn, passes)
 	else
 		vmem_resize_checks(_metadata, doc);
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* The text report of the same scenario: exit 0, no FAIL. */
 TEST_F(scn, text)
 {
 	const char *args[24];
-	struct result r;
+	struct cli_result r;
 	size_t n = 0;
 
 	NEED_KVM();
@@ -886,7 +812,7 @@ TEST_F(scn, text)
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	EXPECT_EQ(NULL, strstr(r.out, "FAIL"));
 	EXPECT_NE(NULL, strstr(r.out, "\nresult: ok, "));
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 /* --- fault injection ------------------------------------------------------------- */
@@ -953,13 +879,13 @@ TEST_F(fault, every_ioctl)
 	struct json_object *clean, *s;
 	uint64_t first, n;
 	size_t at;
-	struct result r;
+	struct cli_result r;
 
 	NEED_KVM();
 	clean = run_scn(_metadata, self->path, variant->args, NULL, NULL, &r);
 	ASSERT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	ASSERT_NE(NULL, clean);
-	result_free(&r);
+	cli_result_free(&r);
 	at = step_index(clean, variant->command);
 	ASSERT_NE(SIZE_MAX, at);
 	s = idx(key(clean, "steps"), at);
@@ -1015,7 +941,7 @@ TEST_F(fault, every_ioctl)
 		}
 		EXPECT_FALSE(boolean(doc, "ok"));
 		json_object_put(doc);
-		result_free(&r);
+		cli_result_free(&r);
 	}
 	json_object_put(clean);
 }
@@ -1030,7 +956,7 @@ TEST_F(fault, every_ioctl)
 TEST_F(fault, verify_kernel)
 {
 	struct json_object *clean, *doc, *last, *kv;
-	struct result r;
+	struct cli_result r;
 	uint64_t first, n;
 	char fault[64];
 	size_t at;
@@ -1040,7 +966,7 @@ TEST_F(fault, verify_kernel)
 	clean = run_scn(_metadata, self->path, variant->args, NULL, "--verify", &r);
 	ASSERT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	ASSERT_NE(NULL, clean);
-	result_free(&r);
+	cli_result_free(&r);
 	check_kernel_verify(_metadata, clean);
 	at = step_index(clean, variant->command);
 	ASSERT_NE(SIZE_MAX, at);
@@ -1070,7 +996,7 @@ TEST_F(fault, verify_kernel)
 	check_kernel_verify(_metadata, doc);
 	EXPECT_FALSE(boolean(doc, "ok"));
 	json_object_put(doc);
-	result_free(&r);
+	cli_result_free(&r);
 }
 
 TEST_HARNESS_MAIN
