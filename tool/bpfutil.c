@@ -15,7 +15,7 @@
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 
-#include "memslot.h"
+#include "tool.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON	38

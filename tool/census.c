@@ -18,7 +18,7 @@
 #include <linux/kvm.h>
 
 #include "census_prog.h"
-#include "memslot.h"
+#include "tool.h"
 
 /* The mapping of /proc/@pid/maps holding @hva: "memfd:NAME", a path, or "anonymous". */
 static char *backing_of(uint32_t pid, uint64_t hva)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "run.h"
 #include "scenario.h"

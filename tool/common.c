@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "memslot.h"
+#include "tool.h"
 
 bool json_output;
 bool pretty_output;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "census_prog.h"
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "run.h"
 #include "scenario.h"

@@ -16,7 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "scenario.h"
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "memslot.h"
+#include "tool.h"
 
 #ifndef MS_VERSION
 #error "MS_VERSION must be defined by the Makefile"

@@ -7,7 +7,7 @@
 #ifndef MEMSLOT_MTREE_H
 #define MEMSLOT_MTREE_H
 
-#include "memslot.h"
+#include "tool.h"
 
 /**
  * struct mtree_opts - the command line of memslot mtree

@@ -69,7 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "scenario.h"
 

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "scenario.h"
 
 /* a parsed -object */

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "memslot.h"
+#include "tool.h"
 
 /* one memslot consumer (KVM or a vhost backend) */
 struct consumer {

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "report.h"
 

@@ -65,7 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "run.h"
 #include "scenario.h"

@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "census_prog.h"
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "scenario.h"
 #include "trace_prog.h"

@@ -5,7 +5,7 @@
  */
 #include <stdint.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "run.h"
 #include "scenario.h"

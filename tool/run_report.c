@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "plan.h"
 #include "run.h"
 #include "scenario.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "scenario.h"
 
 #define ERR(err, ...) snprintf((err), QOPT_ERR_LEN, __VA_ARGS__)

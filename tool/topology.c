@@ -34,7 +34,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "memslot.h"
+#include "tool.h"
 
 #define UNATTACHED	"obj path=/machine/unattached"
 #define I440FX		"dev path=/machine/i440fx"

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "memslot_bpf.h"
 #include "trace_prog.h"
 

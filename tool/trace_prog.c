@@ -10,7 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "memslot_bpf.h"
 #include "trace.skel.h"
 #include "trace_prog.h"

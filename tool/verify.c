@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "census_prog.h"
-#include "memslot.h"
+#include "tool.h"
 
 /* Find @key in @doc: the document itself if it is an array, else its member. */
 static struct json_object *expected_rows(struct json_object *doc)

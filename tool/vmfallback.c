@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "memslot.h"
+#include "tool.h"
 #include "vmfallback.h"
 
 /* `make install` puts the runner here; the Makefile may override it. */
