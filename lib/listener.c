@@ -50,6 +50,27 @@ static bool has_eventfd_ops(const struct ms_listener *l)
 	return l->ops.eventfd_add || l->ops.eventfd_del;
 }
 
+/* Replay every ioeventfd of @as to @l as eventfd_add (@add) or eventfd_del. */
+static void listener_eventfds(struct ms_listener *l, struct ms_as *as, struct ms_flatview *fv,
+			      bool add)
+{
+	void (*cb)(void *opaque, const struct ms_section *s, bool match_data, uint64_t data,
+		   void *notifier) = add ? l->ops.eventfd_add : l->ops.eventfd_del;
+
+	if (!cb)
+		return;
+	for (unsigned int i = 0; i < as->nr_ioeventfds; i++) {
+		const struct ioeventfd *e = &as->ioeventfds[i];
+		struct ms_section s = {
+			.fv = fv,
+			.offset_within_address_space = e->addr,
+			.size = e->size,
+		};
+
+		cb(l->opaque, &s, e->match_data, e->data, e->notifier);
+	}
+}
+
 int ms_listener__register(struct ms_listener *l, struct ms_as *as, struct ms_error *err)
 {
 	struct ms_ctx *ctx = as->ctx;
@@ -86,18 +107,7 @@ int ms_listener__register(struct ms_listener *l, struct ms_as *as, struct ms_err
 		if (fr->dirty_log_mask && l->ops.log_start)
 			l->ops.log_start(l->opaque, &s, 0, fr->dirty_log_mask);
 	}
-	if (l->ops.eventfd_add) {
-		for (unsigned int i = 0; i < as->nr_ioeventfds; i++) {
-			const struct ioeventfd *e = &as->ioeventfds[i];
-			struct ms_section s = {
-				.fv = fv,
-				.offset_within_address_space = e->addr,
-				.size = e->size,
-			};
-
-			l->ops.eventfd_add(l->opaque, &s, e->match_data, e->data, e->notifier);
-		}
-	}
+	listener_eventfds(l, as, fv, true);
 	if (l->ops.commit)
 		l->ops.commit(l->opaque);
 	if (has_eventfd_ops(l))
@@ -129,18 +139,7 @@ void ms_listener__unregister(struct ms_listener *l)
 		if (l->ops.region_del)
 			l->ops.region_del(l->opaque, &s);
 	}
-	if (l->ops.eventfd_del) {
-		for (unsigned int i = 0; i < as->nr_ioeventfds; i++) {
-			const struct ioeventfd *e = &as->ioeventfds[i];
-			struct ms_section s = {
-				.fv = fv,
-				.offset_within_address_space = e->addr,
-				.size = e->size,
-			};
-
-			l->ops.eventfd_del(l->opaque, &s, e->match_data, e->data, e->notifier);
-		}
-	}
+	listener_eventfds(l, as, fv, false);
 	if (l->ops.commit)
 		l->ops.commit(l->opaque);
 	list_del(&l->gnode);
