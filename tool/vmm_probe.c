@@ -59,6 +59,23 @@ static int access_cmd(struct vmm *v, uint64_t cmd, uint64_t addr, unsigned int s
 	return vcpu_command(v, cmd, err);
 }
 
+/* Run one access for vmm_probe_mmio() or vmm_probe_pio() and fill @res. */
+static int probe_access(struct vmm *v, uint64_t cmd, uint64_t addr, unsigned int size,
+			bool is_write, uint64_t value, struct vmm_probe_result *res,
+			struct ms_error *err)
+{
+	int ret;
+
+	ret = access_cmd(v, cmd, addr, size, value, err);
+	if (ret)
+		return ret;
+	res->exits = v->nr_access;
+	if (v->nr_access)
+		res->access = v->first_access;
+	res->value = is_write ? 0 : v->mb->value_out;
+	return 0;
+}
+
 int vmm_probe_mmio(struct vmm *v, uint64_t gpa, unsigned int size, bool is_write,
 		   uint64_t value, struct vmm_probe_result *res, struct ms_error *err)
 {
@@ -73,14 +90,8 @@ int vmm_probe_mmio(struct vmm *v, uint64_t gpa, unsigned int size, bool is_write
 	ret = window_check_gpa(v, gpa, size, err);
 	if (ret)
 		return ret;
-	ret = access_cmd(v, is_write ? PROBE_CMD_WRITE : PROBE_CMD_READ, gpa, size, value, err);
-	if (ret)
-		return ret;
-	res->exits = v->nr_access;
-	if (v->nr_access)
-		res->access = v->first_access;
-	res->value = is_write ? 0 : v->mb->value_out;
-	return 0;
+	return probe_access(v, is_write ? PROBE_CMD_WRITE : PROBE_CMD_READ, gpa, size, is_write,
+			    value, res, err);
 }
 
 int vmm_probe_pio(struct vmm *v, uint16_t port, unsigned int size, bool is_write,
@@ -96,15 +107,8 @@ int vmm_probe_pio(struct vmm *v, uint16_t port, unsigned int size, bool is_write
 		return ms_error_set(err, -EINVAL, "pio: access size %u, not 1, 2 or 4", size);
 	if (port >= PROBE_PORT && port <= PROBE_PORT_FAULT)
 		return ms_error_set(err, -EINVAL, "pio: port 0x%x is the guest's mailbox", port);
-	ret = access_cmd(v, is_write ? PROBE_CMD_PIO_OUT : PROBE_CMD_PIO_IN, port, size, value,
-			 err);
-	if (ret)
-		return ret;
-	res->exits = v->nr_access;
-	if (v->nr_access)
-		res->access = v->first_access;
-	res->value = is_write ? 0 : v->mb->value_out;
-	return 0;
+	return probe_access(v, is_write ? PROBE_CMD_PIO_OUT : PROBE_CMD_PIO_IN, port, size,
+			    is_write, value, res, err);
 }
 
 int vmm_probe_rom_write(struct vmm *v, uint64_t gpa, uint8_t value, struct vmm_rom_result *res,
