@@ -20,9 +20,6 @@
 
 #include "harness.h"
 
-#define KiB	0x400ull
-#define MiB	0x100000ull
-#define GiB	0x40000000ull
 #define TiB	0x10000000000ull
 
 #define UNL	MS_MEMSLOTS_UNLIMITED

@@ -25,14 +25,6 @@
 
 #include "harness.h"
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-/* the harness leaves tests with _exit(): check for leaks explicitly */
-#define EXPECT_NO_LEAKS() EXPECT_EQ(0, __lsan_do_recoverable_leak_check())
-#else
-#define EXPECT_NO_LEAKS() do { } while (0)
-#endif
-
 /* tests run from the repository root (selftests/run.sh, make check) */
 #define SAMPLES_DIR "../shared/spec/samples/qemu-7.2"
 

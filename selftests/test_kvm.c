@@ -31,17 +31,6 @@
 
 #include "harness.h"
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-/* the harness leaves tests with _exit(): check for leaks explicitly */
-#define EXPECT_NO_LEAKS() EXPECT_EQ(0, __lsan_do_recoverable_leak_check())
-#else
-#define EXPECT_NO_LEAKS() do { } while (0)
-#endif
-
-#define KiB	0x400ull
-#define MiB	0x100000ull
-
 #define MAX_KEEP 16
 
 FIXTURE(kvm) {
@@ -68,18 +57,13 @@ FIXTURE(kvm) {
 FIXTURE_SETUP(kvm)
 {
 	struct ms_error err = { 0 };
-	int fd;
 
 	self->vcpu_fd = -1;
 	unsetenv("MEMSLOT_KVM_FAULT");
 	self->page = (uint64_t)sysconf(_SC_PAGESIZE);
 	self->k = ms_kvm__new(NULL, &err);
-	if (!self->k) {
-		fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			SKIP(return, "/dev/kvm cannot be opened: %s", strerror(errno));
-		close(fd);
-	}
+	if (!self->k && kvm_unusable())
+		SKIP(return, "%s", kvm_unusable());
 	ASSERT_NE(NULL, self->k) {
 		TH_LOG("ms_kvm__new: %s", err.msg);
 	}
@@ -118,16 +102,6 @@ FIXTURE_TEARDOWN(kvm)
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static struct ms_region *__keep(struct __test_metadata *_metadata, FIXTURE_DATA(kvm) *self,
-				struct ms_region *mr)
-{
-	ASSERT_NE(NULL, mr);
-	ASSERT_LT(self->nkeep, MAX_KEEP);
-	self->keep[self->nkeep++] = mr;
-	return mr;
-}
-#define KEEP(mr) __keep(_metadata, self, (mr))
 
 /* Untouched anonymous memory freed by the teardown (after the regions on it). */
 static char *big_map(struct __test_metadata *_metadata, FIXTURE_DATA(kvm) *self, size_t size)

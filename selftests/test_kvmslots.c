@@ -25,19 +25,6 @@
 
 #include "harness.h"
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-/* the harness leaves tests with _exit(): check for leaks explicitly */
-#define EXPECT_NO_LEAKS() EXPECT_EQ(0, __lsan_do_recoverable_leak_check())
-#else
-#define EXPECT_NO_LEAKS() do { } while (0)
-#endif
-
-#define KiB	0x400ull
-#define MiB	0x100000ull
-#define GiB	0x40000000ull
-#define PAGE	0x1000ull
-
 /* tests run from the repository root (selftests/run.sh, make check) */
 #define SAMPLES_DIR "../shared/spec/samples/qemu-7.2"
 
@@ -77,17 +64,6 @@ FIXTURE_TEARDOWN(km)
 	ms_ctx__free(self->ctx);
 	EXPECT_NO_LEAKS();
 }
-
-/* Keep a reference until the teardown (for regions the test changes later). */
-static struct ms_region *__keep(struct __test_metadata *_metadata, FIXTURE_DATA(km) *self,
-				struct ms_region *mr)
-{
-	ASSERT_NE(NULL, mr);
-	ASSERT_LT(self->nkeep, MAX_KEEP);
-	self->keep[self->nkeep++] = mr;
-	return mr;
-}
-#define KEEP(mr) __keep(_metadata, self, (mr))
 
 #define DEL(c, sub) ASSERT_EQ(0, ms_region__del_subregion((c), (sub), NULL))
 #define BEGIN() ms_ctx__begin(self->ctx)

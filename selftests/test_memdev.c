@@ -28,19 +28,7 @@
 /* DEV()/MACHINE() below override defaults with the caller's designators. */
 #pragma GCC diagnostic ignored "-Woverride-init"
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-/* the harness leaves tests with _exit(): check for leaks explicitly */
-#define EXPECT_NO_LEAKS() EXPECT_EQ(0, __lsan_do_recoverable_leak_check())
-#else
-#define EXPECT_NO_LEAKS() do { } while (0)
-#endif
-
-#define KiB	0x400ull
-#define MiB	0x100000ull
-#define GiB	0x40000000ull
 #define TiB	0x10000000000ull
-#define PAGE	0x1000ull
 
 #define KVM_SLOTS 32764
 
@@ -216,16 +204,6 @@ FIXTURE_TEARDOWN(md)
 	EXPECT_NO_LEAKS();
 }
 
-static struct ms_region *__keep(struct __test_metadata *_metadata, FIXTURE_DATA(md) *self,
-				struct ms_region *mr)
-{
-	ASSERT_NE(NULL, mr);
-	ASSERT_LT(self->nkeep, MAX_KEEP);
-	self->keep[self->nkeep++] = mr;
-	return mr;
-}
-#define KEEP(mr) __keep(_metadata, self, (mr))
-
 /* Machine presets with KVM (32764 slots, 4 KiB pages) unless overridden. */
 #define PC	.type = MS_MACHINE_PC
 #define Q35	.type = MS_MACHINE_Q35
@@ -331,30 +309,6 @@ static struct ms_backend *__file_backend(struct __test_metadata *_metadata,
 				    .block_size = 2 * MiB, ##__VA_ARGS__)
 
 /* ---- snapshots for failure atomicity ------------------------------------------------- */
-
-struct find_as {
-	const char *name;
-	struct ms_as *as;
-};
-
-static int find_as_cb(struct ms_as *as, void *opaque)
-{
-	struct find_as *f = opaque;
-
-	if (ms_as__name(as) && !strcmp(ms_as__name(as), f->name)) {
-		f->as = as;
-		return 1;
-	}
-	return 0;
-}
-
-static struct ms_as *find_as(struct ms_ctx *ctx, const char *name)
-{
-	struct find_as f = { .name = name };
-
-	ms_ctx__for_each_as(ctx, find_as_cb, &f);
-	return f.as;
-}
 
 static int dev_line(struct ms_memdev *dev, void *opaque)
 {
@@ -630,31 +584,6 @@ static int nr_devices(struct ms_machine *m)
 
 	ms_machine__for_each_device(m, count_cb, &n);
 	return n;
-}
-
-/* A subregion of @container by name, or NULL. */
-struct find_sub {
-	const char *name;
-	struct ms_region *mr;
-};
-
-static int find_sub_cb(struct ms_region *mr, void *opaque)
-{
-	struct find_sub *f = opaque;
-
-	if (ms_region__name(mr) && !strcmp(ms_region__name(mr), f->name)) {
-		f->mr = mr;
-		return 1;
-	}
-	return 0;
-}
-
-static struct ms_region *subregion(struct ms_region *container, const char *name)
-{
-	struct find_sub f = { .name = name };
-
-	ms_region__for_each_subregion(container, find_sub_cb, &f);
-	return f.mr;
 }
 
 /* ==== 1. The memory-device interface ================================================ */
@@ -944,7 +873,7 @@ TEST_F(md, rule_3_1_no_state)
 	EXPECT_EQ(0, l.devmem_base);
 	EXPECT_EQ(0, l.devmem_size);
 	EXPECT_EQ(NULL, find_as(self->ctx, "device-memory"));
-	EXPECT_EQ(NULL, subregion(ms_machine__system(self->m), "device-memory"));
+	EXPECT_EQ(NULL, find_subregion(ms_machine__system(self->m), "device-memory"));
 }
 
 /*
@@ -960,7 +889,7 @@ TEST_F(md, rule_3_3_devmem_init)
 	const struct ms_flat_range *fr;
 
 	PC_4G_16G();
-	dm = subregion(ms_machine__system(self->m), "device-memory");
+	dm = find_subregion(ms_machine__system(self->m), "device-memory");
 	ASSERT_NE(NULL, dm);
 	EXPECT_EQ(MS_REGION_CONTAINER, ms_region__kind(dm));
 	EXPECT_EQ(0x140000000ull, ms_region__addr(dm));
@@ -1092,8 +1021,8 @@ TEST_F(md, rule_4_3_ram_aliases)
 
 	PC_4G_16G();
 	sys = ms_machine__system(self->m);
-	lo = subregion(sys, "ram-below-4g");
-	hi = subregion(sys, "ram-above-4g");
+	lo = find_subregion(sys, "ram-below-4g");
+	hi = find_subregion(sys, "ram-above-4g");
 	ASSERT_NE(NULL, lo);
 	ASSERT_NE(NULL, hi);
 	EXPECT_STREQ("pc.ram", ms_region__name(ms_region__alias(lo)));
@@ -1110,8 +1039,8 @@ TEST_F(md, rule_4_3_ram_aliases)
 	self->m = NULL;
 
 	MACHINE(PC, .ram_size = 256 * MiB);
-	EXPECT_NE(NULL, subregion(ms_machine__system(self->m), "ram-below-4g"));
-	EXPECT_EQ(NULL, subregion(ms_machine__system(self->m), "ram-above-4g"));
+	EXPECT_NE(NULL, find_subregion(ms_machine__system(self->m), "ram-below-4g"));
+	EXPECT_EQ(NULL, find_subregion(ms_machine__system(self->m), "ram-above-4g"));
 }
 
 /* 4.4: device memory iff maxmem > RAM; base and size. */
@@ -1807,7 +1736,7 @@ TEST_F(md, rule_5_6_plug_unplug)
 	before = snap(self->m);
 	d = ADD_OK(DIMM("d", b, .addr = 0x200000000ull));
 	mr = ms_memdev__region(d);
-	dm = subregion(ms_machine__system(self->m), "device-memory");
+	dm = find_subregion(ms_machine__system(self->m), "device-memory");
 	ASSERT_NE(NULL, mr);
 	EXPECT_EQ(ms_backend__region(b), mr);
 	EXPECT_EQ(dm, ms_region__container(mr));

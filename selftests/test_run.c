@@ -49,22 +49,8 @@ static const char *scn_dir(void)
 	return p && *p ? p : "selftests/scenarios";
 }
 
-/* Why KVM cannot be used, or NULL. */
-static const char *no_kvm(void)
-{
-	static char why[128];
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd >= 0) {
-		close(fd);
-		return NULL;
-	}
-	snprintf(why, sizeof(why), "/dev/kvm cannot be opened: %s", strerror(errno));
-	return why;
-}
-
 #define NEED_KVM() do {								\
-		const char *__why = no_kvm();					\
+		const char *__why = kvm_unusable();					\
 		if (__why)							\
 			SKIP(return, "%s", __why);				\
 	} while (0)

@@ -34,7 +34,6 @@
 #include "memslot_bpf.h"
 #include "trace.skel.h"
 
-#define MiB	0x100000ull
 #define MAX_EV	64
 
 struct expect {

@@ -42,7 +42,6 @@
 
 #define MAX_RANGES	256
 #define MAX_EV		256
-#define MiB		0x100000ull
 
 struct events {
 	struct ms_trace_event ev[MAX_EV];

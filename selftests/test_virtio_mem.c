@@ -28,19 +28,6 @@
 /* DEV()/MACHINE() below override defaults with the caller's designators. */
 #pragma GCC diagnostic ignored "-Woverride-init"
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-/* the harness leaves tests with _exit(): check for leaks explicitly */
-#define EXPECT_NO_LEAKS() EXPECT_EQ(0, __lsan_do_recoverable_leak_check())
-#else
-#define EXPECT_NO_LEAKS() do { } while (0)
-#endif
-
-#define KiB	0x400ull
-#define MiB	0x100000ull
-#define GiB	0x40000000ull
-#define PAGE	0x1000ull
-
 #define KVM_SLOTS 32764
 
 #define ACK	MS_VIRTIO_MEM_ACK
@@ -1293,30 +1280,6 @@ static uint64_t seed_from_env(void)
 	const char *e = getenv("MEMSLOT_SEED");
 
 	return e && *e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
-}
-
-struct find_as {
-	const char *name;
-	struct ms_as *as;
-};
-
-static int find_as_cb(struct ms_as *as, void *opaque)
-{
-	struct find_as *f = opaque;
-
-	if (ms_as__name(as) && !strcmp(ms_as__name(as), f->name)) {
-		f->as = as;
-		return 1;
-	}
-	return 0;
-}
-
-static struct ms_as *find_as(struct ms_ctx *ctx, const char *name)
-{
-	struct find_as f = { .name = name };
-
-	ms_ctx__for_each_as(ctx, find_as_cb, &f);
-	return f.as;
 }
 
 /* `info mtree` shows exactly the active memslot-<i> aliases (rule 10.3 names). */

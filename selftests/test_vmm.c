@@ -27,9 +27,6 @@
 #include "vmm.h"
 #include "guest/probe.h"
 
-#define MiB	0x100000ull
-#define GiB	0x40000000ull
-
 #define RAM_SIZE	(256 * MiB)
 #define TEST_MMIO_GPA	0xfe000000ull	/* in the PCI hole, above "pci" (priority -1) */
 #define TEST_PORT	0x80
@@ -115,15 +112,10 @@ FIXTURE_SETUP(vmm)
 		.maxmem = 128 * GiB);
 	MS_OPTS(vmm_opts, vo, .before_check = before_check, .opaque = self);
 	struct ms_error err = { 0 };
-	int fd;
 
 	self->k = ms_kvm__new(NULL, &err);
-	if (!self->k) {
-		fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			SKIP(return, "/dev/kvm cannot be opened: %s", strerror(errno));
-		close(fd);
-	}
+	if (!self->k && kvm_unusable())
+		SKIP(return, "%s", kvm_unusable());
 	ASSERT_NE(NULL, self->k) {
 		TH_LOG("ms_kvm__new: %s", err.msg);
 	}

@@ -4,10 +4,12 @@
  * I/O device. See util.h for the text formats.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -422,4 +424,60 @@ int iodev_write(void *opaque, uint64_t addr, uint64_t val, unsigned int size)
 		evlog_add(d->log, NULL, "%s w 0x%" PRIx64 " %u 0x%" PRIx64, d->name, addr, size,
 			  val);
 	return d->ret;
+}
+
+struct find_name {
+	const char *name;
+	void *found;
+};
+
+static int find_as_cb(struct ms_as *as, void *opaque)
+{
+	struct find_name *f = opaque;
+	const char *name = ms_as__name(as);
+
+	if (!name || strcmp(name, f->name))
+		return 0;
+	f->found = as;
+	return 1;
+}
+
+struct ms_as *find_as(struct ms_ctx *ctx, const char *name)
+{
+	struct find_name f = { .name = name };
+
+	ms_ctx__for_each_as(ctx, find_as_cb, &f);
+	return f.found;
+}
+
+static int find_subregion_cb(struct ms_region *mr, void *opaque)
+{
+	struct find_name *f = opaque;
+	const char *name = ms_region__name(mr);
+
+	if (!name || strcmp(name, f->name))
+		return 0;
+	f->found = mr;
+	return 1;
+}
+
+struct ms_region *find_subregion(struct ms_region *container, const char *name)
+{
+	struct find_name f = { .name = name };
+
+	ms_region__for_each_subregion(container, find_subregion_cb, &f);
+	return f.found;
+}
+
+const char *kvm_unusable(void)
+{
+	static char why[128];
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(why, sizeof(why), "/dev/kvm cannot be opened: %s", strerror(errno));
+	return why;
 }

@@ -31,6 +31,11 @@
 #pragma GCC diagnostic ignored "-Wclobbered"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
+#define KiB	0x400ull
+#define MiB	0x100000ull
+#define GiB	0x40000000ull
+#define PAGE	0x1000ull
+
 /* Enough for any u128 in "0x" form (2^64 needs 20 bytes). */
 #define U128_HEX_LEN 40
 
@@ -178,6 +183,56 @@ struct iodev {
 
 int iodev_read(void *opaque, uint64_t addr, uint64_t *val, unsigned int size);
 int iodev_write(void *opaque, uint64_t addr, uint64_t val, unsigned int size);
+
+/**
+ * find_as() - the address space of @ctx named @name
+ * @ctx: context to search
+ * @name: address space name, as ms_as__name() gives it
+ *
+ * Return: the first matching address space (not referenced), or NULL.
+ */
+struct ms_as *find_as(struct ms_ctx *ctx, const char *name);
+
+/**
+ * find_subregion() - the direct subregion of @container named @name
+ * @container: region to search (not recursively)
+ * @name: region name, as ms_region__name() gives it
+ *
+ * Return: the first matching subregion (not referenced), or NULL.
+ */
+struct ms_region *find_subregion(struct ms_region *container, const char *name);
+
+/**
+ * kvm_unusable() - why /dev/kvm cannot be used here
+ *
+ * Return: NULL if /dev/kvm opens read-write, else a static text for SKIP():
+ * "/dev/kvm cannot be opened: <strerror>".
+ */
+const char *kvm_unusable(void);
+
+/*
+ * EXPECT_NO_LEAKS() - in a teardown, after everything is freed: the harness
+ * leaves tests with _exit(), so under ASan check for leaks explicitly.
+ */
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#define EXPECT_NO_LEAKS() EXPECT_EQ(0, __lsan_do_recoverable_leak_check())
+#else
+#define EXPECT_NO_LEAKS() do { } while (0)
+#endif
+
+/*
+ * KEEP() - hold @mr until the teardown, for a fixture with the members
+ * ``struct ms_region *keep[N]`` and ``int nkeep`` (the teardown unrefs
+ * them). ASSERTs that @mr is not NULL and that there is room. Returns @mr.
+ */
+#define KEEP(mr) ({								\
+	struct ms_region *__kept = (mr);					\
+	ASSERT_NE(NULL, __kept);						\
+	ASSERT_LT(self->nkeep, (int)(sizeof(self->keep) / sizeof(self->keep[0]))); \
+	self->keep[self->nkeep++] = __kept;					\
+	__kept;									\
+})
 
 /*
  * Compare a malloc()ed string with an expected one and free it. The harness
