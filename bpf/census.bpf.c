@@ -46,14 +46,6 @@ struct {
 	__uint(max_entries, 8 << 20);
 } records SEC(".maps");
 
-/* Records that did not fit in the ring buffer. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
-
 struct walk {
 	struct kvm_memslots *slots;
 	struct hlist_node *node;
@@ -73,15 +65,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct walk);
 } walk_start SEC(".maps");
-
-static __always_inline void count_lost(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
-}
 
 static long walk_step(__u64 i, void *ctx)
 {
@@ -118,7 +101,7 @@ static long walk_step(__u64 i, void *ctx)
 		r->hva = BPF_CORE_READ(s, userspace_addr);
 		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	} else {
-		count_lost();
+		ms_bpf_count_lost();
 	}
 	w->nr++;
 	bpf_core_read(&next, sizeof(next), &node->next);
@@ -131,7 +114,7 @@ static __always_inline int emit_vm(struct ms_census_vm *v, __u32 kind)
 	struct ms_census_vm *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 
 	if (!r) {
-		count_lost();
+		ms_bpf_count_lost();
 		return -1;
 	}
 	__builtin_memcpy(r, v, sizeof(*r));
@@ -158,9 +141,7 @@ int census(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *f = ctx->file;
 	struct ms_census_vm v = {};
-	const unsigned char *name;
 	const struct walk *start;
-	char buf[8] = {};
 	struct kvm *kvm;
 	__u32 zero = 0;
 	struct walk w;
@@ -170,10 +151,7 @@ int census(struct bpf_iter__task_file *ctx)
 	v.pid = task->tgid;
 	if (targ_tgid && v.pid != targ_tgid)
 		return 0;
-	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-	if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) != 7 ||
-	    buf[0] != 'k' || buf[1] != 'v' || buf[2] != 'm' || buf[3] != '-' ||
-	    buf[4] != 'v' || buf[5] != 'm')
+	if (!ms_bpf_is_vm_file(f))
 		return 0;
 	kvm = BPF_CORE_READ(f, private_data);
 	start = bpf_map_lookup_elem(&walk_start, &zero);

@@ -132,4 +132,44 @@ struct ms_census_slot {
 	msb_u64 hva;
 };
 
+#ifdef __bpf__
+/*
+ * BPF side only, after vmlinux.h, <bpf/bpf_helpers.h> and <bpf/bpf_core_read.h>.
+ *
+ * lost: the count of records that did not fit in a program's ring buffer
+ * (census records, trace events), read by the loaders.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline void ms_bpf_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/*
+ * A KVM VM file is known by its anon inode name "kvm-vm": kvm_vm_fops is a
+ * static symbol without BTF, so f_op cannot be compared through a __ksym.
+ */
+static __always_inline bool ms_bpf_is_vm_file(struct file *f)
+{
+	const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	char buf[8] = {};
+
+	if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) != 7 ||
+	    buf[0] != 'k' || buf[1] != 'v' || buf[2] != 'm' || buf[3] != '-' ||
+	    buf[4] != 'v' || buf[5] != 'm')
+		return false;
+	return true;
+}
+#endif /* __bpf__ */
+
 #endif /* MEMSLOT_BPF_H */

@@ -45,14 +45,6 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* Events that did not fit in the ring buffer. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
-
 /* The v1 struct is the prefix of the v2 struct (rule 10.1). */
 struct region_arg {
 	__u32 slot;
@@ -69,18 +61,13 @@ static __always_inline __u64 vm_of_fd(int fd)
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
 	struct file *f = NULL;
-	const unsigned char *name;
-	char buf[8] = {};
 
 	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return 0;
-	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-	if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) != 7 ||
-	    buf[0] != 'k' || buf[1] != 'v' || buf[2] != 'm' || buf[3] != '-' ||
-	    buf[4] != 'v' || buf[5] != 'm')
+	if (!ms_bpf_is_vm_file(f))
 		return 0;
 	return (__u64)BPF_CORE_READ(f, private_data);
 }
@@ -124,20 +111,17 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 
 static __always_inline int on_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ms_trace_event *e;
 	struct pending *p;
 	struct kvm *kvm;
-	__u64 *nlost;
 
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		nlost = bpf_map_lookup_elem(&lost, &zero);
-		if (nlost)
-			__sync_fetch_and_add(nlost, 1);
+		ms_bpf_count_lost();
 		bpf_map_delete_elem(&pending, &tid);
 		return 0;
 	}
