@@ -59,6 +59,25 @@ static int access_cmd(struct vmm *v, uint64_t cmd, uint64_t addr, unsigned int s
 	return vcpu_command(v, cmd, err);
 }
 
+/*
+ * Clear @res and check that the vCPU runs and that @size is 1, 2, 4 or (if
+ * @max_size is 8) 8 bytes; @what names the access kind in the error.
+ */
+static int probe_start(struct vmm *v, const char *what, unsigned int size,
+		       unsigned int max_size, struct vmm_probe_result *res, struct ms_error *err)
+{
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	ret = vcpu_check_alive(v, err);
+	if (ret)
+		return ret;
+	if (size != 1 && size != 2 && size != 4 && (size != 8 || max_size != 8))
+		return ms_error_set(err, -EINVAL, "%s: access size %u, not %s", what, size,
+				    max_size == 8 ? "1, 2, 4 or 8" : "1, 2 or 4");
+	return 0;
+}
+
 /* Run one access for vmm_probe_mmio() or vmm_probe_pio() and fill @res. */
 static int probe_access(struct vmm *v, uint64_t cmd, uint64_t addr, unsigned int size,
 			bool is_write, uint64_t value, struct vmm_probe_result *res,
@@ -79,14 +98,10 @@ static int probe_access(struct vmm *v, uint64_t cmd, uint64_t addr, unsigned int
 int vmm_probe_mmio(struct vmm *v, uint64_t gpa, unsigned int size, bool is_write,
 		   uint64_t value, struct vmm_probe_result *res, struct ms_error *err)
 {
-	int ret;
+	int ret = probe_start(v, "mmio", size, 8, res, err);
 
-	memset(res, 0, sizeof(*res));
-	ret = vcpu_check_alive(v, err);
 	if (ret)
 		return ret;
-	if (size != 1 && size != 2 && size != 4 && size != 8)
-		return ms_error_set(err, -EINVAL, "mmio: access size %u, not 1, 2, 4 or 8", size);
 	ret = window_check_gpa(v, gpa, size, err);
 	if (ret)
 		return ret;
@@ -97,14 +112,10 @@ int vmm_probe_mmio(struct vmm *v, uint64_t gpa, unsigned int size, bool is_write
 int vmm_probe_pio(struct vmm *v, uint16_t port, unsigned int size, bool is_write,
 		  uint64_t value, struct vmm_probe_result *res, struct ms_error *err)
 {
-	int ret;
+	int ret = probe_start(v, "pio", size, 4, res, err);
 
-	memset(res, 0, sizeof(*res));
-	ret = vcpu_check_alive(v, err);
 	if (ret)
 		return ret;
-	if (size != 1 && size != 2 && size != 4)
-		return ms_error_set(err, -EINVAL, "pio: access size %u, not 1, 2 or 4", size);
 	if (port >= PROBE_PORT && port <= PROBE_PORT_FAULT)
 		return ms_error_set(err, -EINVAL, "pio: port 0x%x is the guest's mailbox", port);
 	return probe_access(v, is_write ? PROBE_CMD_PIO_OUT : PROBE_CMD_PIO_IN, port, size,
