@@ -48,6 +48,7 @@ die() {
 
 kernel=debian-6.12
 modules=''
+tmp_modroot=''
 cache=${MEMSLOT_VMTEST_CACHE:-@CACHE@}
 case $cache in @*) cache=${XDG_CACHE_HOME:-$HOME/.cache}/memslot/vmtest ;; esac
 memory=8G
@@ -151,6 +152,7 @@ prepare_path() {
 		elif [[ -e $modules/modules.dep || -e $modules/modules.order ]]; then
 			krelease=${modules##*/}
 			kmodroot=$(mktemp -d)
+			tmp_modroot=$kmodroot
 			mkdir -p "$kmodroot/lib/modules"
 			ln -s "$modules" "$kmodroot/lib/modules/$krelease"
 		else
@@ -202,7 +204,7 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/memslot-vmtest.XXXXXX")
 qpid=''
 cleanup() {
 	[[ -n $qpid ]] && kill "$qpid" 2>/dev/null
-	rm -rf "$run"
+	rm -rf "$run" ${tmp_modroot:+"$tmp_modroot"}
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -295,14 +297,15 @@ chmod +x "$ir/init"
 {
 	echo "export HOME=/root TERM=dumb MEMSLOT_VMTEST=$(printf %q "${kernel}") MEMSLOT_VMTEST_ACCEL=$accel"
 	[[ $accel == tcg ]] && echo "export MEMSLOT_TIMEOUT_SCALE=\${MEMSLOT_TIMEOUT_SCALE:-4}"
-	while IFS='=' read -r name _; do
+	# compgen -e: the exported names, whatever their values hold
+	for name in $(compgen -e); do
 		case $name in
+		MEMSLOT_VMTEST|MEMSLOT_VMTEST_ACCEL) continue ;;
 		MEMSLOT_*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|PATH) ;;
 		*) continue ;;
 		esac
-		case $name in MEMSLOT_VMTEST|MEMSLOT_VMTEST_ACCEL) continue ;; esac
 		echo "export $name=$(printf %q "${!name}")"
-	done < <(env)
+	done
 	for name in "${envs[@]}"; do
 		[[ -v $name ]] && echo "export $name=$(printf %q "${!name}")"
 	done
@@ -311,8 +314,8 @@ chmod +x "$ir/init"
 	printf ' %q' "$@"
 	printf '\n'
 } >"$ir/cmd.sh"
-printf '%s\n' "${rw[@]}" >"$ir/rwdirs"
-[[ ${#rw[@]} -gt 0 ]] || : >"$ir/rwdirs"
+: >"$ir/rwdirs"
+((${#rw[@]} == 0)) || printf '%s\n' "${rw[@]}" >"$ir/rwdirs"
 
 (cd "$ir" && find . | cpio -o -H newc --quiet) >"$run/initramfs.cpio" ||
 	die "cannot build the initramfs"
