@@ -207,16 +207,62 @@ bool flat_has_name_within(const struct ms_flatdump *fd, const char *name, bool r
 	return false;
 }
 
+static bool same_lines(const struct fd_view *x, const struct fd_view *y)
+{
+	if (x->nr_lines != y->nr_lines)
+		return false;
+	for (size_t k = 0; k < x->nr_lines; k++)
+		if (strcmp(x->lines[k], y->lines[k]))
+			return false;
+	return true;
+}
+
+/*
+ * The view of @got's address space that @name in @expected stands for.
+ * Names need not be unique (two e1000 NICs, two "e1000" address spaces,
+ * one bus master on and one off), and QEMU's view order is its own: of the
+ * unused same-named spaces, take one whose view is equal, else the first.
+ * @used has one flag per address space of @got, in dump order.
+ */
+static const struct fd_view *match_as(const struct ms_flatdump *got, const char *name,
+				      const struct fd_view *want, bool *used)
+{
+	const struct fd_view *first = NULL;
+	size_t idx = 0, first_idx = 0;
+
+	for (size_t i = 0; i < got->nr_views; i++) {
+		for (size_t k = 0; k < got->views[i].nr_as; k++, idx++) {
+			if (used[idx] || strcmp(got->views[i].as_names[k], name))
+				continue;
+			if (same_lines(&got->views[i], want)) {
+				used[idx] = true;
+				return &got->views[i];
+			}
+			if (!first) {
+				first = &got->views[i];
+				first_idx = idx;
+			}
+		}
+	}
+	if (first)
+		used[first_idx] = true;
+	return first;
+}
+
 unsigned int ms_flatdump__diff(const struct ms_flatdump *expected, const struct ms_flatdump *got,
 			       FILE *out)
 {
+	bool *used = calloc(ms_flatdump__nr_as(got) + 1, sizeof(*used));
 	unsigned int ndiff = 0;
+	size_t idx = 0;
 
+	if (!used)
+		return 1;
 	for (size_t i = 0; i < expected->nr_views; i++) {
 		const struct fd_view *e = &expected->views[i];
 
 		for (size_t a = 0; a < e->nr_as; a++) {
-			const struct fd_view *g = view_of(got, e->as_names[a]);
+			const struct fd_view *g = match_as(got, e->as_names[a], e, used);
 			size_t n = 0;
 			bool differs = false;
 
@@ -249,8 +295,8 @@ unsigned int ms_flatdump__diff(const struct ms_flatdump *expected, const struct 
 		}
 	}
 	for (size_t i = 0; i < got->nr_views; i++) {
-		for (size_t a = 0; a < got->views[i].nr_as; a++) {
-			if (view_of(expected, got->views[i].as_names[a]))
+		for (size_t a = 0; a < got->views[i].nr_as; a++, idx++) {
+			if (used[idx])
 				continue;
 			if (out)
 				fprintf(out, "AS \"%s\": not in the expected dump\n",
@@ -258,5 +304,6 @@ unsigned int ms_flatdump__diff(const struct ms_flatdump *expected, const struct 
 			ndiff++;
 		}
 	}
+	free(used);
 	return ndiff;
 }

@@ -1295,4 +1295,63 @@ TEST(childless_io_covered)
 	check_childless_io(_metadata, tree, flat, 0, "cover", MS_REGION_IO);
 }
 
+/*
+ * Address-space names need not be unique (two e1000 NICs, one with bus
+ * mastering on, one off) and QEMU orders its flat views its own way: the
+ * comparison pairs same-named spaces by their views, not by position.
+ */
+TEST(flatdump_diff_same_named_address_spaces)
+{
+	static const char qemu[] =
+		"FlatView #0\n"
+		" AS \"memory\", root: system\n"
+		" AS \"nic\", root: bus master container\n"
+		" Root memory region: system\n"
+		"  0000000000000000-000000000009ffff (prio 0, ram): pc.ram\n"
+		"\n"
+		"FlatView #1\n"
+		" AS \"nic\", root: bus master container\n"
+		" Root memory region: (none)\n"
+		"  No rendered FlatView\n"
+		"\n";
+	static const char ours[] =
+		"FlatView #0\n"
+		" AS \"nic\", root: bus master container\n"
+		" Root memory region: (none)\n"
+		"  No rendered FlatView\n"
+		"\n"
+		"FlatView #1\n"
+		" AS \"memory\", root: system\n"
+		" AS \"nic\", root: bus master container\n"
+		" Root memory region: system\n"
+		"  0000000000000000-000000000009ffff (prio 0, ram): pc.ram\n"
+		"\n";
+	static const char both_off[] =
+		"FlatView #0\n"
+		" AS \"memory\", root: system\n"
+		" Root memory region: system\n"
+		"  0000000000000000-000000000009ffff (prio 0, ram): pc.ram\n"
+		"\n"
+		"FlatView #1\n"
+		" AS \"nic\", root: bus master container\n"
+		" AS \"nic\", root: bus master container\n"
+		" Root memory region: (none)\n"
+		"  No rendered FlatView\n"
+		"\n";
+	struct ms_flatdump *q = ms_flatdump__parse(qemu, strlen(qemu), NULL);
+	struct ms_flatdump *o = ms_flatdump__parse(ours, strlen(ours), NULL);
+	struct ms_flatdump *b = ms_flatdump__parse(both_off, strlen(both_off), NULL);
+
+	ASSERT_NE(NULL, q);
+	ASSERT_NE(NULL, o);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(0, ms_flatdump__diff(q, o, NULL));
+	EXPECT_EQ(0, ms_flatdump__diff(o, q, NULL));
+	/* one "nic" without bus mastering where QEMU has it on is a difference */
+	EXPECT_EQ(1, ms_flatdump__diff(q, b, NULL));
+	ms_flatdump__free(q);
+	ms_flatdump__free(o);
+	ms_flatdump__free(b);
+}
+
 TEST_HARNESS_MAIN
