@@ -74,6 +74,11 @@ int usage_err(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+const char *error_text(const struct ms_error *e, int errnum)
+{
+	return e->msg[0] ? e->msg : strerror(errnum);
+}
+
 int json_print(struct json_object *obj)
 {
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE;

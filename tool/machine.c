@@ -43,9 +43,10 @@ static uint32_t probe_kvm_memslots(void)
 
 /* --- building ------------------------------------------------------------ */
 
+/* The errno the library recorded in @e wins over the caller's @fallback. */
 static const char *err_text(const struct ms_error *e, int fallback)
 {
-	return e->msg[0] ? e->msg : strerror(e->err ? -e->err : fallback);
+	return error_text(e, e->err ? -e->err : fallback);
 }
 
 /*
@@ -75,7 +76,7 @@ void plan_kvm_fail_text(const struct ms_kvm *k, const struct ms_error *e, char *
 			 e->slot | (uint32_t)e->as_id << 16, e->gpa, e->size, strerror(en));
 		break;
 	}
-	snprintf(buf, len, "%s; kvm: %s", qemu, e->msg[0] ? e->msg : strerror(en));
+	snprintf(buf, len, "%s; kvm: %s", qemu, error_text(e, en));
 }
 
 /*

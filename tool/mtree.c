@@ -123,7 +123,7 @@ int do_mtree(int argc, char **argv)
 	ret = topology_default(ctx, &t);
 	if (ret) {
 		p_err("cannot build the default topology: %s",
-		      t.err.msg[0] ? t.err.msg : strerror(-ret));
+		      error_text(&t.err, -ret));
 		goto free_ctx;
 	}
 

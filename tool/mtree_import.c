@@ -103,14 +103,14 @@ static int add_slotmap(struct imported *im, const char *as_name, uint16_t as_id,
 	map = ms_slotmap__new(as, &opts, &err);
 	if (!map) {
 		p_err("address space %s: cannot map KVM memslots: %s", as_name,
-		      err.msg[0] ? err.msg : strerror(errno));
+		      error_text(&err, errno));
 		return -1;
 	}
 	im->maps[im->nr_maps++] = map;
 	e = ms_slotmap__error(map);
 	if (e) {
 		p_err("address space %s: cannot map KVM memslots: %s", as_name,
-		      e->msg[0] ? e->msg : strerror(-e->err));
+		      error_text(e, -e->err));
 		return -1;
 	}
 	return 0;
@@ -144,7 +144,7 @@ static int check_flat(struct ms_ctx *ctx, struct imported *im, const struct mtre
 	if (!im->got) {
 		/* Our own output should always parse: a library bug. */
 		p_err("cannot parse the rendered flat views: %s",
-		      err.msg[0] ? err.msg : strerror(errno));
+		      error_text(&err, errno));
 		return -1;
 	}
 
@@ -186,14 +186,14 @@ static int import_load(struct ms_ctx *ctx, struct imported *im, const struct mtr
 		 */
 		im->expected = ms_flatdump__parse(flat, flat_len, &err);
 		if (!im->expected) {
-			p_err("%s: %s", o->check_flat, err.msg[0] ? err.msg : strerror(errno));
+			p_err("%s: %s", o->check_flat, error_text(&err, errno));
 			goto free_text;
 		}
 	}
 
 	im->imp = ms_import__parse(ctx, tree, tree_len, flat, flat_len, &err);
 	if (!im->imp) {
-		p_err("%s: %s", o->import, err.msg[0] ? err.msg : strerror(errno));
+		p_err("%s: %s", o->import, error_text(&err, errno));
 		goto free_text;
 	}
 	if (add_slotmap(im, "memory", 0, "kvm-memory") ||

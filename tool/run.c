@@ -451,7 +451,7 @@ static int start_vm(struct run *r)
 	}
 	r->kvm = ms_kvm__new(&ko, &e);
 	if (!r->kvm) {
-		p_err("cannot create a KVM VM: %s%s", e.msg[0] ? e.msg : strerror(errno),
+		p_err("cannot create a KVM VM: %s%s", error_text(&e, errno),
 		      r->p.no_vm ? " (--no-vm: not running in a guest kernel, see --kernel)" : "");
 		return 1;
 	}
@@ -488,7 +488,7 @@ static int start_vm(struct run *r)
 	memset(&e, 0, sizeof(e));
 	r->vmm = vmm_new(r->p.m, r->kvm, NULL, &e);
 	if (!r->vmm) {
-		p_err("cannot start the guest: %s", e.msg[0] ? e.msg : strerror(errno));
+		p_err("cannot start the guest: %s", error_text(&e, errno));
 		return 1;
 	}
 	return 0;

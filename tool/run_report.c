@@ -54,12 +54,10 @@ static void print_checks(const struct run *r, const struct step *s, FILE *f)
 		fprintf(f, "\n");
 	}
 	if (s->verified && s->vret)
-		fprintf(f, "  verify: FAIL: %s\n", s->verr.msg[0] ? s->verr.msg :
-			strerror(-s->vret));
+		fprintf(f, "  verify: FAIL: %s\n", error_text(&s->verr, -s->vret));
 	if (s->mmio_done) {
 		if (s->mret)
-			fprintf(f, "  mmio: FAIL: %s\n", s->merr.msg[0] ? s->merr.msg :
-				strerror(-s->mret));
+			fprintf(f, "  mmio: FAIL: %s\n", error_text(&s->merr, -s->mret));
 		else
 			fprintf(f, "  mmio: %s, read of 0x%" PRIx64 " (%s) %s\n",
 				okfail(s->mmio.exits && s->mmio.access.addr == s->mmio_gpa),
@@ -69,8 +67,7 @@ static void print_checks(const struct run *r, const struct step *s, FILE *f)
 	}
 	if (s->rom_done) {
 		if (s->rret)
-			fprintf(f, "  rom: FAIL: %s\n", s->rerr.msg[0] ? s->rerr.msg :
-				strerror(-s->rret));
+			fprintf(f, "  rom: FAIL: %s\n", error_text(&s->rerr, -s->rret));
 		else
 			fprintf(f, "  rom: %s, write to 0x%" PRIx64 " (%s) %s, %s\n",
 				okfail(s->rom.exited && s->rom.unchanged), s->rom_gpa, s->rom.region,

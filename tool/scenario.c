@@ -727,7 +727,7 @@ static int exec_object_add(struct ms_machine *m, const char *text, bool no_memor
 	b.o.no_memory = no_memory;
 	if (!ms_machine__add_backend(m, &b.o, &e)) {
 		ret = e.err ? e.err : -errno;
-		ERR(err, "%s", e.msg[0] ? e.msg : strerror(-ret));
+		ERR(err, "%s", error_text(&e, -ret));
 	}
 free_spec:
 	backend_spec_free(&b);
@@ -754,7 +754,7 @@ static int exec_device_add(struct ms_machine *m, const char *text, char *err)
 	d.o.hotplugged = true;
 	if (!ms_machine__device_add(m, &d.o, &e)) {
 		ret = e.err ? e.err : -errno;
-		ERR(err, "%s", e.msg[0] ? e.msg : strerror(-ret));
+		ERR(err, "%s", error_text(&e, -ret));
 	}
 free_spec:
 	device_spec_free(&d);
@@ -799,7 +799,7 @@ static int exec_qom_set(struct ms_machine *m, const struct scn_step *st, char *e
 	}
 	ret = ms_virtio_mem__set_requested_size(d, size, &e);
 	if (ret)
-		ERR(err, "%s", e.msg[0] ? e.msg : strerror(-ret));
+		ERR(err, "%s", error_text(&e, -ret));
 	return ret;
 }
 
@@ -839,7 +839,7 @@ static int exec_vmem(struct ms_machine *m, const struct scn_step *st, char *err)
 	if (r != MS_VIRTIO_MEM_ACK && kerr) {
 		int ret = kerr->err ? kerr->err : -EIO;
 
-		ERR(err, "%s", kerr->msg[0] ? kerr->msg : strerror(-ret));
+		ERR(err, "%s", error_text(kerr, -ret));
 		return ret;
 	}
 	if (r == MS_VIRTIO_MEM_ACK)
@@ -870,7 +870,7 @@ int scenario_exec(struct ms_machine *m, const struct scn_step *st, bool no_memor
 			return -ENOENT;
 		ret = ms_machine__device_del(m, d, &e);
 		if (ret)
-			ERR(err, "%s", e.msg[0] ? e.msg : strerror(-ret));
+			ERR(err, "%s", error_text(&e, -ret));
 		return ret;
 	case SCN_QOM_SET:
 		return exec_qom_set(m, st, err);

@@ -68,6 +68,17 @@ void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /**
+ * error_text() - the text to print for a failed library call
+ * @e: the call's &struct ms_error
+ * @errnum: positive errno to describe when the call left @e->msg empty;
+ *	each caller names its source (errno, -ret or -@e->err)
+ *
+ * Return: @e->msg if it is set, else strerror(@errnum). The string lives
+ * as long as @e or until the next strerror() call.
+ */
+const char *error_text(const struct ms_error *e, int errnum);
+
+/**
  * json_print() - write the one JSON document of this run on stdout
  * @obj: document, consumed (its reference is dropped); NULL writes `null`
  *
