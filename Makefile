@@ -41,10 +41,14 @@ all: $(O)/FEATURES $(OUT)/memslot $(OUT)/libmemslot.so $(OUT)/memslot-vmtest man
 # scripts/deps.sh (idempotent) installs the Debian packages, and on a host
 # without a usable /dev/kvm the default guest kernel is fetched for the
 # kernel-in-the-loop runner. The stamp makes this happen once per build
-# directory (again when deps.sh changes).
+# directory (again when deps.sh changes). "Usable" is asked of the runner,
+# which owns the test for the scripts (vmtest.sh --kvm-usable: /dev/kvm
+# opens read-write and creates a VM), so that the KVM tests stay on the
+# host exactly when the runner would pick -accel kvm. `memslot run` makes
+# the same test in C (tool/vmfallback.c); test_vmtest checks they agree.
 DEPS_STAMP := $(O)/.deps-ok
 VMTEST_CACHE := $(abspath $(O))/vmtest
-KVM_USABLE := $(shell test -c /dev/kvm -a -r /dev/kvm -a -w /dev/kvm && echo 1 || echo 0)
+KVM_USABLE := $(shell bash selftests/vmtest.sh --kvm-usable 2>/dev/null && echo 1 || echo 0)
 VMTEST_DEFAULT := debian-6.12
 
 ifeq ($(filter clean,$(MAKECMDGOALS)),)

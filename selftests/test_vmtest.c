@@ -169,6 +169,29 @@ TEST(bad_input)
 	}
 }
 
+/*
+ * --kvm-usable, the test behind the default -accel and the Makefile's
+ * KVM_USABLE, is the one `memslot run` makes before it falls back: the
+ * same verdict in the same words.
+ */
+TEST(kvm_usable_agrees_with_run)
+{
+	const char *why = kvm_no_vm();
+	char want[192], *out, *err = NULL;
+	int st;
+
+	out = RUN(&st, &err, "--kvm-usable");
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, err);
+	TH_LOG("%s", why ?: "/dev/kvm is usable");
+	EXPECT_EQ(why ? 1 : 0, st);
+	snprintf(want, sizeof(want), "%s%s%s", why ? "vmtest: " : "", why ?: "", why ? "\n" : "");
+	EXPECT_STREQ(want, err);
+	EXPECT_STREQ("", out);
+	free(out);
+	free(err);
+}
+
 TEST(missing_qemu)
 {
 	char *out, *err = NULL;

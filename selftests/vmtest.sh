@@ -8,6 +8,7 @@
 #
 #   vmtest.sh [OPTIONS] [--] COMMAND [ARG...]
 #   vmtest.sh [OPTIONS] --fetch
+#   vmtest.sh --kvm-usable
 #
 #   -k, --kernel K   debian-X.Y (a Debian linux-image package, fetched with
 #                    apt-get download and cached, keyed by its version), or
@@ -27,6 +28,8 @@
 #                    always pass)
 #   --timeout S      kill the guest after S seconds (default 3600)
 #   --fetch          fetch and prepare the kernel only
+#   --kvm-usable     exit 0 if /dev/kvm can create a VM, else print why
+#                    and exit 1 (the test behind the default --accel)
 #   -v, --verbose    stream the guest kernel's console to stderr
 #   -q, --quiet      do not print the kernel/acceleration line
 #
@@ -61,6 +64,26 @@ fetch_only=0
 verbose=0
 quiet=0
 
+# Can /dev/kvm run a guest? It must open read-write and create a VM: a
+# guest without nested virtualization may have the node, or a container
+# may forbid the ioctl. This is the test of kvm_usable() in
+# tool/vmfallback.c, which decides for `memslot run` and passes --accel
+# on; the Makefile's KVM_USABLE asks --kvm-usable. Prints why not.
+kvm_usable() {
+	command -v python3 >/dev/null || { echo "python3 not found, /dev/kvm untested"; return 1; }
+	python3 -c '
+import fcntl, os, sys
+try:
+    fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+except OSError as e:
+    sys.exit("/dev/kvm: " + os.strerror(e.errno))
+try:
+    os.close(fcntl.ioctl(fd, 0xAE01, 0))  # KVM_CREATE_VM, _IO(KVMIO, 0x01)
+except OSError as e:
+    sys.exit("/dev/kvm: KVM_CREATE_VM: " + os.strerror(e.errno))
+' 2>&1
+}
+
 need_arg() {
 	[[ $# -ge 2 ]] || { echo "$prog: $1: missing argument" >&2; exit 2; }
 }
@@ -76,6 +99,7 @@ while [[ $# -gt 0 ]]; do
 	--env)		need_arg "$@"; envs+=("$2"); shift 2 ;;
 	--timeout)	need_arg "$@"; timeout_s=$2; shift 2 ;;
 	--fetch)	fetch_only=1; shift ;;
+	--kvm-usable)	why=$(kvm_usable) && exit 0; echo "$prog: $why" >&2; exit 1 ;;
 	-v|--verbose)	verbose=1; shift ;;
 	-q|--quiet)	quiet=1; shift ;;
 	-h|--help)	sed -n '/^# vmtest.sh:/,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -180,7 +204,7 @@ file -bL "$busybox" | grep -q 'statically linked' ||
 command -v cpio >/dev/null || die "cpio not found: install the Debian package cpio"
 
 if [[ -z $accel ]]; then
-	if [[ -c /dev/kvm ]] && [[ -r /dev/kvm && -w /dev/kvm ]]; then
+	if kvm_usable >/dev/null; then
 		accel=kvm
 		why='/dev/kvm'
 	else

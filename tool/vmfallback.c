@@ -29,7 +29,10 @@
 /*
  * Can this host run the VM? /dev/kvm must open read-write and create a VM
  * (a guest without nested virtualization may have the node, or a
- * container may forbid the ioctl). Return: true, else false with @why.
+ * container may forbid the ioctl). The runner's `--kvm-usable`
+ * (selftests/vmtest.sh) makes the same test for its default --accel and
+ * for the Makefile; a fallback decided here passes `--accel tcg` itself.
+ * Return: true, else false with @why.
  */
 static bool kvm_usable(char *why, size_t len)
 {
@@ -98,6 +101,7 @@ int vm_fallback(const struct plan *p, int argc, char **argv)
 {
 	char why[PATH_MAX + 64], exe[PATH_MAX], runner[PATH_MAX + 32];
 	const char *kernel = p->kernel;
+	bool no_kvm = false;
 	const char **args;
 	struct stat st;
 	size_t n = 0;
@@ -108,6 +112,7 @@ int vm_fallback(const struct plan *p, int argc, char **argv)
 		if (kvm_usable(why, sizeof(why)))
 			return -1;
 		kernel = VM_DEFAULT_KERNEL;
+		no_kvm = true;
 	} else {
 		snprintf(why, sizeof(why), "--kernel %s", kernel);
 		/* debian-X.Y names a package the runner fetches; anything else a file */
@@ -132,14 +137,19 @@ int vm_fallback(const struct plan *p, int argc, char **argv)
 	if (find_runner(exe, why, runner, sizeof(runner)))
 		return 1;
 
-	/* runner -q -k K [--modules D] -- exe [-p|-j] [-d] run ARGS --no-vm NULL */
-	args = calloc((size_t)argc + 14, sizeof(*args));
+	/* runner -q [--accel tcg] -k K [--modules D] -- exe [-p|-j] [-d] run ARGS --no-vm NULL */
+	args = calloc((size_t)argc + 16, sizeof(*args));
 	if (!args) {
 		p_err("%s: %s", why, strerror(ENOMEM));
 		return 1;
 	}
 	args[n++] = runner;
 	args[n++] = "-q";
+	if (no_kvm) {
+		/* the runner is told, not left to try /dev/kvm again */
+		args[n++] = "--accel";
+		args[n++] = "tcg";
+	}
 	args[n++] = "-k";
 	args[n++] = kernel;
 	if (p->modules) {

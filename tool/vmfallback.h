@@ -26,13 +26,13 @@
  * Must be called before anything is set up (CPU affinity, KVM, BPF): on
  * success the process is replaced by
  *
- *   memslot-vmtest -q -k KERNEL [--modules DIR] -- /proc/self/exe's path
- *	[-p|-j] [-d] run ARGS... --no-vm
+ *   memslot-vmtest -q [--accel tcg] -k KERNEL [--modules DIR] --
+ *	/proc/self/exe's path [-p|-j] [-d] run ARGS... --no-vm
  *
  * ARGS being @argv without --kernel and --modules, after one line on
  * stderr saying why and in which kernel. It goes into the guest with
  * --kernel, or without --no-vm when /dev/kvm cannot be opened or cannot
- * create a VM (KVM_CREATE_VM). The runner is $MEMSLOT_VMTEST_RUNNER if set,
+ * create a VM (KVM_CREATE_VM); then --accel tcg tells the runner so. The runner is $MEMSLOT_VMTEST_RUNNER if set,
  * else memslot-vmtest beside the executable, else in MS_LIBEXECDIR.
  *
  * Return: -1 to run on this host, else the exit status after an error

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/kvm.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -480,4 +482,22 @@ const char *kvm_unusable(void)
 	}
 	snprintf(why, sizeof(why), "/dev/kvm cannot be opened: %s", strerror(errno));
 	return why;
+}
+
+const char *kvm_no_vm(void)
+{
+	static char why[128];
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
+
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "/dev/kvm: %s", strerror(errno));
+		return why;
+	}
+	vm = ioctl(fd, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		snprintf(why, sizeof(why), "/dev/kvm: KVM_CREATE_VM: %s", strerror(errno));
+	else
+		close(vm);
+	close(fd);
+	return vm < 0 ? why : NULL;
 }

@@ -210,6 +210,18 @@ struct ms_region *find_subregion(struct ms_region *container, const char *name);
  */
 const char *kvm_unusable(void);
 
+/**
+ * kvm_no_vm() - why /dev/kvm cannot run a guest here
+ *
+ * The test `memslot run` makes before it falls back to a guest kernel and
+ * memslot-vmtest --kvm-usable makes for its default -accel: /dev/kvm opens
+ * read-write and KVM_CREATE_VM succeeds.
+ *
+ * Return: NULL if it can, else a static text in their words:
+ * "/dev/kvm: <strerror>" or "/dev/kvm: KVM_CREATE_VM: <strerror>".
+ */
+const char *kvm_no_vm(void);
+
 /*
  * EXPECT_NO_LEAKS() - in a teardown, after everything is freed: the harness
  * leaves tests with _exit(), so under ASan check for leaks explicitly.
