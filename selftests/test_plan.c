@@ -37,33 +37,6 @@
 #define GIB (1ULL << 30)
 #define MIB (1ULL << 20)
 
-static struct json_object *key(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-
-	if (!o || !json_object_object_get_ex(o, k, &v))
-		return NULL;
-	return v;
-}
-
-static uint64_t u64(struct json_object *o, const char *k)
-{
-	struct json_object *v = key(o, k);
-
-	return v ? json_object_get_uint64(v) : UINT64_MAX;
-}
-
-static struct json_object *idx(struct json_object *a, size_t i)
-{
-	return a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a) ?
-		       json_object_array_get_idx(a, i) : NULL;
-}
-
-static size_t len_of(struct json_object *a)
-{
-	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 /* A script in a temporary file; the caller unlinks and frees the path. */
 static char *write_script(const char *text)
 {
@@ -177,7 +150,7 @@ TEST(usage_error_json)
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
 	EXPECT_STREQ("plan: -m foo: Parameter 'size' expects a non-negative number below 2^64",
-		     json_object_get_string(key(doc, "error")));
+		     json_object_get_string(jget(doc, "error")));
 	json_object_put(doc);
 	cli_result_free(&r);
 }
@@ -434,7 +407,7 @@ static void expect_keys(struct __test_metadata *_metadata, struct json_object *o
 {
 	EXPECT_NE(NULL, o) TH_LOG("%s missing", what);
 	for (; o && *keys; keys++)
-		EXPECT_NE(NULL, key(o, *keys)) TH_LOG("%s has no \"%s\"", what, *keys);
+		EXPECT_NE(NULL, jget(o, *keys)) TH_LOG("%s has no \"%s\"", what, *keys);
 }
 
 TEST(json_shape)
@@ -471,55 +444,55 @@ TEST(json_shape)
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
 	expect_keys(_metadata, doc, "document", top);
-	expect_keys(_metadata, key(doc, "machine"), "machine", machine);
-	EXPECT_STREQ("q35", json_object_get_string(key(key(doc, "machine"), "type")));
-	EXPECT_EQ(2 * GIB, u64(key(doc, "machine"), "below_4g"));
-	EXPECT_EQ(0x180000000ULL, u64(key(doc, "machine"), "devmem_base"));
-	EXPECT_EQ(8 * GIB + 4 * GIB, u64(key(doc, "machine"), "devmem_size"));
-	EXPECT_EQ(8 * GIB, u64(key(doc, "machine"), "hotpluggable"));
+	expect_keys(_metadata, jget(doc, "machine"), "machine", machine);
+	EXPECT_STREQ("q35", json_object_get_string(jget(jget(doc, "machine"), "type")));
+	EXPECT_EQ(2 * GIB, jget_u64(jget(doc, "machine"), "below_4g"));
+	EXPECT_EQ(0x180000000ULL, jget_u64(jget(doc, "machine"), "devmem_base"));
+	EXPECT_EQ(8 * GIB + 4 * GIB, jget_u64(jget(doc, "machine"), "devmem_size"));
+	EXPECT_EQ(8 * GIB, jget_u64(jget(doc, "machine"), "hotpluggable"));
 
-	devs = key(doc, "devices");
-	ASSERT_EQ(2, len_of(devs));
-	d0 = idx(devs, 0);
-	d1 = idx(devs, 1);
+	devs = jget(doc, "devices");
+	ASSERT_EQ(2, jget_len(devs));
+	d0 = jget_idx(devs, 0);
+	d1 = jget_idx(devs, 1);
 	expect_keys(_metadata, d0, "dimm", dimm);
 	expect_keys(_metadata, d1, "virtio-mem", vmem);
-	EXPECT_STREQ("dimm", json_object_get_string(key(d0, "type")));
-	EXPECT_EQ(0x180000000ULL, u64(d0, "addr"));
-	EXPECT_EQ(0, u64(d0, "slot"));
-	EXPECT_STREQ("/objects/m1", json_object_get_string(key(d0, "memdev")));
-	EXPECT_FALSE(json_object_get_boolean(key(d0, "hotplugged")));
-	EXPECT_STREQ("virtio-mem", json_object_get_string(key(d1, "type")));
+	EXPECT_STREQ("dimm", json_object_get_string(jget(d0, "type")));
+	EXPECT_EQ(0x180000000ULL, jget_u64(d0, "addr"));
+	EXPECT_EQ(0, jget_u64(d0, "slot"));
+	EXPECT_STREQ("/objects/m1", json_object_get_string(jget(d0, "memdev")));
+	EXPECT_FALSE(json_object_get_boolean(jget(d0, "hotplugged")));
+	EXPECT_STREQ("virtio-mem", json_object_get_string(jget(d1, "type")));
 	/* next free address, aligned to the 2 MiB block size (rule 8.3) */
-	EXPECT_EQ(0x1c0000000ULL, u64(d1, "addr"));
-	EXPECT_EQ(u64(d1, "addr"), u64(d1, "memaddr"));
-	EXPECT_EQ(2 * GIB, u64(d1, "max_size"));
-	EXPECT_EQ(0, u64(d1, "size"));
-	EXPECT_EQ(1, u64(d1, "memslots"));
+	EXPECT_EQ(0x1c0000000ULL, jget_u64(d1, "addr"));
+	EXPECT_EQ(jget_u64(d1, "addr"), jget_u64(d1, "memaddr"));
+	EXPECT_EQ(2 * GIB, jget_u64(d1, "max_size"));
+	EXPECT_EQ(0, jget_u64(d1, "size"));
+	EXPECT_EQ(1, jget_u64(d1, "memslots"));
 
-	expect_keys(_metadata, key(doc, "accounting"), "accounting", acct);
-	EXPECT_EQ(2, u64(key(doc, "accounting"), "required_memslots"));
-	EXPECT_EQ(2, u64(key(doc, "accounting"), "used_memslots"));
-	EXPECT_EQ(0, u64(key(doc, "accounting"), "reserved_memslots"));
-	EXPECT_EQ(3 * GIB, u64(key(doc, "accounting"), "used_region_size"));
+	expect_keys(_metadata, jget(doc, "accounting"), "accounting", acct);
+	EXPECT_EQ(2, jget_u64(jget(doc, "accounting"), "required_memslots"));
+	EXPECT_EQ(2, jget_u64(jget(doc, "accounting"), "used_memslots"));
+	EXPECT_EQ(0, jget_u64(jget(doc, "accounting"), "reserved_memslots"));
+	EXPECT_EQ(3 * GIB, jget_u64(jget(doc, "accounting"), "used_region_size"));
 
-	c = key(doc, "consumers");
-	ASSERT_EQ(2, len_of(c));
-	expect_keys(_metadata, idx(c, 0), "consumer", cons);
-	EXPECT_STREQ("kvm", json_object_get_string(key(idx(c, 0), "kind")));
-	EXPECT_EQ(32764, u64(idx(c, 0), "max"));
-	EXPECT_EQ(len_of(key(doc, "memslots")), u64(idx(c, 0), "used"));
-	EXPECT_STREQ("vhost", json_object_get_string(key(idx(c, 1), "kind")));
-	EXPECT_STREQ("net0", json_object_get_string(key(idx(c, 1), "name")));
-	EXPECT_EQ(64, u64(idx(c, 1), "max"));
-	EXPECT_EQ(64 - u64(idx(c, 1), "used"), u64(idx(c, 1), "free"));
+	c = jget(doc, "consumers");
+	ASSERT_EQ(2, jget_len(c));
+	expect_keys(_metadata, jget_idx(c, 0), "consumer", cons);
+	EXPECT_STREQ("kvm", json_object_get_string(jget(jget_idx(c, 0), "kind")));
+	EXPECT_EQ(32764, jget_u64(jget_idx(c, 0), "max"));
+	EXPECT_EQ(jget_len(jget(doc, "memslots")), jget_u64(jget_idx(c, 0), "used"));
+	EXPECT_STREQ("vhost", json_object_get_string(jget(jget_idx(c, 1), "kind")));
+	EXPECT_STREQ("net0", json_object_get_string(jget(jget_idx(c, 1), "name")));
+	EXPECT_EQ(64, jget_u64(jget_idx(c, 1), "max"));
+	EXPECT_EQ(64 - jget_u64(jget_idx(c, 1), "used"), jget_u64(jget_idx(c, 1), "free"));
 
-	expect_keys(_metadata, idx(key(doc, "memslots"), 0), "memslot", slot);
-	expect_keys(_metadata, key(doc, "capacity"), "capacity", cap);
+	expect_keys(_metadata, jget_idx(jget(doc, "memslots"), 0), "memslot", slot);
+	expect_keys(_metadata, jget(doc, "capacity"), "capacity", cap);
 	/* device memory ends at 0x180000000 + 12 GiB (rule 4.6) */
-	EXPECT_EQ(0x480000000ULL, u64(key(doc, "capacity"), "reserved_end"));
-	EXPECT_EQ(5 * GIB, u64(key(doc, "capacity"), "device_memory_left"));
-	EXPECT_EQ(NULL, key(doc, "steps"));
+	EXPECT_EQ(0x480000000ULL, jget_u64(jget(doc, "capacity"), "reserved_end"));
+	EXPECT_EQ(5 * GIB, jget_u64(jget(doc, "capacity"), "device_memory_left"));
+	EXPECT_EQ(NULL, jget(doc, "steps"));
 	json_object_put(doc);
 	cli_result_free(&r);
 }
@@ -570,11 +543,11 @@ TEST(vhost_limit_rejection)	/* rules 5.3 step 4, 9.3 */
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
-	c1 = idx(key(doc, "consumers"), 1);
-	EXPECT_EQ(4, u64(c1, "max"));
-	EXPECT_EQ(4, u64(c1, "used"));
-	EXPECT_EQ(0, u64(c1, "free"));
-	EXPECT_EQ(0, u64(key(doc, "capacity"), "memslots_left"));
+	c1 = jget_idx(jget(doc, "consumers"), 1);
+	EXPECT_EQ(4, jget_u64(c1, "max"));
+	EXPECT_EQ(4, jget_u64(c1, "used"));
+	EXPECT_EQ(0, jget_u64(c1, "free"));
+	EXPECT_EQ(0, jget_u64(jget(doc, "capacity"), "memslots_left"));
 	json_object_put(doc);
 	cli_result_free(&r);
 }
@@ -598,17 +571,17 @@ TEST(virtio_mem_decision)
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
-	d = idx(key(doc, "devices"), 0);
-	EXPECT_EQ(32, u64(d, "memslots"));
-	EXPECT_EQ(GIB, u64(d, "memslot_size"));
-	EXPECT_EQ(0, u64(d, "memslots_used"));
-	a = key(doc, "accounting");
-	EXPECT_EQ(32, u64(a, "required_memslots"));
-	EXPECT_EQ(0, u64(a, "used_memslots"));
-	EXPECT_EQ(32, u64(a, "reserved_memslots"));
-	EXPECT_TRUE(json_object_get_boolean(key(a, "auto_decision_active")));
-	EXPECT_EQ(32764 - 32 - u64(idx(key(doc, "consumers"), 0), "used"),
-		  u64(key(doc, "capacity"), "memslots_left"));
+	d = jget_idx(jget(doc, "devices"), 0);
+	EXPECT_EQ(32, jget_u64(d, "memslots"));
+	EXPECT_EQ(GIB, jget_u64(d, "memslot_size"));
+	EXPECT_EQ(0, jget_u64(d, "memslots_used"));
+	a = jget(doc, "accounting");
+	EXPECT_EQ(32, jget_u64(a, "required_memslots"));
+	EXPECT_EQ(0, jget_u64(a, "used_memslots"));
+	EXPECT_EQ(32, jget_u64(a, "reserved_memslots"));
+	EXPECT_TRUE(json_object_get_boolean(jget(a, "auto_decision_active")));
+	EXPECT_EQ(32764 - 32 - jget_u64(jget_idx(jget(doc, "consumers"), 0), "used"),
+		  jget_u64(jget(doc, "capacity"), "memslots_left"));
 	json_object_put(doc);
 	cli_result_free(&r);
 
@@ -617,9 +590,9 @@ TEST(virtio_mem_decision)
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
-	d = idx(key(doc, "devices"), 0);
-	EXPECT_EQ(1, u64(d, "memslots"));
-	EXPECT_FALSE(json_object_get_boolean(key(key(doc, "accounting"), "auto_decision_active")));
+	d = jget_idx(jget(doc, "devices"), 0);
+	EXPECT_EQ(1, jget_u64(d, "memslots"));
+	EXPECT_FALSE(json_object_get_boolean(jget(jget(doc, "accounting"), "auto_decision_active")));
 	json_object_put(doc);
 	cli_result_free(&r);
 
@@ -643,11 +616,11 @@ TEST(accel_tcg)
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
-	EXPECT_EQ(0, len_of(key(doc, "memslots")));
-	EXPECT_EQ(0, len_of(key(doc, "consumers")));
-	EXPECT_STREQ("tcg", json_object_get_string(key(key(doc, "machine"), "accel")));
+	EXPECT_EQ(0, jget_len(jget(doc, "memslots")));
+	EXPECT_EQ(0, jget_len(jget(doc, "consumers")));
+	EXPECT_STREQ("tcg", json_object_get_string(jget(jget(doc, "machine"), "accel")));
 	/* default -m: 128 MiB */
-	EXPECT_EQ(128 * MIB, u64(key(doc, "machine"), "ram_size"));
+	EXPECT_EQ(128 * MIB, jget_u64(jget(doc, "machine"), "ram_size"));
 	json_object_put(doc);
 	cli_result_free(&r);
 }
@@ -705,46 +678,46 @@ TEST(script_steps_json)
 	ASSERT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
-	steps = key(doc, "steps");
-	ASSERT_EQ(12, len_of(steps));
+	steps = jget(doc, "steps");
+	ASSERT_EQ(12, jget_len(steps));
 	for (size_t i = 0; i < 12; i++) {
-		s = idx(steps, i);
-		EXPECT_EQ(lines[i], u64(s, "line"));
-		EXPECT_STREQ(cmds[i], json_object_get_string(key(s, "command")));
-		EXPECT_TRUE(json_object_get_boolean(key(s, "ok"))) TH_LOG("step %zu: %s", i,
-			json_object_get_string(key(s, "error")));
-		EXPECT_EQ(NULL, key(s, "error"));
-		EXPECT_NE(NULL, key(s, "devices"));
-		EXPECT_NE(NULL, key(s, "memslots"));
-		EXPECT_NE(NULL, key(s, "accounting"));
+		s = jget_idx(steps, i);
+		EXPECT_EQ(lines[i], jget_u64(s, "line"));
+		EXPECT_STREQ(cmds[i], json_object_get_string(jget(s, "command")));
+		EXPECT_TRUE(json_object_get_boolean(jget(s, "ok"))) TH_LOG("step %zu: %s", i,
+			json_object_get_string(jget(s, "error")));
+		EXPECT_EQ(NULL, jget(s, "error"));
+		EXPECT_NE(NULL, jget(s, "devices"));
+		EXPECT_NE(NULL, jget(s, "memslots"));
+		EXPECT_NE(NULL, jget(s, "accounting"));
 	}
 	/* after device_add of the DIMM: hot-plugged, at the device-memory base */
-	s = idx(key(idx(steps, 1), "devices"), 0);
-	EXPECT_TRUE(json_object_get_boolean(key(s, "hotplugged")));
-	EXPECT_EQ(0x100000000ULL, u64(s, "addr"));
+	s = jget_idx(jget(jget_idx(steps, 1), "devices"), 0);
+	EXPECT_TRUE(json_object_get_boolean(jget(s, "hotplugged")));
+	EXPECT_EQ(0x100000000ULL, jget_u64(s, "addr"));
 	/* after the virtio-mem device_add: 8 decided, none active */
-	s = key(idx(steps, 3), "accounting");
-	EXPECT_EQ(9, u64(s, "required_memslots"));
-	EXPECT_EQ(1, u64(s, "used_memslots"));
-	EXPECT_EQ(8, u64(s, "reserved_memslots"));
+	s = jget(jget_idx(steps, 3), "accounting");
+	EXPECT_EQ(9, jget_u64(s, "required_memslots"));
+	EXPECT_EQ(1, jget_u64(s, "used_memslots"));
+	EXPECT_EQ(8, jget_u64(s, "reserved_memslots"));
 	/* after plugging the first GiB: one memslot active */
-	s = key(idx(steps, 5), "accounting");
-	EXPECT_EQ(2, u64(s, "used_memslots"));
-	EXPECT_EQ(7, u64(s, "reserved_memslots"));
-	EXPECT_EQ(GIB, u64(idx(key(idx(steps, 5), "devices"), 1), "size"));
+	s = jget(jget_idx(steps, 5), "accounting");
+	EXPECT_EQ(2, jget_u64(s, "used_memslots"));
+	EXPECT_EQ(7, jget_u64(s, "reserved_memslots"));
+	EXPECT_EQ(GIB, jget_u64(jget_idx(jget(jget_idx(steps, 5), "devices"), 1), "size"));
 	/* unplug-all deactivates it, device_del drops the DIMM */
-	s = key(idx(steps, 8), "accounting");
-	EXPECT_EQ(8, u64(s, "required_memslots"));
-	EXPECT_EQ(0, u64(s, "used_memslots"));
-	EXPECT_EQ(1, len_of(key(idx(steps, 8), "devices")));
+	s = jget(jget_idx(steps, 8), "accounting");
+	EXPECT_EQ(8, jget_u64(s, "required_memslots"));
+	EXPECT_EQ(0, jget_u64(s, "used_memslots"));
+	EXPECT_EQ(1, jget_len(jget(jget_idx(steps, 8), "devices")));
 	/* info mtree adds the flat view; the RAM below 0xc0000 has a memslot */
-	EXPECT_EQ(NULL, key(idx(steps, 10), "flat_view"));
-	s = idx(key(idx(steps, 11), "flat_view"), 0);
-	EXPECT_EQ(0, u64(s, "start"));
-	EXPECT_EQ(0xc0000, u64(s, "size"));
-	EXPECT_STREQ("pc.ram", json_object_get_string(key(s, "region")));
-	EXPECT_TRUE(json_object_get_boolean(key(s, "kvm")));
-	EXPECT_EQ(NULL, key(doc, "error"));
+	EXPECT_EQ(NULL, jget(jget_idx(steps, 10), "flat_view"));
+	s = jget_idx(jget(jget_idx(steps, 11), "flat_view"), 0);
+	EXPECT_EQ(0, jget_u64(s, "start"));
+	EXPECT_EQ(0xc0000, jget_u64(s, "size"));
+	EXPECT_STREQ("pc.ram", json_object_get_string(jget(s, "region")));
+	EXPECT_TRUE(json_object_get_boolean(jget(s, "kvm")));
+	EXPECT_EQ(NULL, jget(doc, "error"));
 	json_object_put(doc);
 	cli_result_free(&r);
 }
@@ -802,15 +775,15 @@ TEST(script_failing_step)
 	EXPECT_TRUE(has_line(r.err, line)) TH_LOG("%s", r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %s", r.out);
-	steps = key(doc, "steps");
-	ASSERT_EQ(4, len_of(steps));
-	last = idx(steps, 3);
-	EXPECT_FALSE(json_object_get_boolean(key(last, "ok")));
-	EXPECT_STREQ("slot 0 is busy", json_object_get_string(key(last, "error")));
+	steps = jget(doc, "steps");
+	ASSERT_EQ(4, jget_len(steps));
+	last = jget_idx(steps, 3);
+	EXPECT_FALSE(json_object_get_boolean(jget(last, "ok")));
+	EXPECT_STREQ("slot 0 is busy", json_object_get_string(jget(last, "error")));
 	/* unchanged by the failure: one DIMM */
-	EXPECT_EQ(1, len_of(key(last, "devices")));
-	EXPECT_EQ(1, len_of(key(doc, "devices")));
-	EXPECT_STREQ(line + strlen("memslot: plan: "), json_object_get_string(key(doc, "error")));
+	EXPECT_EQ(1, jget_len(jget(last, "devices")));
+	EXPECT_EQ(1, jget_len(jget(doc, "devices")));
+	EXPECT_STREQ(line + strlen("memslot: plan: "), json_object_get_string(jget(doc, "error")));
 	json_object_put(doc);
 	cli_result_free(&r);
 	unlink(path);

@@ -83,95 +83,52 @@ static size_t count_of(const char *text, const char *needle)
 	return n;
 }
 
-
-static struct json_object *key(struct json_object *o, const char *k)
+/* Index of the first step of @doc whose command is @cmd, or SIZE_MAX. */
+static size_t step_index(struct json_object *doc, const char *cmd)
 {
-	struct json_object *v = NULL;
+	struct json_object *steps = jget(doc, "steps");
 
-	if (!o || !json_object_object_get_ex(o, k, &v))
-		return NULL;
-	return v;
-}
+	for (size_t i = 0; i < jget_len(steps); i++) {
+		const char *c = jget_str(jget_idx(steps, i), "command");
 
-static uint64_t u64(struct json_object *o, const char *k)
-{
-	struct json_object *v = key(o, k);
-
-	return v ? json_object_get_uint64(v) : UINT64_MAX;
-}
-
-static bool boolean(struct json_object *o, const char *k)
-{
-	struct json_object *v = key(o, k);
-
-	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-}
-
-static const char *str(struct json_object *o, const char *k)
-{
-	struct json_object *v = key(o, k);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static struct json_object *idx(struct json_object *a, size_t i)
-{
-	return a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a) ?
-		       json_object_array_get_idx(a, i) : NULL;
-}
-
-static size_t len_of(struct json_object *a)
-{
-	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+		if (c && !strcmp(c, cmd))
+			return i;
+	}
+	return SIZE_MAX;
 }
 
 /* The step of @doc whose command is @cmd (the first one), or NULL. */
 static struct json_object *step_of(struct json_object *doc, const char *cmd)
 {
-	struct json_object *steps = key(doc, "steps");
-
-	for (size_t i = 0; i < len_of(steps); i++)
-		if (str(idx(steps, i), "command") && !strcmp(str(idx(steps, i), "command"), cmd))
-			return idx(steps, i);
-	return NULL;
-}
-
-static size_t step_index(struct json_object *doc, const char *cmd)
-{
-	struct json_object *steps = key(doc, "steps");
-
-	for (size_t i = 0; i < len_of(steps); i++)
-		if (str(idx(steps, i), "command") && !strcmp(str(idx(steps, i), "command"), cmd))
-			return i;
-	return SIZE_MAX;
+	return jget_idx(jget(doc, "steps"), step_index(doc, cmd));
 }
 
 /* Row of @table with "slot" @slot, or NULL. */
 static struct json_object *row_of(struct json_object *table, uint64_t slot)
 {
-	for (size_t i = 0; i < len_of(table); i++)
-		if (u64(idx(table, i), "slot") == slot)
-			return idx(table, i);
+	for (size_t i = 0; i < jget_len(table); i++)
+		if (jget_u64(jget_idx(table, i), "slot") == slot)
+			return jget_idx(table, i);
 	return NULL;
 }
 
 /* Row of @table at guest address @gpa, or NULL. */
 static struct json_object *row_at(struct json_object *table, uint64_t gpa)
 {
-	for (size_t i = 0; i < len_of(table); i++)
-		if (u64(idx(table, i), "gpa") == gpa)
-			return idx(table, i);
+	for (size_t i = 0; i < jget_len(table); i++)
+		if (jget_u64(jget_idx(table, i), "gpa") == gpa)
+			return jget_idx(table, i);
 	return NULL;
 }
 
 /* Device @id of a step's "devices", or NULL. */
 static struct json_object *device_of(struct json_object *step, const char *id)
 {
-	struct json_object *d = key(step, "devices");
+	struct json_object *d = jget(step, "devices");
 
-	for (size_t i = 0; i < len_of(d); i++)
-		if (str(idx(d, i), "id") && !strcmp(str(idx(d, i), "id"), id))
-			return idx(d, i);
+	for (size_t i = 0; i < jget_len(d); i++)
+		if (jget_str(jget_idx(d, i), "id") && !strcmp(jget_str(jget_idx(d, i), "id"), id))
+			return jget_idx(d, i);
 	return NULL;
 }
 
@@ -181,23 +138,23 @@ static struct json_object *device_of(struct json_object *step, const char *id)
  */
 static bool tables_equal(struct __test_metadata *_metadata, struct json_object *step)
 {
-	struct json_object *lib = key(step, "memslots"), *kern = key(step, "kernel_memslots");
+	struct json_object *lib = jget(step, "memslots"), *kern = jget(step, "kernel_memslots");
 	static const char *const keys[] = { "as", "gpa", "size", "flags" };
-	bool same = len_of(lib) == len_of(kern) && len_of(lib) > 0;
+	bool same = jget_len(lib) == jget_len(kern) && jget_len(lib) > 0;
 
-	for (size_t i = 0; i < len_of(lib) && same; i++) {
-		struct json_object *a = idx(lib, i), *b = row_of(kern, u64(a, "slot"));
+	for (size_t i = 0; i < jget_len(lib) && same; i++) {
+		struct json_object *a = jget_idx(lib, i), *b = row_of(kern, jget_u64(a, "slot"));
 
 		if (!b) {
-			TH_LOG("slot %" PRIu64 " is not in the kernel", u64(a, "slot"));
+			TH_LOG("slot %" PRIu64 " is not in the kernel", jget_u64(a, "slot"));
 			same = false;
 			break;
 		}
 		for (size_t k = 0; k < 4; k++) {
-			if (u64(a, keys[k]) != u64(b, keys[k])) {
+			if (jget_u64(a, keys[k]) != jget_u64(b, keys[k])) {
 				TH_LOG("slot %" PRIu64 ": %s 0x%" PRIx64 " in the library, 0x%"
-				       PRIx64 " in the kernel", u64(a, "slot"), keys[k],
-				       u64(a, keys[k]), u64(b, keys[k]));
+				       PRIx64 " in the kernel", jget_u64(a, "slot"), keys[k],
+				       jget_u64(a, keys[k]), jget_u64(b, keys[k]));
 				same = false;
 			}
 		}
@@ -213,52 +170,55 @@ static bool tables_equal(struct __test_metadata *_metadata, struct json_object *
  */
 static void check_kernel_verify(struct __test_metadata *_metadata, struct json_object *doc)
 {
-	struct json_object *steps = key(doc, "steps");
+	struct json_object *steps = jget(doc, "steps");
 
-	EXPECT_TRUE(boolean(doc, "kernel_verify"));
-	EXPECT_LT(0, len_of(steps));
-	for (size_t i = 0; i < len_of(steps); i++) {
-		struct json_object *s = idx(steps, i), *kv = key(s, "kernel_verify");
-		uint64_t injected = u64(kv, "injected_faults");
+	EXPECT_TRUE(jget_bool(doc, "kernel_verify"));
+	EXPECT_LT(0, jget_len(steps));
+	for (size_t i = 0; i < jget_len(steps); i++) {
+		struct json_object *s = jget_idx(steps, i), *kv = jget(s, "kernel_verify");
+		uint64_t injected = jget_u64(kv, "injected_faults");
 
 		ASSERT_NE(NULL, kv) TH_LOG("step %zu", i);
-		EXPECT_TRUE(boolean(kv, "ok")) TH_LOG("%s: %s", str(s, "command"),
+		EXPECT_TRUE(jget_bool(kv, "ok")) TH_LOG("%s: %s", jget_str(s, "command"),
 						       json_object_to_json_string(kv));
-		EXPECT_EQ(len_of(key(s, "memslots")), u64(kv, "census_slots"));
-		EXPECT_EQ(u64(kv, "library_slots"), u64(kv, "census_slots"));
-		EXPECT_EQ(len_of(key(s, "kernel_memslots")), u64(kv, "census_slots"));
-		EXPECT_EQ(u64(key(s, "kvm"), "ioctls") - injected, u64(kv, "traced_ioctls"));
-		EXPECT_EQ(u64(kv, "issued_ioctls"), u64(kv, "traced_ioctls"));
-		EXPECT_EQ(u64(key(s, "kvm"), "failures") - injected, u64(kv, "traced_failures"));
-		EXPECT_EQ(u64(key(s, "accounting"), "used_memslots"),
-			  u64(kv, "devmem_kernel_slots"))
-			TH_LOG("%s", json_object_to_json_string(key(s, "accounting")));
-		EXPECT_EQ(0, u64(kv, "lost_events"));
-		EXPECT_EQ(0, len_of(key(kv, "differences")));
+		EXPECT_EQ(jget_len(jget(s, "memslots")), jget_u64(kv, "census_slots"));
+		EXPECT_EQ(jget_u64(kv, "library_slots"), jget_u64(kv, "census_slots"));
+		EXPECT_EQ(jget_len(jget(s, "kernel_memslots")), jget_u64(kv, "census_slots"));
+		EXPECT_EQ(jget_u64(jget(s, "kvm"), "ioctls") - injected,
+			  jget_u64(kv, "traced_ioctls"));
+		EXPECT_EQ(jget_u64(kv, "issued_ioctls"), jget_u64(kv, "traced_ioctls"));
+		EXPECT_EQ(jget_u64(jget(s, "kvm"), "failures") - injected,
+			  jget_u64(kv, "traced_failures"));
+		EXPECT_EQ(jget_u64(jget(s, "accounting"), "used_memslots"),
+			  jget_u64(kv, "devmem_kernel_slots"))
+			TH_LOG("%s", json_object_to_json_string(jget(s, "accounting")));
+		EXPECT_EQ(0, jget_u64(kv, "lost_events"));
+		EXPECT_EQ(0, jget_len(jget(kv, "differences")));
 	}
 }
 
 static void check_all_steps(struct __test_metadata *_metadata, struct json_object *doc)
 {
-	struct json_object *steps = key(doc, "steps");
+	struct json_object *steps = jget(doc, "steps");
 
-	EXPECT_LE(1, len_of(steps));
-	EXPECT_STREQ("start", str(idx(steps, 0), "command"));
-	for (size_t i = 0; i < len_of(steps); i++) {
-		struct json_object *s = idx(steps, i), *v = key(s, "verification");
+	EXPECT_LE(1, jget_len(steps));
+	EXPECT_STREQ("start", jget_str(jget_idx(steps, 0), "command"));
+	for (size_t i = 0; i < jget_len(steps); i++) {
+		struct json_object *s = jget_idx(steps, i), *v = jget(s, "verification");
 
-		EXPECT_TRUE(boolean(s, "ok")) TH_LOG("step %zu (%s): %s", i, str(s, "command"),
-						     str(s, "error") ?: "a check failed");
-		EXPECT_TRUE(boolean(s, "consistent")) TH_LOG("step %zu", i);
-		EXPECT_TRUE(boolean(v, "ok")) TH_LOG("step %zu", i);
-		EXPECT_LT(0, u64(v, "pages")) TH_LOG("step %zu", i);
-		EXPECT_EQ(0, u64(v, "unslotted"));
-		EXPECT_TRUE(boolean(key(v, "mmio"), "ok")) TH_LOG("step %zu", i);
-		EXPECT_TRUE(boolean(key(v, "rom_write"), "ok")) TH_LOG("step %zu", i);
+		EXPECT_TRUE(jget_bool(s, "ok"))
+			TH_LOG("step %zu (%s): %s", i, jget_str(s, "command"),
+			       jget_str(s, "error") ?: "a check failed");
+		EXPECT_TRUE(jget_bool(s, "consistent")) TH_LOG("step %zu", i);
+		EXPECT_TRUE(jget_bool(v, "ok")) TH_LOG("step %zu", i);
+		EXPECT_LT(0, jget_u64(v, "pages")) TH_LOG("step %zu", i);
+		EXPECT_EQ(0, jget_u64(v, "unslotted"));
+		EXPECT_TRUE(jget_bool(jget(v, "mmio"), "ok")) TH_LOG("step %zu", i);
+		EXPECT_TRUE(jget_bool(jget(v, "rom_write"), "ok")) TH_LOG("step %zu", i);
 		EXPECT_TRUE(tables_equal(_metadata, s)) TH_LOG("step %zu", i);
 	}
-	EXPECT_TRUE(boolean(doc, "ok"));
-	EXPECT_EQ(0, u64(doc, "checks_failed"));
+	EXPECT_TRUE(jget_bool(doc, "ok"));
+	EXPECT_EQ(0, jget_u64(doc, "checks_failed"));
 }
 
 /* --- the default scenario ------------------------------------------------------ */
@@ -327,9 +287,9 @@ TEST(default_scenario_verify)
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
-	EXPECT_EQ(12, len_of(key(doc, "steps")));
+	EXPECT_EQ(12, jget_len(jget(doc, "steps")));
 	check_kernel_verify(_metadata, doc);
-	EXPECT_TRUE(boolean(doc, "ok"));
+	EXPECT_TRUE(jget_bool(doc, "ok"));
 	json_object_put(doc);
 	cli_result_free(&r);
 }
@@ -345,58 +305,60 @@ TEST(default_scenario_json)
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %.300s", r.out);
 	check_all_steps(_metadata, doc);
-	EXPECT_EQ(12, len_of(key(doc, "steps")));
-	EXPECT_STREQ("q35", str(key(doc, "machine"), "type"));
-	EXPECT_EQ(512 * MIB, u64(key(doc, "machine"), "ram_size"));
-	EXPECT_STREQ("(default)", str(doc, "script"));
+	EXPECT_EQ(12, jget_len(jget(doc, "steps")));
+	EXPECT_STREQ("q35", jget_str(jget(doc, "machine"), "type"));
+	EXPECT_EQ(512 * MIB, jget_u64(jget(doc, "machine"), "ram_size"));
+	EXPECT_STREQ("(default)", jget_str(doc, "script"));
 	/* ru_maxrss (KiB) in bytes */
-	EXPECT_LT(1 * MIB, u64(doc, "peak_rss_bytes"));
-	EXPECT_EQ(0, u64(doc, "peak_rss_bytes") % 1024);
+	EXPECT_LT(1 * MIB, jget_u64(doc, "peak_rss_bytes"));
+	EXPECT_EQ(0, jget_u64(doc, "peak_rss_bytes") % 1024);
 
 	/* the rows: memslot_json keys plus backend and verified_pages */
-	rows = key(idx(key(doc, "steps"), 0), "memslots");
+	rows = jget(jget_idx(jget(doc, "steps"), 0), "memslots");
 	row = row_of(rows, 1);
-	EXPECT_EQ(0xfffc0000, u64(row, "gpa"));
-	EXPECT_EQ(2, u64(row, "flags"));	/* READONLY */
-	EXPECT_STREQ("pc.bios", str(row, "region"));
-	EXPECT_TRUE(key(row, "backend") == NULL && json_object_object_get_ex(row, "backend", NULL));
+	EXPECT_EQ(0xfffc0000, jget_u64(row, "gpa"));
+	EXPECT_EQ(2, jget_u64(row, "flags"));	/* READONLY */
+	EXPECT_STREQ("pc.bios", jget_str(row, "region"));
+	EXPECT_TRUE(jget(row, "backend") == NULL &&
+		    json_object_object_get_ex(row, "backend", NULL));
 	EXPECT_TRUE(json_object_object_get_ex(row, "verified_pages", NULL));
 	row = row_of(rows, 4);
-	EXPECT_STREQ("pc.ram", str(row, "backend"));
-	EXPECT_LT(0, u64(row, "verified_pages"));
+	EXPECT_STREQ("pc.ram", jget_str(row, "backend"));
+	EXPECT_LT(0, jget_u64(row, "verified_pages"));
 
 	/* the first DIMM: one create, its own slot, verified */
 	s = step_of(doc, "device_add pc-dimm,id=d0,memdev=mem-d0");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(1, u64(key(s, "kvm"), "ioctls"));
-	EXPECT_EQ(1, u64(key(s, "kvm"), "creates"));
-	row = row_at(key(s, "memslots"), u64(device_of(s, "d0"), "addr"));
-	EXPECT_STREQ("mem-d0", str(row, "backend"));
-	EXPECT_EQ(GIB, u64(row, "size"));
-	EXPECT_LT(0, u64(row, "verified_pages"));
+	EXPECT_EQ(1, jget_u64(jget(s, "kvm"), "ioctls"));
+	EXPECT_EQ(1, jget_u64(jget(s, "kvm"), "creates"));
+	row = row_at(jget(s, "memslots"), jget_u64(device_of(s, "d0"), "addr"));
+	EXPECT_STREQ("mem-d0", jget_str(row, "backend"));
+	EXPECT_EQ(GIB, jget_u64(row, "size"));
+	EXPECT_LT(0, jget_u64(row, "verified_pages"));
 
 	/* virtio-mem: 4 memslots of 1 GiB, plugging [512M, 1.5G) maps 0 and 1 */
 	s = step_of(doc, "virtio-mem plug vm0 512M 1G");
 	ASSERT_NE(NULL, s);
 	vm = device_of(s, "vm0");
-	EXPECT_EQ(4, u64(vm, "memslots"));
-	EXPECT_EQ(2, u64(vm, "memslots_used"));
-	EXPECT_EQ(2, u64(key(s, "kvm"), "creates"));
-	EXPECT_NE(NULL, row_at(key(s, "memslots"), u64(vm, "memaddr")));
-	EXPECT_NE(NULL, row_at(key(s, "memslots"), u64(vm, "memaddr") + GIB));
-	EXPECT_EQ(2, u64(key(s, "accounting"), "reserved_memslots"));
+	EXPECT_EQ(4, jget_u64(vm, "memslots"));
+	EXPECT_EQ(2, jget_u64(vm, "memslots_used"));
+	EXPECT_EQ(2, jget_u64(jget(s, "kvm"), "creates"));
+	EXPECT_NE(NULL, row_at(jget(s, "memslots"), jget_u64(vm, "memaddr")));
+	EXPECT_NE(NULL, row_at(jget(s, "memslots"), jget_u64(vm, "memaddr") + GIB));
+	EXPECT_EQ(2, jget_u64(jget(s, "accounting"), "reserved_memslots"));
 
 	/* unplugging [1G, 1.5G) empties memslot 1: one delete, 0 and 2 stay */
 	s = step_of(doc, "virtio-mem unplug vm0 1G 512M");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(1, u64(key(s, "kvm"), "deletes"));
-	EXPECT_EQ(NULL, row_at(key(s, "memslots"), u64(vm, "memaddr") + GIB));
+	EXPECT_EQ(1, jget_u64(jget(s, "kvm"), "deletes"));
+	EXPECT_EQ(NULL, row_at(jget(s, "memslots"), jget_u64(vm, "memaddr") + GIB));
 	/* the mmio check reads where the memslot was: it exits, unassigned */
-	EXPECT_EQ(u64(vm, "memaddr") + GIB, u64(key(key(s, "verification"), "mmio"), "gpa"));
+	EXPECT_EQ(jget_u64(vm, "memaddr") + GIB,
+		  jget_u64(jget(jget(s, "verification"), "mmio"), "gpa"));
 
 	s = step_of(doc, "device_del d0");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(1, u64(key(s, "kvm"), "deletes"));
+	EXPECT_EQ(1, jget_u64(jget(s, "kvm"), "deletes"));
 	EXPECT_EQ(NULL, device_of(s, "d0"));
 	json_object_put(doc);
 	cli_result_free(&r);
@@ -413,19 +375,20 @@ TEST(dirty_log)
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
 	check_all_steps(_metadata, doc);
-	steps = key(doc, "steps");
-	for (size_t i = 0; i < len_of(steps); i++) {
-		struct json_object *s = idx(steps, i), *rows = key(s, "memslots");
-		struct json_object *d = key(key(s, "verification"), "dirty_log");
+	steps = jget(doc, "steps");
+	for (size_t i = 0; i < jget_len(steps); i++) {
+		struct json_object *s = jget_idx(steps, i), *rows = jget(s, "memslots");
+		struct json_object *d = jget(jget(s, "verification"), "dirty_log");
 
-		EXPECT_TRUE(boolean(d, "ok")) TH_LOG("step %zu: %s", i, str(d, "error"));
-		EXPECT_LT(0, u64(d, "pages"));
-		for (size_t k = 0; k < len_of(rows); k++) {
-			struct json_object *row = idx(rows, k), *dp = key(row, "dirty_pages");
-			struct json_object *vp = key(row, "verified_pages");
+		EXPECT_TRUE(jget_bool(d, "ok")) TH_LOG("step %zu: %s", i, jget_str(d, "error"));
+		EXPECT_LT(0, jget_u64(d, "pages"));
+		for (size_t k = 0; k < jget_len(rows); k++) {
+			struct json_object *row = jget_idx(rows, k), *dp = jget(row, "dirty_pages");
+			struct json_object *vp = jget(row, "verified_pages");
 
 			/* migration logs every slot of migratable RAM (rule 6.3) */
-			EXPECT_TRUE(u64(row, "flags") & 1) TH_LOG("slot %" PRIu64, u64(row, "slot"));
+			EXPECT_TRUE(jget_u64(row, "flags") & 1)
+				TH_LOG("slot %" PRIu64, jget_u64(row, "slot"));
 			if (dp && vp)
 				EXPECT_LE(json_object_get_uint64(vp), json_object_get_uint64(dp));
 		}
@@ -448,9 +411,9 @@ TEST(cpu_option)
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
-	EXPECT_EQ(1, u64(key(doc, "kvm"), "cpu"));
+	EXPECT_EQ(1, jget_u64(jget(doc, "kvm"), "cpu"));
 	/* no script: the start only */
-	EXPECT_EQ(1, len_of(key(doc, "steps")));
+	EXPECT_EQ(1, jget_len(jget(doc, "steps")));
 	check_all_steps(_metadata, doc);
 	json_object_put(doc);
 	cli_result_free(&r);
@@ -522,14 +485,14 @@ TEST(failing_command)
 	EXPECT_EQ(1, r.status);
 	doc = parse_one(r.out);
 	ASSERT_NE(NULL, doc);
-	steps = key(doc, "steps");
-	EXPECT_EQ(4, len_of(steps));		/* start and lines 1-3: line 4 did not run */
-	last = idx(steps, len_of(steps) - 1);
-	EXPECT_FALSE(boolean(last, "step_ok"));
-	EXPECT_STREQ("Device 'nope' not found", str(last, "error"));
-	EXPECT_TRUE(boolean(last, "consistent"));
-	EXPECT_TRUE(boolean(key(last, "verification"), "ok"));
-	EXPECT_FALSE(boolean(doc, "ok"));
+	steps = jget(doc, "steps");
+	EXPECT_EQ(4, jget_len(steps));		/* start and lines 1-3: line 4 did not run */
+	last = jget_idx(steps, jget_len(steps) - 1);
+	EXPECT_FALSE(jget_bool(last, "step_ok"));
+	EXPECT_STREQ("Device 'nope' not found", jget_str(last, "error"));
+	EXPECT_TRUE(jget_bool(last, "consistent"));
+	EXPECT_TRUE(jget_bool(jget(last, "verification"), "ok"));
+	EXPECT_FALSE(jget_bool(doc, "ok"));
 	EXPECT_NE(NULL, strstr(r.err, "memslot: run: "));
 	EXPECT_NE(NULL, strstr(r.err, ":3: Device 'nope' not found"));
 	json_object_put(doc);
@@ -627,13 +590,13 @@ static struct json_object *run_scn(struct __test_metadata *_metadata, const char
 /* The step whose command starts with @prefix (the first), or NULL. */
 static struct json_object *step_with(struct json_object *doc, const char *prefix)
 {
-	struct json_object *steps = key(doc, "steps");
+	struct json_object *steps = jget(doc, "steps");
 
-	for (size_t i = 0; i < len_of(steps); i++) {
-		const char *c = str(idx(steps, i), "command");
+	for (size_t i = 0; i < jget_len(steps); i++) {
+		const char *c = jget_str(jget_idx(steps, i), "command");
 
 		if (c && !strncmp(c, prefix, strlen(prefix)))
-			return idx(steps, i);
+			return jget_idx(steps, i);
 	}
 	return NULL;
 }
@@ -645,36 +608,36 @@ static void dimm_churn_checks(struct __test_metadata *_metadata, struct json_obj
 
 	s = step_with(doc, "device_add pc-dimm,id=d1,memdev=m1");
 	ASSERT_NE(NULL, s);
-	d1_addr = u64(device_of(s, "d1"), "addr");
-	d0_addr = u64(device_of(s, "d0"), "addr");
+	d1_addr = jget_u64(device_of(s, "d1"), "addr");
+	d0_addr = jget_u64(device_of(s, "d0"), "addr");
 	/* d0 first at the device-memory base (4 GiB: 512 MiB RAM all below) */
 	EXPECT_EQ(4 * GIB, d0_addr);
 	EXPECT_EQ(d0_addr + GIB, d1_addr);
-	d0_slot = u64(row_at(key(s, "memslots"), d0_addr), "slot");
+	d0_slot = jget_u64(row_at(jget(s, "memslots"), d0_addr), "slot");
 
 	/* d3 (256 MiB) and d4 (128 MiB) fill d1's 512 MiB hole, first fit */
 	s = step_with(doc, "device_add pc-dimm,id=d3,memdev=m3");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(d1_addr, u64(device_of(s, "d3"), "addr"));
+	EXPECT_EQ(d1_addr, jget_u64(device_of(s, "d3"), "addr"));
 	/* rule 5.4: the lowest free DIMM slot, the one d1 left */
-	EXPECT_EQ(1, u64(device_of(s, "d3"), "slot"));
+	EXPECT_EQ(1, jget_u64(device_of(s, "d3"), "slot"));
 	s = step_with(doc, "device_add pc-dimm,id=d4,memdev=m4");
-	EXPECT_EQ(d1_addr + 256 * MIB, u64(device_of(s, "d4"), "addr"));
-	EXPECT_EQ(3, u64(device_of(s, "d4"), "slot"));
+	EXPECT_EQ(d1_addr + 256 * MIB, jget_u64(device_of(s, "d4"), "addr"));
+	EXPECT_EQ(3, jget_u64(device_of(s, "d4"), "slot"));
 
 	/* m1 again goes to d0's hole and gets d0's old KVM slot id (lowest free) */
-	s = idx(key(doc, "steps"), step_index(doc, "device_del d0") + 1);
+	s = jget_idx(jget(doc, "steps"), step_index(doc, "device_del d0") + 1);
 	ASSERT_NE(NULL, s);
 	d = device_of(s, "d1");
-	EXPECT_EQ(d0_addr, u64(d, "addr"));
-	EXPECT_EQ(0, u64(d, "slot"));
-	EXPECT_EQ(d0_slot, u64(row_at(key(s, "memslots"), d0_addr), "slot"));
-	EXPECT_STREQ("m1", str(row_at(key(s, "memslots"), d0_addr), "backend"));
+	EXPECT_EQ(d0_addr, jget_u64(d, "addr"));
+	EXPECT_EQ(0, jget_u64(d, "slot"));
+	EXPECT_EQ(d0_slot, jget_u64(row_at(jget(s, "memslots"), d0_addr), "slot"));
+	EXPECT_STREQ("m1", jget_str(row_at(jget(s, "memslots"), d0_addr), "backend"));
 
 	/* everything unplugged at the end: only the boot slots are left */
-	s = idx(key(doc, "steps"), len_of(key(doc, "steps")) - 1);
-	EXPECT_EQ(5, len_of(key(s, "memslots")));
-	EXPECT_EQ(0, u64(key(s, "accounting"), "used_region_size"));
+	s = jget_idx(jget(doc, "steps"), jget_len(jget(doc, "steps")) - 1);
+	EXPECT_EQ(5, jget_len(jget(s, "memslots")));
+	EXPECT_EQ(0, jget_u64(jget(s, "accounting"), "used_region_size"));
 }
 
 static void vmem_many_checks(struct __test_metadata *_metadata, struct json_object *doc)
@@ -686,21 +649,22 @@ static void vmem_many_checks(struct __test_metadata *_metadata, struct json_obje
 	ASSERT_NE(NULL, s);
 	vm = device_of(s, "vm0");
 	/* rule 10.2: 96 GiB, limit well above 96: memslots of 1 GiB */
-	EXPECT_EQ(96, u64(vm, "memslots"));
-	EXPECT_EQ(GIB, u64(vm, "memslot_size"));
-	EXPECT_EQ(64, u64(vm, "memslots_used"));
-	EXPECT_EQ(64, u64(key(s, "kvm"), "creates"));
-	EXPECT_EQ(64, u64(key(s, "kvm"), "ioctls"));
+	EXPECT_EQ(96, jget_u64(vm, "memslots"));
+	EXPECT_EQ(GIB, jget_u64(vm, "memslot_size"));
+	EXPECT_EQ(64, jget_u64(vm, "memslots_used"));
+	EXPECT_EQ(64, jget_u64(jget(s, "kvm"), "creates"));
+	EXPECT_EQ(64, jget_u64(jget(s, "kvm"), "ioctls"));
 	/* rule 10.5: one KVM slot per activated memslot, each verified */
 	for (uint64_t i = 0; i < 64; i++) {
-		struct json_object *row = row_at(key(s, "memslots"), u64(vm, "memaddr") + i * GIB);
+		struct json_object *row = row_at(jget(s, "memslots"),
+						 jget_u64(vm, "memaddr") + i * GIB);
 
 		EXPECT_NE(NULL, row) TH_LOG("memslot %" PRIu64, i);
-		EXPECT_EQ(GIB, u64(row, "size"));
-		EXPECT_LT(0, u64(row, "verified_pages"));
+		EXPECT_EQ(GIB, jget_u64(row, "size"));
+		EXPECT_LT(0, jget_u64(row, "verified_pages"));
 	}
-	for (size_t i = 0; i < len_of(key(doc, "steps")); i++) {
-		size_t n = len_of(key(idx(key(doc, "steps"), i), "memslots"));
+	for (size_t i = 0; i < jget_len(jget(doc, "steps")); i++) {
+		size_t n = jget_len(jget(jget_idx(jget(doc, "steps"), i), "memslots"));
 
 		max_rows = n > max_rows ? n : max_rows;
 	}
@@ -709,10 +673,10 @@ static void vmem_many_checks(struct __test_metadata *_metadata, struct json_obje
 	/* rule 10.6: unplugging [1G, 31G) empties memslots 1-30 */
 	s = step_with(doc, "virtio-mem unplug vm0 1G 30G");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(30, u64(key(s, "kvm"), "deletes"));
-	EXPECT_EQ(0, u64(key(s, "kvm"), "creates"));
+	EXPECT_EQ(30, jget_u64(jget(s, "kvm"), "deletes"));
+	EXPECT_EQ(0, jget_u64(jget(s, "kvm"), "creates"));
 	s = step_with(doc, "virtio-mem plug vm0 10G 1G");
-	EXPECT_EQ(1, u64(key(s, "kvm"), "creates"));
+	EXPECT_EQ(1, jget_u64(jget(s, "kvm"), "creates"));
 }
 
 static void rom_mmio_checks(struct __test_metadata *_metadata, struct json_object *doc)
@@ -722,24 +686,24 @@ static void rom_mmio_checks(struct __test_metadata *_metadata, struct json_objec
 
 	s = step_with(doc, "device_add pc-dimm,id=drom,memdev=rom0");
 	ASSERT_NE(NULL, s);
-	addr = u64(device_of(s, "drom"), "addr");
-	row = row_at(key(s, "memslots"), addr);
-	EXPECT_EQ(2, u64(row, "flags"));		/* READONLY: a ROM region */
-	EXPECT_STREQ("rom0", str(row, "backend"));
-	rom = key(key(s, "verification"), "rom_write");
-	EXPECT_EQ(addr, u64(rom, "gpa"));
-	EXPECT_TRUE(boolean(rom, "exited"));
-	EXPECT_TRUE(boolean(rom, "unchanged"));
+	addr = jget_u64(device_of(s, "drom"), "addr");
+	row = row_at(jget(s, "memslots"), addr);
+	EXPECT_EQ(2, jget_u64(row, "flags"));		/* READONLY: a ROM region */
+	EXPECT_STREQ("rom0", jget_str(row, "backend"));
+	rom = jget(jget(s, "verification"), "rom_write");
+	EXPECT_EQ(addr, jget_u64(rom, "gpa"));
+	EXPECT_TRUE(jget_bool(rom, "exited"));
+	EXPECT_TRUE(jget_bool(rom, "unchanged"));
 
 	s = step_with(doc, "device_del drom");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(addr, u64(key(key(s, "verification"), "mmio"), "gpa"));
-	EXPECT_LE(1, u64(key(key(s, "verification"), "mmio"), "exits"));
-	EXPECT_STREQ("", str(key(key(s, "verification"), "mmio"), "region"));
+	EXPECT_EQ(addr, jget_u64(jget(jget(s, "verification"), "mmio"), "gpa"));
+	EXPECT_LE(1, jget_u64(jget(jget(s, "verification"), "mmio"), "exits"));
+	EXPECT_STREQ("", jget_str(jget(jget(s, "verification"), "mmio"), "region"));
 
 	s = step_with(doc, "info mtree");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(addr, u64(device_of(s, "drom"), "addr"));	/* back in the hole */
+	EXPECT_EQ(addr, jget_u64(device_of(s, "drom"), "addr"));	/* back in the hole */
 }
 
 static void vmem_resize_checks(struct __test_metadata *_metadata, struct json_object *doc)
@@ -748,13 +712,13 @@ static void vmem_resize_checks(struct __test_metadata *_metadata, struct json_ob
 
 	s = step_with(doc, "virtio-mem plug vm0 0 3G");
 	ASSERT_NE(NULL, s);
-	EXPECT_EQ(3, u64(key(s, "kvm"), "creates"));
+	EXPECT_EQ(3, jget_u64(jget(s, "kvm"), "creates"));
 	s = step_with(doc, "virtio-mem unplug vm0 512M 2G");
-	EXPECT_EQ(1, u64(key(s, "kvm"), "deletes"));
-	EXPECT_EQ(2, u64(device_of(s, "vm0"), "memslots_used"));
+	EXPECT_EQ(1, jget_u64(jget(s, "kvm"), "deletes"));
+	EXPECT_EQ(2, jget_u64(device_of(s, "vm0"), "memslots_used"));
 	s = step_with(doc, "virtio-mem unplug-all vm0");
-	EXPECT_EQ(2, u64(key(s, "kvm"), "deletes"));
-	EXPECT_EQ(0, u64(device_of(s, "vm0"), "memslots_used"));
+	EXPECT_EQ(2, jget_u64(jget(s, "kvm"), "deletes"));
+	EXPECT_EQ(0, jget_u64(device_of(s, "vm0"), "memslots_used"));
 }
 
 TEST_F(scn, passes)
@@ -767,7 +731,7 @@ TEST_F(scn, passes)
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	ASSERT_NE(NULL, doc) TH_LOG("not one JSON document: %.300s", r.out);
 	check_all_steps(_metadata, doc);
-	TH_LOG("%s: %zu steps in %.2f s", variant->file, len_of(key(doc, "steps")), r.secs);
+	TH_LOG("%s: %zu steps in %.2f s", variant->file, jget_len(jget(doc, "steps")), r.secs);
 	if (!strcmp(variant->file, "dimm-churn.scn"))
 		dimm_churn_checks(_metadata, doc);
 	else if (!strcmp(variant->file, "vmem-many.scn"))
@@ -874,9 +838,9 @@ TEST_F(fault, every_ioctl)
 	cli_result_free(&r);
 	at = step_index(clean, variant->command);
 	ASSERT_NE(SIZE_MAX, at);
-	s = idx(key(clean, "steps"), at);
-	first = u64(key(s, "kvm"), "ioctl_first");
-	n = u64(key(s, "kvm"), "ioctls");
+	s = jget_idx(jget(clean, "steps"), at);
+	first = jget_u64(jget(s, "kvm"), "ioctl_first");
+	n = jget_u64(jget(s, "kvm"), "ioctls");
 	/* the minimum: one ioctl per memslot created or deleted */
 	EXPECT_EQ(variant->ioctls, n);
 
@@ -888,44 +852,44 @@ TEST_F(fault, every_ioctl)
 		doc = run_scn(_metadata, self->path, variant->args, fault, NULL, &r);
 		EXPECT_EQ(1, r.status) TH_LOG("fault %s", fault);
 		ASSERT_NE(NULL, doc) TH_LOG("fault %s: %.300s", fault, r.out);
-		steps = key(doc, "steps");
+		steps = jget(doc, "steps");
 		/* the run stops at the failing step, after checking it */
-		EXPECT_EQ(at + 1, len_of(steps)) TH_LOG("fault %s", fault);
-		last = idx(steps, len_of(steps) - 1);
-		prev = idx(steps, len_of(steps) - 2);
-		EXPECT_STREQ(variant->command, str(last, "command"));
-		EXPECT_FALSE(boolean(last, "step_ok"));
-		ke = key(last, "kvm_error");
-		EXPECT_EQ(ENOMEM, u64(ke, "errno"));
-		EXPECT_NE(NULL, strstr(str(ke, "explanation") ?: "", "(injected fault)"));
-		EXPECT_NE(NULL, strstr(str(last, "error") ?: "", variant->qemu))
-			TH_LOG("fault %s: %s", fault, str(last, "error"));
+		EXPECT_EQ(at + 1, jget_len(steps)) TH_LOG("fault %s", fault);
+		last = jget_idx(steps, jget_len(steps) - 1);
+		prev = jget_idx(steps, jget_len(steps) - 2);
+		EXPECT_STREQ(variant->command, jget_str(last, "command"));
+		EXPECT_FALSE(jget_bool(last, "step_ok"));
+		ke = jget(last, "kvm_error");
+		EXPECT_EQ(ENOMEM, jget_u64(ke, "errno"));
+		EXPECT_NE(NULL, strstr(jget_str(ke, "explanation") ?: "", "(injected fault)"));
+		EXPECT_NE(NULL, strstr(jget_str(last, "error") ?: "", variant->qemu))
+			TH_LOG("fault %s: %s", fault, jget_str(last, "error"));
 		/* QEMU's text and the binding's explanation, on stderr too */
 		EXPECT_NE(NULL, strstr(r.err, variant->qemu)) TH_LOG("stderr: %s", r.err);
 		EXPECT_NE(NULL, strstr(r.err, "; kvm: slot "));
 		EXPECT_NE(NULL, strstr(r.err, "(injected fault)"));
 		/* library and kernel agree, the guest sees exactly that */
 		EXPECT_TRUE(tables_equal(_metadata, last)) TH_LOG("fault %s", fault);
-		EXPECT_TRUE(boolean(last, "consistent"));
-		EXPECT_TRUE(boolean(key(last, "verification"), "ok")) TH_LOG("fault %s", fault);
-		EXPECT_EQ(0, u64(key(last, "verification"), "unslotted"));
+		EXPECT_TRUE(jget_bool(last, "consistent"));
+		EXPECT_TRUE(jget_bool(jget(last, "verification"), "ok")) TH_LOG("fault %s", fault);
+		EXPECT_EQ(0, jget_u64(jget(last, "verification"), "unslotted"));
 		/* the accounting is the step before's, and so is the memslot table */
-		EXPECT_TRUE(json_object_equal(key(prev, "accounting"), key(last, "accounting")))
+		EXPECT_TRUE(json_object_equal(jget(prev, "accounting"), jget(last, "accounting")))
 			TH_LOG("fault %s: before %s, after %s", fault,
-			       json_object_to_json_string(key(prev, "accounting")),
-			       json_object_to_json_string(key(last, "accounting")));
-		EXPECT_TRUE(boolean(last, "accounting_unchanged"));
-		EXPECT_EQ(len_of(key(prev, "memslots")), len_of(key(last, "memslots")));
-		for (size_t i = 0; i < len_of(key(prev, "memslots")); i++) {
-			struct json_object *a = idx(key(prev, "memslots"), i);
-			struct json_object *b = row_at(key(last, "memslots"), u64(a, "gpa"));
+			       json_object_to_json_string(jget(prev, "accounting")),
+			       json_object_to_json_string(jget(last, "accounting")));
+		EXPECT_TRUE(jget_bool(last, "accounting_unchanged"));
+		EXPECT_EQ(jget_len(jget(prev, "memslots")), jget_len(jget(last, "memslots")));
+		for (size_t i = 0; i < jget_len(jget(prev, "memslots")); i++) {
+			struct json_object *a = jget_idx(jget(prev, "memslots"), i);
+			struct json_object *b = row_at(jget(last, "memslots"), jget_u64(a, "gpa"));
 
 			EXPECT_NE(NULL, b) TH_LOG("fault %s: 0x%" PRIx64 " gone", fault,
-						  u64(a, "gpa"));
-			EXPECT_EQ(u64(a, "size"), u64(b, "size"));
-			EXPECT_EQ(u64(a, "flags"), u64(b, "flags"));
+						  jget_u64(a, "gpa"));
+			EXPECT_EQ(jget_u64(a, "size"), jget_u64(b, "size"));
+			EXPECT_EQ(jget_u64(a, "flags"), jget_u64(b, "flags"));
 		}
-		EXPECT_FALSE(boolean(doc, "ok"));
+		EXPECT_FALSE(jget_bool(doc, "ok"));
 		json_object_put(doc);
 		cli_result_free(&r);
 	}
@@ -956,31 +920,32 @@ TEST_F(fault, verify_kernel)
 	check_kernel_verify(_metadata, clean);
 	at = step_index(clean, variant->command);
 	ASSERT_NE(SIZE_MAX, at);
-	first = u64(key(idx(key(clean, "steps"), at), "kvm"), "ioctl_first");
-	n = u64(key(idx(key(clean, "steps"), at), "kvm"), "ioctls");
-	EXPECT_EQ(n, u64(key(idx(key(clean, "steps"), at), "kernel_verify"), "traced_ioctls"));
+	first = jget_u64(jget(jget_idx(jget(clean, "steps"), at), "kvm"), "ioctl_first");
+	n = jget_u64(jget(jget_idx(jget(clean, "steps"), at), "kvm"), "ioctls");
+	EXPECT_EQ(n, jget_u64(jget(jget_idx(jget(clean, "steps"), at), "kernel_verify"),
+			      "traced_ioctls"));
 	json_object_put(clean);
 
 	snprintf(fault, sizeof(fault), "%" PRIu64 ":ENOMEM", first);
 	doc = run_scn(_metadata, self->path, variant->args, fault, "--verify", &r);
 	EXPECT_EQ(1, r.status);
 	ASSERT_NE(NULL, doc) TH_LOG("%.300s", r.out);
-	EXPECT_EQ(at + 1, len_of(key(doc, "steps")));
-	last = idx(key(doc, "steps"), len_of(key(doc, "steps")) - 1);
-	EXPECT_STREQ(variant->command, str(last, "command"));
-	EXPECT_FALSE(boolean(last, "step_ok"));
-	EXPECT_EQ(ENOMEM, u64(key(last, "kvm_error"), "errno"));
-	kv = key(last, "kernel_verify");
+	EXPECT_EQ(at + 1, jget_len(jget(doc, "steps")));
+	last = jget_idx(jget(doc, "steps"), jget_len(jget(doc, "steps")) - 1);
+	EXPECT_STREQ(variant->command, jget_str(last, "command"));
+	EXPECT_FALSE(jget_bool(last, "step_ok"));
+	EXPECT_EQ(ENOMEM, jget_u64(jget(last, "kvm_error"), "errno"));
+	kv = jget(last, "kernel_verify");
 	ASSERT_NE(NULL, kv);
-	EXPECT_TRUE(boolean(kv, "ok")) TH_LOG("%s", json_object_to_json_string(kv));
+	EXPECT_TRUE(jget_bool(kv, "ok")) TH_LOG("%s", json_object_to_json_string(kv));
 	/* the injected fault stopped the step at its first ioctl, before the kernel */
-	EXPECT_EQ(1, u64(kv, "injected_faults"));
-	EXPECT_EQ(u64(key(last, "kvm"), "ioctls") - 1, u64(kv, "traced_ioctls"));
-	EXPECT_EQ(u64(kv, "issued_ioctls"), u64(kv, "traced_ioctls"));
-	EXPECT_EQ(0, u64(kv, "traced_failures"));
-	EXPECT_EQ(NULL, key(kv, "traced_errno"));
+	EXPECT_EQ(1, jget_u64(kv, "injected_faults"));
+	EXPECT_EQ(jget_u64(jget(last, "kvm"), "ioctls") - 1, jget_u64(kv, "traced_ioctls"));
+	EXPECT_EQ(jget_u64(kv, "issued_ioctls"), jget_u64(kv, "traced_ioctls"));
+	EXPECT_EQ(0, jget_u64(kv, "traced_failures"));
+	EXPECT_EQ(NULL, jget(kv, "traced_errno"));
 	check_kernel_verify(_metadata, doc);
-	EXPECT_FALSE(boolean(doc, "ok"));
+	EXPECT_FALSE(jget_bool(doc, "ok"));
 	json_object_put(doc);
 	cli_result_free(&r);
 }

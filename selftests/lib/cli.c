@@ -212,3 +212,42 @@ struct json_object *parse_one(const char *s)
 	json_tokener_free(tok);
 	return o;
 }
+
+struct json_object *jget(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+uint64_t jget_u64(struct json_object *o, const char *k)
+{
+	struct json_object *v = jget(o, k);
+
+	return v ? json_object_get_uint64(v) : UINT64_MAX;
+}
+
+const char *jget_str(struct json_object *o, const char *k)
+{
+	struct json_object *v = jget(o, k);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+bool jget_bool(struct json_object *o, const char *k)
+{
+	struct json_object *v = jget(o, k);
+
+	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+struct json_object *jget_idx(struct json_object *a, size_t i)
+{
+	return a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a) ?
+		       json_object_array_get_idx(a, i) : NULL;
+}
+
+size_t jget_len(struct json_object *a)
+{
+	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}

@@ -9,6 +9,8 @@
 #define MEMSLOT_SELFTESTS_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -117,5 +119,29 @@ bool has_line(const char *text, const char *line);
  * or anything but whitespace follows the document.
  */
 struct json_object *parse_one(const char *s);
+
+/*
+ * JSON lookups for reading documents (the tool's, QMP's). Each takes a
+ * NULL or mistyped @o as a missing value, so lookups chain without checks
+ * in between and a test fails on the value it compares, not on a crash.
+ */
+
+/* jget() - member @k of object @o. Return: it, or NULL if missing or null. */
+struct json_object *jget(struct json_object *o, const char *k);
+
+/* jget_u64() - member @k as a u64. Return: it, or UINT64_MAX if missing or null. */
+uint64_t jget_u64(struct json_object *o, const char *k);
+
+/* jget_str() - member @k as a string. Return: it, or NULL if missing or not a string. */
+const char *jget_str(struct json_object *o, const char *k);
+
+/* jget_bool() - member @k. Return: true if it is the boolean true. */
+bool jget_bool(struct json_object *o, const char *k);
+
+/* jget_idx() - element @i of array @a. Return: it, or NULL if @a is not an array that long. */
+struct json_object *jget_idx(struct json_object *a, size_t i);
+
+/* jget_len() - Return: the length of array @a, 0 if it is not an array. */
+size_t jget_len(struct json_object *a);
 
 #endif /* MEMSLOT_SELFTESTS_CLI_H */

@@ -217,25 +217,3 @@ int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max)
 	qsort(r, n, sizeof(*r), gpa_range_cmp);
 	return n;
 }
-
-uint64_t jget_u64(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : UINT64_MAX;
-}
-
-const char *jget_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : NULL;
-}
-
-struct json_object *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}

@@ -97,9 +97,4 @@ int gpa_range_cmp(const void *a, const void *b);
  */
 int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max);
 
-/* JSON member lookups: the value, UINT64_MAX / NULL if missing. */
-uint64_t jget_u64(struct json_object *o, const char *k);
-const char *jget_str(struct json_object *o, const char *k);
-struct json_object *jget(struct json_object *o, const char *k);
-
 #endif /* MEMSLOT_SELFTESTS_QMP_H */
