@@ -225,10 +225,15 @@ $(OUT)/selftests/test_vmm: $(OUT)/selftests/test_vmm.o $(VMM_OBJS) $(GUEST_OBJ) 
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
 
-# The BPF selftests load the skeletons themselves.
-$(OUT)/selftests/test_trace.o: $(BPF_DIR)/trace.skel.h
+# The census selftest loads its skeleton itself; the trace selftests use
+# the tool's one loader of the trace skeleton.
 $(OUT)/selftests/test_census.o: $(BPF_DIR)/census.skel.h
-$(OUT)/selftests/test_trace_qemu.o: $(BPF_DIR)/trace.skel.h
+TRACE_TESTS := test_trace test_trace_qemu
+$(TRACE_TESTS:%=$(OUT)/selftests/%.o): TEST_CFLAGS += -Itool
+$(TRACE_TESTS:%=$(OUT)/selftests/%): $(OUT)/selftests/%: $(OUT)/selftests/%.o \
+		$(OUT)/tool/trace_prog.o $(TESTLIB_OBJS) $(OUT)/libmemslot.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
 
 # QEMU 7.2 reference output lives in the specification beside the tree.
 SAMPLES ?= $(abspath ../shared/spec/samples/qemu-7.2)
@@ -269,15 +274,20 @@ $(OUT)/bench/%: bench/%.c $(OUT)/libmemslot.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib $(CFLAGS) -o $@ $< $(OUT)/libmemslot.a $(TOOL_LIBS)
 
-# The BPF bench loads the skeletons itself.
-$(OUT)/bench/bench_bpf: bench/bench_bpf.c $(BPF_DIR)/trace.skel.h $(BPF_DIR)/census.skel.h \
+# The BPF bench loads the census skeleton itself and the tracer through
+# the tool's loader. It needs KVM: without a usable /dev/kvm it runs in the
+# default guest kernel.
+$(OUT)/bench/bench_bpf: bench/bench_bpf.c $(BPF_DIR)/census.skel.h $(OUT)/tool/trace_prog.o \
 		$(OUT)/libmemslot.a 
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib -Ibpf -I$(BPF_DIR) $(CFLAGS) -o $@ $< \
-		$(OUT)/libmemslot.a $(TOOL_LIBS)
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib -Ibpf -Itool -I$(BPF_DIR) $(CFLAGS) -o $@ \
+		$< $(OUT)/tool/trace_prog.o $(OUT)/libmemslot.a $(TOOL_LIBS)
 
-bench: $(BENCH_BINS)
-	$(Q)for b in $(BENCH_BINS); do $$b || exit 1; done
+BENCH_GUEST := $(if $(filter 1,$(KVM_USABLE)),,$(OUT)/memslot-vmtest -q -k $(VMTEST_DEFAULT) --)
+
+bench: $(BENCH_BINS) $(OUT)/memslot-vmtest
+	$(Q)for b in $(filter-out %/bench_bpf,$(BENCH_BINS)); do $$b || exit 1; done
+	$(Q)$(BENCH_GUEST) $(abspath $(OUT)/bench/bench_bpf)
 
 # --- man pages -------------------------------------------------------------
 # rst2man reads the page from stdin in man/, so that includes resolve there.

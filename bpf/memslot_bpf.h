@@ -33,26 +33,59 @@ typedef uint64_t msb_u64;
 /* Address spaces the programs look at (KVM_MAX_NR_ADDRESS_SPACES <= 2). */
 #define MS_BPF_MAX_AS			2
 
+/*
+ * Where a trace event was seen (struct ms_trace_event.source), most precise
+ * first: KVM's kvm_set_memslot() (the change KVM classified, the old slot),
+ * its caller __kvm_set_memory_region() / kvm_set_memory_region() (every
+ * request that reaches KVM, internal slots included), or the ioctl at the
+ * syscall boundary (user requests only).
+ */
+enum ms_trace_source {
+	MS_TRACE_SYSCALL = 0,
+	MS_TRACE_REGION = 1,
+	MS_TRACE_MEMSLOT = 2,
+};
+
+/* enum kvm_mr_change as KVM numbers it; MS_TRACE_CHANGE_UNSEEN otherwise. */
+#define MS_TRACE_CHANGE_UNSEEN		(-1)
+
+/*
+ * x86's KVM_USER_MEM_SLOTS: ids from here up are KVM's own slots (APIC
+ * access page, identity map, TSS), which no ioctl can name.
+ */
+#define MS_BPF_USER_MEM_SLOTS		32764
+
 /**
- * struct ms_trace_event - one finished memslot ioctl (bpf/trace.bpf.c)
- * @time_ns: CLOCK_MONOTONIC (bpf_ktime_get_ns()) at syscall exit
- * @latency_ns: exit minus entry time
- * @vm: the VM's struct kvm address (file->private_data), a VM identity
+ * struct ms_trace_event - one finished memslot update (bpf/trace.bpf.c)
+ * @time_ns: CLOCK_MONOTONIC (bpf_ktime_get_ns()) at return
+ * @latency_ns: return minus entry time, in the probed function or syscall
+ * @vm: the VM's struct kvm address, a VM identity
  * @pid: thread group id
  * @tid: thread id
  * @comm: task name
- * @ioctl: MS_BPF_SET_REGION or MS_BPF_SET_REGION2
- * @fd: the VM file descriptor
- * @slot: the ioctl's slot field (id | as_id << 16, rule 10.2)
- * @flags: KVM_MEM_* flags as passed
- * @gpa: guest_phys_addr
+ * @ioctl: MS_BPF_SET_REGION or MS_BPF_SET_REGION2 (syscall source), else 0
+ * @fd: the VM file descriptor (syscall source), else -1
+ * @slot: slot id | as_id << 16 (rule 10.2)
+ * @flags: KVM_MEM_* flags of the new slot (of the old one for a delete)
+ * @gpa: guest_phys_addr (of the old slot for a delete at MS_TRACE_MEMSLOT)
  * @size: memory_size (0: delete)
  * @hva: userspace_addr
- * @ret: syscall return, 0 or -errno
+ * @ret: return value, 0 or -errno
  * @copy_err: non-zero if the argument could not be read at entry
  * @generation: kvm->memslots[as]->generation after the call (0 if the VM
  *	or the address space could not be read)
  * @nr_memslot_pages: kvm->nr_memslot_pages after the call
+ * @source: enum ms_trace_source
+ * @change: enum kvm_mr_change at MS_TRACE_MEMSLOT, else MS_TRACE_CHANGE_UNSEEN
+ * @has_old: @old_* hold the slot before the change (MS_TRACE_MEMSLOT,
+ *	delete, move and flags changes)
+ * @old_flags: its flags
+ * @old_gpa: its guest-physical address
+ * @old_size: its size
+ * @old_hva: its userspace_addr
+ * @vcpu_entries: guest entries of this VM's vCPUs so far (kvm_entry), 0
+ *	unless the vCPU probes are loaded
+ * @vcpu_exits: guest exits likewise (kvm_exit)
  */
 struct ms_trace_event {
 	msb_u64 time_ns;
@@ -72,6 +105,15 @@ struct ms_trace_event {
 	msb_s32 copy_err;
 	msb_u64 generation;
 	msb_u64 nr_memslot_pages;
+	msb_u32 source;
+	msb_s32 change;
+	msb_u32 has_old;
+	msb_u32 old_flags;
+	msb_u64 old_gpa;
+	msb_u64 old_size;
+	msb_u64 old_hva;
+	msb_u64 vcpu_entries;
+	msb_u64 vcpu_exits;
 };
 
 /* Record kinds of the census ring buffer (bpf/census.bpf.c). */

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * memslot trace: KVM_SET_USER_MEMORY_REGION(2) ioctls seen at the syscall
- * boundary. kvm_set_memory_region() cannot be hooked on kernels without
- * kprobes or a function tracer, so the programs sit on sys_enter/sys_exit
- * (tp_btf, or raw_tp where BTF-enabled tracepoints are missing; the loader
- * picks one pair with bpf_program__set_autoload()).
+ * memslot trace: memslot updates of KVM VMs, seen at one of three depths
+ * (enum ms_trace_source); the loader (tool/trace_prog.c) loads one pair of
+ * programs with bpf_program__set_autoload():
  *
- * At entry the user argument is copied into a per-thread map together with
- * the VM (the struct kvm behind the fd, read through files->fdt); at exit
- * one struct ms_trace_event goes to the ring buffer with the return value
- * and the VM's generation afterwards (kvm-memslots.md 10).
+ *  - fentry/fexit or kprobe/kretprobe on kvm_set_memslot(kvm, old, new,
+ *    change): the change KVM classified and the slot before it;
+ *  - the same on __kvm_set_memory_region() or kvm_set_memory_region()
+ *    (kvm, mem) (the loader sets the target): every request that reaches
+ *    KVM, user and internal slots;
+ *  - tp_btf or raw_tp on sys_enter/sys_exit: KVM_SET_USER_MEMORY_REGION(2)
+ *    ioctls, where the kernel has neither kprobes nor a function tracer.
+ *    The VM is the struct kvm behind the fd, read through files->fdt.
+ *
+ * At entry the arguments go into a per-thread map; at return one struct
+ * ms_trace_event goes to the ring buffer with the return value and the
+ * VM's generation afterwards (kvm-memslots.md 10). Optional programs on
+ * the kvm_entry/kvm_exit tracepoints count guest entries and exits per VM
+ * for memslot trace --gaps.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +36,19 @@ struct pending {
 	struct ms_trace_event ev;
 	__u64 start_ns;
 };
+
+struct vcpu_count {
+	__u64 entries;
+	__u64 exits;
+};
+
+/* Guest entries and exits per VM (struct kvm address), with --gaps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vcpu_count);
+} vcpus SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -72,40 +93,110 @@ static __always_inline __u64 vm_of_fd(int fd)
 	return (__u64)BPF_CORE_READ(f, private_data);
 }
 
-static __always_inline int on_enter(struct pt_regs *regs, long id)
+/* Start an event of the current thread; false if it is filtered out. */
+static __always_inline bool begin(struct pending *p, __u64 vm, enum ms_trace_source src)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 tgid = pid_tgid >> 32;
+
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	if (targ_vm && vm != targ_vm)
+		return false;
+	p->start_ns = bpf_ktime_get_ns();
+	p->ev.pid = tgid;
+	p->ev.tid = (__u32)pid_tgid;
+	p->ev.vm = vm;
+	p->ev.fd = -1;
+	p->ev.source = src;
+	p->ev.change = MS_TRACE_CHANGE_UNSEEN;
+	bpf_get_current_comm(p->ev.comm, sizeof(p->ev.comm));
+	return true;
+}
+
+static __always_inline void set_region(struct pending *p, const struct region_arg *a)
+{
+	p->ev.slot = a->slot;
+	p->ev.flags = a->flags;
+	p->ev.gpa = a->gpa;
+	p->ev.size = a->size;
+	p->ev.hva = a->hva;
+}
+
+static __always_inline void save(struct pending *p)
+{
+	__u32 tid = p->ev.tid;
+
+	bpf_map_update_elem(&pending, &tid, p, BPF_ANY);
+}
+
+static __always_inline int on_enter(struct pt_regs *regs, long id)
+{
 	struct pending p = {};
 	struct region_arg a;
 	unsigned int cmd;
+	int fd;
 
 	if (id != MS_BPF_NR_IOCTL)
 		return 0;
 	cmd = (unsigned int)BPF_CORE_READ(regs, si);
 	if (cmd != MS_BPF_SET_REGION && cmd != MS_BPF_SET_REGION2)
 		return 0;
-	if (targ_tgid && tgid != targ_tgid)
+	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
 		return 0;
-
-	p.start_ns = bpf_ktime_get_ns();
-	p.ev.pid = tgid;
-	p.ev.tid = tid;
+	fd = (int)BPF_CORE_READ(regs, di);
+	if (!begin(&p, vm_of_fd(fd), MS_TRACE_SYSCALL))
+		return 0;
 	p.ev.ioctl = cmd;
-	p.ev.fd = (int)BPF_CORE_READ(regs, di);
-	bpf_get_current_comm(p.ev.comm, sizeof(p.ev.comm));
+	p.ev.fd = fd;
 	p.ev.copy_err = bpf_probe_read_user(&a, sizeof(a), (void *)BPF_CORE_READ(regs, dx));
-	if (!p.ev.copy_err) {
-		p.ev.slot = a.slot;
-		p.ev.flags = a.flags;
-		p.ev.gpa = a.gpa;
-		p.ev.size = a.size;
-		p.ev.hva = a.hva;
-	}
-	p.ev.vm = vm_of_fd(p.ev.fd);
-	if (targ_vm && p.ev.vm != targ_vm)
+	if (!p.ev.copy_err)
+		set_region(&p, &a);
+	save(&p);
+	return 0;
+}
+
+/* (kvm, mem): __kvm_set_memory_region() and kvm_set_memory_region(). */
+static __always_inline int region_enter(struct kvm *kvm, const void *mem)
+{
+	struct pending p = {};
+	struct region_arg a;
+
+	if (!begin(&p, (__u64)kvm, MS_TRACE_REGION))
 		return 0;
-	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+	p.ev.copy_err = bpf_probe_read_kernel(&a, sizeof(a), mem);
+	if (!p.ev.copy_err)
+		set_region(&p, &a);
+	save(&p);
+	return 0;
+}
+
+/* kvm_set_memslot(kvm, old, new, change): old is NULL for a create, new for a delete. */
+static __always_inline int memslot_enter(struct kvm *kvm, struct kvm_memory_slot *old,
+					 struct kvm_memory_slot *new, int change)
+{
+	struct kvm_memory_slot *s = new ? new : old;
+	struct pending p = {};
+	__u32 as = 0;
+
+	if (!s || !begin(&p, (__u64)kvm, MS_TRACE_MEMSLOT))
+		return 0;
+	if (bpf_core_field_exists(s->as_id))
+		as = BPF_CORE_READ(s, as_id);
+	p.ev.slot = (__u16)BPF_CORE_READ(s, id) | as << 16;
+	p.ev.change = change;
+	p.ev.gpa = BPF_CORE_READ(s, base_gfn) << 12;
+	p.ev.size = new ? BPF_CORE_READ(new, npages) << 12 : 0;
+	p.ev.flags = BPF_CORE_READ(s, flags);
+	p.ev.hva = BPF_CORE_READ(s, userspace_addr);
+	if (old) {
+		p.ev.has_old = 1;
+		p.ev.old_gpa = BPF_CORE_READ(old, base_gfn) << 12;
+		p.ev.old_size = BPF_CORE_READ(old, npages) << 12;
+		p.ev.old_flags = BPF_CORE_READ(old, flags);
+		p.ev.old_hva = BPF_CORE_READ(old, userspace_addr);
+	}
+	save(&p);
 	return 0;
 }
 
@@ -113,8 +204,10 @@ static __always_inline int on_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ms_trace_event *e;
+	struct vcpu_count *vc;
 	struct pending *p;
 	struct kvm *kvm;
+	__u64 vm;
 
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
@@ -139,6 +232,13 @@ static __always_inline int on_exit(long ret)
 		    !bpf_core_read(&slots, sizeof(slots), &kvm->memslots[as]) && slots)
 			e->generation = BPF_CORE_READ(slots, generation);
 		e->nr_memslot_pages = BPF_CORE_READ(kvm, nr_memslot_pages);
+		/* a key on the stack: 6.1 takes no ring buffer memory as a key */
+		vm = e->vm;
+		vc = bpf_map_lookup_elem(&vcpus, &vm);
+		if (vc) {
+			e->vcpu_entries = vc->entries;
+			e->vcpu_exits = vc->exits;
+		}
 	}
 	bpf_map_delete_elem(&pending, &tid);
 	/* The reader polls with a timeout: no wakeup per event. */
@@ -168,4 +268,84 @@ SEC("raw_tp/sys_exit")
 int BPF_PROG(exit_raw, struct pt_regs *regs, long ret)
 {
 	return on_exit(ret);
+}
+
+SEC("fentry/kvm_set_memslot")
+int BPF_PROG(memslot_fentry, struct kvm *kvm, struct kvm_memory_slot *old,
+	     struct kvm_memory_slot *new, int change)
+{
+	return memslot_enter(kvm, old, new, change);
+}
+
+SEC("fexit/kvm_set_memslot")
+int BPF_PROG(memslot_fexit, struct kvm *kvm, struct kvm_memory_slot *old,
+	     struct kvm_memory_slot *new, int change, int ret)
+{
+	return on_exit(ret);
+}
+
+SEC("kprobe")
+int BPF_KPROBE(memslot_kprobe, struct kvm *kvm, struct kvm_memory_slot *old,
+	       struct kvm_memory_slot *new, int change)
+{
+	return memslot_enter(kvm, old, new, change);
+}
+
+/* The target is set by the loader: __kvm_set_memory_region or kvm_set_memory_region. */
+SEC("fentry")
+int BPF_PROG(region_fentry, struct kvm *kvm, const void *mem)
+{
+	return region_enter(kvm, mem);
+}
+
+SEC("fexit")
+int BPF_PROG(region_fexit, struct kvm *kvm, const void *mem, int ret)
+{
+	return on_exit(ret);
+}
+
+SEC("kprobe")
+int BPF_KPROBE(region_kprobe, struct kvm *kvm, const void *mem)
+{
+	return region_enter(kvm, mem);
+}
+
+SEC("kretprobe")
+int BPF_KRETPROBE(func_kretprobe, long ret)
+{
+	return on_exit(ret);
+}
+
+static __always_inline int count_vcpu(struct kvm_vcpu *vcpu, bool entry)
+{
+	__u64 kvm = (__u64)BPF_CORE_READ(vcpu, kvm);
+	struct vcpu_count zero = {}, *vc;
+
+	if (targ_vm && kvm != targ_vm)
+		return 0;
+	vc = bpf_map_lookup_elem(&vcpus, &kvm);
+	if (!vc) {
+		bpf_map_update_elem(&vcpus, &kvm, &zero, BPF_NOEXIST);
+		vc = bpf_map_lookup_elem(&vcpus, &kvm);
+		if (!vc)
+			return 0;
+	}
+	if (entry)
+		__sync_fetch_and_add(&vc->entries, 1);
+	else
+		__sync_fetch_and_add(&vc->exits, 1);
+	return 0;
+}
+
+/* Both tracepoints pass the vCPU first (6.1: kvm_entry(vcpu), 6.12: (vcpu, bool)). */
+SEC("raw_tp/kvm_entry")
+int BPF_PROG(vcpu_entry, struct kvm_vcpu *vcpu)
+{
+	return count_vcpu(vcpu, true);
+}
+
+SEC("raw_tp/kvm_exit")
+int BPF_PROG(vcpu_exit, struct kvm_vcpu *vcpu)
+{
+	return count_vcpu(vcpu, false);
 }

@@ -2,10 +2,12 @@
 /*
  * The tracer and the census against QEMU itself: Debian's
  * qemu-system-x86_64 is started (-machine pc,accel=kvm, -m 256 with DIMM
- * slots, -nodefaults, -display none, -S, QMP), the trace skeleton is
+ * slots, -nodefaults, -display none, -S, QMP), the tracer (trace_prog.h) is
  * loaded in-process and filtered on QEMU's pid once QMP answers, and DIMMs
  * are hot-plugged over QMP (object-add memory-backend-ram + device_add
- * pc-dimm). Checked:
+ * pc-dimm). The tracer attaches at the most precise point the kernel has
+ * (kvm_set_memslot() in the test kernels) or, in one variant, at the
+ * syscall. Checked:
  *   - the trace holds exactly one successful create per DIMM in address
  *     space 0, at the address query-memory-devices reports and of the
  *     DIMM's size; the only other memslot ioctls allowed are the same
@@ -38,7 +40,7 @@
 #include "harness.h"
 
 #include "memslot_bpf.h"
-#include "trace.skel.h"
+#include "trace_prog.h"
 
 #define MAX_RANGES	256
 #define MAX_EV		256
@@ -49,38 +51,26 @@ struct events {
 	int dropped;		/* more than MAX_EV */
 };
 
-static int on_event(void *ctx, void *data, size_t len)
+static int on_event(const struct ms_trace_event *ev, void *opaque)
 {
-	struct events *e = ctx;
+	struct events *e = opaque;
 
-	if (len < sizeof(struct ms_trace_event))
-		return 0;
 	if (e->nr < MAX_EV)
-		memcpy(&e->ev[e->nr++], data, sizeof(struct ms_trace_event));
+		memcpy(&e->ev[e->nr++], ev, sizeof(*ev));
 	else
 		e->dropped++;
 	return 0;
 }
 
-static bool btf_tracepoints(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool ok = btf && btf__find_by_name_kind(btf, "btf_trace_sys_enter", BTF_KIND_TYPEDEF) > 0 &&
-		  btf__find_by_name_kind(btf, "btf_trace_sys_exit", BTF_KIND_TYPEDEF) > 0;
-
-	btf__free(btf);
-	return ok;
-}
-
 FIXTURE(trace_qemu) {
 	struct qemu qm;
-	struct trace_bpf *skel;
-	struct ring_buffer *rb;
+	struct trace_prog *tp;
 	struct events got;
 };
 
 FIXTURE_VARIANT(trace_qemu) {
 	const char *hot[8];	/* object_add / device_add lines in pairs, NULL-terminated */
+	const char *attach;	/* NULL: the most precise point */
 };
 
 FIXTURE_VARIANT_ADD(trace_qemu, two_dimms) {
@@ -97,6 +87,7 @@ FIXTURE_VARIANT_ADD(trace_qemu, three_dimms_addr) {
 		 "device_add pc-dimm,id=hd2,memdev=h2,addr=0x180000000",
 		 "object_add memory-backend-ram,id=h3,size=2M",
 		 "device_add pc-dimm,id=hd3,memdev=h3" },
+	.attach = "syscall",
 };
 
 FIXTURE_SETUP(trace_qemu)
@@ -104,8 +95,7 @@ FIXTURE_SETUP(trace_qemu)
 	const char *why;
 
 	qemu_init(&self->qm);
-	self->skel = NULL;
-	self->rb = NULL;
+	self->tp = NULL;
 	why = qemu_unusable();
 	if (why)
 		SKIP(return, "%s", why);
@@ -114,8 +104,7 @@ FIXTURE_SETUP(trace_qemu)
 
 FIXTURE_TEARDOWN(trace_qemu)
 {
-	ring_buffer__free(self->rb);
-	trace_bpf__destroy(self->skel);
+	trace_prog_close(self->tp);
 	qemu_stop(&self->qm);
 }
 
@@ -128,10 +117,9 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	struct cli_result r;
 	const char *why;
 	char *out, *flat;
-	uint64_t lost = 0;
-	uint32_t zero = 0;
 	int matched[4] = { 0 }, matched_as1[4] = { 0 };
-	bool tp;
+	int source, e_err;
+	char tp_why[512];
 
 	if (geteuid())
 		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
@@ -147,27 +135,23 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	json_object_put(ret);
 
 	/* The tracer, on QEMU only. */
-	self->skel = trace_bpf__open();
-	ASSERT_NE(NULL, self->skel);
-	self->skel->rodata->targ_tgid = (uint32_t)self->qm.pid;
-	tp = btf_tracepoints();
-	bpf_program__set_autoload(self->skel->progs.enter_btf, tp);
-	bpf_program__set_autoload(self->skel->progs.exit_btf, tp);
-	bpf_program__set_autoload(self->skel->progs.enter_raw, !tp);
-	bpf_program__set_autoload(self->skel->progs.exit_raw, !tp);
-	TH_LOG("attach path: %s", tp ? "tp_btf" : "raw_tp");
-	ASSERT_EQ(0, trace_bpf__load(self->skel));
-	ASSERT_EQ(0, trace_bpf__attach(self->skel));
-	self->rb = ring_buffer__new(bpf_map__fd(self->skel->maps.events), on_event, &self->got,
-				    NULL);
-	ASSERT_NE(NULL, self->rb);
+	self->tp = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)self->qm.pid,
+							    .attach = variant->attach,
+							    .fn = on_event, .opaque = &self->got },
+				   &e_err, tp_why, sizeof(tp_why));
+	ASSERT_NE(NULL, self->tp) TH_LOG("%s", tp_why);
+	source = trace_prog_source(self->tp);
+	TH_LOG("attach: %s", trace_prog_attach(self->tp));
+	/* where the kernel has a function probe, the tracer sits on KVM itself */
+	if (!variant->attach && !access("/sys/bus/event_source/devices/kprobe/type", F_OK))
+		EXPECT_EQ(MS_TRACE_MEMSLOT, source);
 
 	for (int i = 0; variant->hot[i]; i++) {
 		ret = qmp_plug(&self->qm.q, variant->hot[i], err, sizeof(err));
 		ASSERT_NE(NULL, ret) TH_LOG("%s: %s", variant->hot[i], err);
 		json_object_put(ret);
 		/* device_add returns after the KVM listener ran: drain now */
-		ASSERT_LE(0, ring_buffer__consume(self->rb));
+		ASSERT_EQ(0, trace_prog_drain(self->tp));
 	}
 
 	devs = qmp_call(&self->qm.q, "query-memory-devices", NULL, err, sizeof(err));
@@ -188,9 +172,8 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 	ASSERT_LT(0, nq);
 
 	/* The trace: one successful create per DIMM, nothing else. */
-	ASSERT_LE(0, ring_buffer__consume(self->rb));
-	EXPECT_EQ(0, bpf_map_lookup_elem(bpf_map__fd(self->skel->maps.lost), &zero, &lost));
-	EXPECT_EQ(0, lost);
+	ASSERT_EQ(0, trace_prog_drain(self->tp));
+	EXPECT_EQ(0, trace_prog_lost(self->tp));
 	EXPECT_EQ(0, self->got.dropped);
 	for (int i = 0; i < self->got.nr; i++) {
 		const struct ms_trace_event *e = &self->got.ev[i];
@@ -202,6 +185,10 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 		EXPECT_EQ((uint32_t)self->qm.pid, e->pid);
 		EXPECT_EQ(0, e->ret);
 		EXPECT_EQ(0, e->copy_err);
+		EXPECT_EQ((uint32_t)source, e->source);
+		EXPECT_LT(0, e->latency_ns);
+		/* KVM's own classification where the point sees it */
+		EXPECT_EQ(source == MS_TRACE_MEMSLOT ? 0 : MS_TRACE_CHANGE_UNSEEN, e->change);
 		for (int d = 0; d < nd; d++) {
 			if (e->gpa != dimm[d].gpa || e->size != dimm[d].size || e->ret)
 				continue;
@@ -220,6 +207,7 @@ TEST_F_TIMEOUT(trace_qemu, hotplug, 120)
 						    matched_as1[d]);
 		EXPECT_EQ(matched_as1[0], matched_as1[d]);
 	}
+	EXPECT_LT(0, self->got.nr);
 
 	/* The census of QEMU = its KVM-marked ranges of AS "memory". */
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)self->qm.pid);

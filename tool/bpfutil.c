@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * memslot: what the BPF commands share: privileges, libbpf messages and
- * kernel probes made before a skeleton is loaded (STYLE.md "BPF").
+ * memslot: what the BPF commands share: privileges and libbpf messages
+ * (STYLE.md "BPF"); the probes of attach points live in the loaders.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,8 +10,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 
@@ -70,65 +68,4 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 void bpf_setup_libbpf(void)
 {
 	libbpf_set_print(debug_output ? libbpf_print : NULL);
-}
-
-bool bpf_have_btf_tracepoints(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool ok;
-
-	if (!btf)
-		return false;
-	ok = btf__find_by_name_kind(btf, "btf_trace_sys_enter", BTF_KIND_TYPEDEF) > 0 &&
-	     btf__find_by_name_kind(btf, "btf_trace_sys_exit", BTF_KIND_TYPEDEF) > 0;
-	btf__free(btf);
-	return ok;
-}
-
-/*
- * Can an fexit program attach to kvm_set_memory_region()? Load and attach
- * an empty one ("return 0") and drop it at once; the kallsyms names of
- * ftrace say nothing about whether direct calls work.
- */
-static bool fexit_works(void)
-{
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_TRACE_FEXIT);
-	struct btf *btf = btf__load_vmlinux_btf();
-	int id, prog, link;
-
-	if (!btf)
-		return false;
-	id = btf__find_by_name_kind(btf, "kvm_set_memory_region", BTF_KIND_FUNC);
-	btf__free(btf);
-	if (id <= 0)
-		return false;
-	o.attach_btf_id = id;
-	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &o);
-	if (prog < 0)
-		return false;
-	link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, NULL);
-	close(prog);
-	if (link < 0)
-		return false;
-	close(link);
-	return true;
-}
-
-const char *bpf_kvm_hooks_note(void)
-{
-	bool kprobe = !access("/sys/bus/event_source/devices/kprobe/type", F_OK);
-	bool fexit = fexit_works();
-
-	if (kprobe && fexit)
-		return "kprobe and fexit on kvm_set_memory_region work but are not used";
-	if (kprobe)
-		return "fexit on kvm_set_memory_region does not attach";
-	if (fexit)
-		return "kprobe on kvm_set_memory_region unavailable (no CONFIG_KPROBES)";
-	return "kprobe/fexit on kvm_set_memory_region unavailable "
-	       "(no CONFIG_KPROBES, fexit does not attach)";
 }

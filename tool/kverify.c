@@ -169,7 +169,8 @@ int kverify_start(struct run *r)
 	bpf_setup_libbpf();
 	r->vm_fd = ms_kvm__vm_fd(r->kvm);
 	r->ts = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)getpid(),
-							   .fn = on_trace, .opaque = r }, &err);
+							   .attach = "syscall", .fn = on_trace,
+							   .opaque = r }, &err, NULL, 0);
 	if (r->ts) {
 		r->attach = trace_prog_attach(r->ts);
 		r->cs = census_prog_open((uint32_t)getpid(), &err);

@@ -266,21 +266,6 @@ const char *bpf_missing_privileges(void);
  */
 void bpf_setup_libbpf(void);
 
-/**
- * bpf_have_btf_tracepoints() - does the kernel BTF describe the raw
- *	syscall tracepoints (btf_trace_sys_enter), so tp_btf programs load?
- *
- * Return: true or false.
- */
-bool bpf_have_btf_tracepoints(void);
-
-/**
- * bpf_kvm_hooks_note() - why kvm_set_memory_region() is not hooked
- *
- * Return: static text naming whether kprobes and fexit exist here.
- */
-const char *bpf_kvm_hooks_note(void);
-
 /*
  * Embedded default topology (topology.c): a QEMU 7.2 "pc" machine with
  * 4 GiB RAM (split around the PCI hole), a few MMIO and port-I/O devices,

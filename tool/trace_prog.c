@@ -1,24 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The loader of bpf/trace.bpf.c (trace_prog.h): the only code that opens
- * its skeleton.
+ * its skeleton. It chooses the attach point by trying them, most precise
+ * first, after cheap checks (BTF, kallsyms, the kprobe PMU) that skip the
+ * ones the kernel cannot have; the first that loads and attaches wins.
  */
 #include <errno.h>
-#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "tool.h"
 #include "memslot_bpf.h"
 #include "trace.skel.h"
 #include "trace_prog.h"
 
+#ifndef ENOTSUPP
+#define ENOTSUPP	524	/* the kernel's, for an unsupported trampoline */
+#endif
+
+enum mech { M_FENTRY, M_KPROBE, M_SYSCALL, M_NR };
+static const char *const mech_names[M_NR] = { "fentry", "kprobe", "syscall" };
+
+/* Functions, most precise first (trace.bpf.c says what each one sees). */
+static const char *const funcs[] = {
+	"kvm_set_memslot", "__kvm_set_memory_region", "kvm_set_memory_region",
+};
+#define NR_FUNCS	(sizeof(funcs) / sizeof(funcs[0]))
+
 struct trace_prog {
 	struct trace_bpf *skel;
 	struct ring_buffer *rb;
-	const char *attach;
+	char attach[96];
+	int source;
 	int (*fn)(const struct ms_trace_event *e, void *opaque);
 	void *opaque;
 };
@@ -32,41 +51,258 @@ static int on_event(void *ctx, void *data, size_t len)
 	return tp->fn(data, tp->opaque);
 }
 
-struct trace_prog *trace_prog_open(const struct trace_prog_opts *o, int *err)
+static void add_why(char *why, size_t len, const char *fmt, ...)
+{
+	size_t n = why ? strlen(why) : 0;
+	va_list ap;
+
+	if (!why || n + 3 >= len)
+		return;
+	if (n)
+		n += (size_t)snprintf(why + n, len - n, "; ");
+	va_start(ap, fmt);
+	vsnprintf(why + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+static const char *err_text(int err)
+{
+	if (err == -ENOTSUPP)
+		return "not supported by this kernel";
+	return strerror(-err);
+}
+
+static int split_attach(const char *attach, enum mech *m, const char **fn)
+{
+	size_t n = strcspn(attach, "/");
+
+	*fn = attach[n] ? attach + n + 1 : NULL;
+	for (int i = 0; i < M_NR; i++) {
+		if (strlen(mech_names[i]) != n || strncmp(attach, mech_names[i], n))
+			continue;
+		*m = (enum mech)i;
+		if (!*fn)
+			return 0;
+		if (*m == M_SYSCALL)
+			return -EINVAL;
+		for (size_t f = 0; f < NR_FUNCS; f++)
+			if (!strcmp(*fn, funcs[f]))
+				return 0;
+		return -EINVAL;
+	}
+	return -EINVAL;
+}
+
+bool trace_prog_attach_valid(const char *attach)
+{
+	const char *fn;
+	enum mech m;
+
+	return !split_attach(attach, &m, &fn);
+}
+
+/* Where the BTF describes @fn: "vmlinux", "kvm module", or NULL. */
+static const char *btf_has(const char *fn)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf(), *kvm = NULL;
+	const char *where = NULL;
+
+	if (!vmlinux)
+		return NULL;
+	if (btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC) > 0) {
+		where = "vmlinux";
+	} else {
+		kvm = btf__load_module_btf("kvm", vmlinux);
+		if (kvm && btf__find_by_name_kind(kvm, fn, BTF_KIND_FUNC) > 0)
+			where = "kvm module";
+	}
+	btf__free(kvm);
+	btf__free(vmlinux);
+	return where;
+}
+
+static bool kallsyms_has(const char *fn)
+{
+	FILE *f = fopen("/proc/kallsyms", "re");
+	char line[256], name[128], type;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*x %c %127s", &type, name) == 2 &&
+			(type == 't' || type == 'T') && !strcmp(name, fn);
+	fclose(f);
+	return found;
+}
+
+static bool btf_tracepoints(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!btf)
+		return false;
+	ok = btf__find_by_name_kind(btf, "btf_trace_sys_enter", BTF_KIND_TYPEDEF) > 0 &&
+	     btf__find_by_name_kind(btf, "btf_trace_sys_exit", BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return ok;
+}
+
+/* Open the skeleton with only the programs of (@m, @fn) to be loaded. */
+static struct trace_bpf *skel_open(const struct trace_prog_opts *o, enum mech m,
+				   const char *fn, bool btf_tp)
+{
+	struct trace_bpf *s = trace_bpf__open();
+	bool memslot = fn && !strcmp(fn, funcs[0]);
+	struct bpf_program *p;
+	int err = 0;
+
+	if (!s)
+		return NULL;
+	s->rodata->targ_tgid = o->tgid;
+	s->rodata->targ_vm = o->vm;
+	bpf_object__for_each_program(p, s->obj)
+		bpf_program__set_autoload(p, false);
+	bpf_program__set_autoload(s->progs.vcpu_entry, o->vcpus);
+	bpf_program__set_autoload(s->progs.vcpu_exit, o->vcpus);
+	switch (m) {
+	case M_FENTRY:
+		if (memslot) {
+			bpf_program__set_autoload(s->progs.memslot_fentry, true);
+			bpf_program__set_autoload(s->progs.memslot_fexit, true);
+		} else {
+			bpf_program__set_autoload(s->progs.region_fentry, true);
+			bpf_program__set_autoload(s->progs.region_fexit, true);
+			err = bpf_program__set_attach_target(s->progs.region_fentry, 0, fn) ?:
+			      bpf_program__set_attach_target(s->progs.region_fexit, 0, fn);
+		}
+		break;
+	case M_KPROBE:
+		bpf_program__set_autoload(memslot ? s->progs.memslot_kprobe :
+					  s->progs.region_kprobe, true);
+		bpf_program__set_autoload(s->progs.func_kretprobe, true);
+		break;
+	default:
+		bpf_program__set_autoload(btf_tp ? s->progs.enter_btf : s->progs.enter_raw, true);
+		bpf_program__set_autoload(btf_tp ? s->progs.exit_btf : s->progs.exit_raw, true);
+	}
+	if (err) {
+		trace_bpf__destroy(s);
+		errno = -err;
+		return NULL;
+	}
+	return s;
+}
+
+static int try_attach(struct trace_prog *tp, const struct trace_prog_opts *o, enum mech m,
+		      const char *fn, bool btf_tp)
+{
+	struct trace_bpf *s = skel_open(o, m, fn, btf_tp);
+	struct bpf_link *in, *out;
+	int err;
+
+	if (!s)
+		return -errno;
+	err = trace_bpf__load(s) ?: trace_bpf__attach(s);
+	if (!err && m == M_KPROBE) {
+		struct bpf_program *p = !strcmp(fn, funcs[0]) ? s->progs.memslot_kprobe :
+				       s->progs.region_kprobe;
+
+		in = bpf_program__attach_kprobe(p, false, fn);
+		err = libbpf_get_error(in);
+		if (!err) {
+			out = bpf_program__attach_kprobe(s->progs.func_kretprobe, true, fn);
+			err = libbpf_get_error(out);
+			if (err)
+				bpf_link__destroy(in);
+			else if (p == s->progs.memslot_kprobe)
+				s->links.memslot_kprobe = in;
+			else
+				s->links.region_kprobe = in;
+			if (!err)
+				s->links.func_kretprobe = out;
+		}
+	}
+	if (err) {
+		trace_bpf__destroy(s);
+		return err;
+	}
+	tp->skel = s;
+	return 0;
+}
+
+struct trace_prog *trace_prog_open(const struct trace_prog_opts *o, int *err, char *why,
+				   size_t why_len)
 {
 	struct trace_prog *tp = calloc(1, sizeof(*tp));
-	bool btf_tp;
+	const char *only_fn = NULL, *where;
+	enum mech only = M_NR;
 
+	if (why && why_len)
+		why[0] = 0;
 	if (!tp) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	tp->fn = o->fn;
 	tp->opaque = o->opaque;
-	tp->skel = trace_bpf__open();
-	if (!tp->skel) {
-		*err = -errno;
+	if (o->attach && split_attach(o->attach, &only, &only_fn)) {
+		*err = -EINVAL;
 		goto fail;
 	}
-	tp->skel->rodata->targ_tgid = o->tgid;
-	tp->skel->rodata->targ_vm = o->vm;
-	/* Probe: tp_btf needs the tracepoints in the kernel BTF; else raw_tp. */
-	btf_tp = bpf_have_btf_tracepoints();
-	bpf_program__set_autoload(tp->skel->progs.enter_btf, btf_tp);
-	bpf_program__set_autoload(tp->skel->progs.exit_btf, btf_tp);
-	bpf_program__set_autoload(tp->skel->progs.enter_raw, !btf_tp);
-	bpf_program__set_autoload(tp->skel->progs.exit_raw, !btf_tp);
-	tp->attach = btf_tp ? "tp_btf/sys_enter + sys_exit" : "raw_tp/sys_enter + sys_exit";
-	*err = trace_bpf__load(tp->skel);
-	if (!*err)
-		*err = trace_bpf__attach(tp->skel);
-	if (*err)
+	*err = -ENOENT;
+	for (int m = M_FENTRY; m < M_SYSCALL && !tp->skel; m++) {
+		if (only != M_NR && only != (enum mech)m)
+			continue;
+		if (m == M_KPROBE && access("/sys/bus/event_source/devices/kprobe/type", F_OK)) {
+			add_why(why, why_len, "kprobe: no kprobe PMU (CONFIG_KPROBES)");
+			*err = -EOPNOTSUPP;
+			continue;
+		}
+		for (size_t f = 0; f < NR_FUNCS && !tp->skel; f++) {
+			const char *fn = funcs[f];
+
+			if (only_fn && strcmp(only_fn, fn))
+				continue;
+			where = m == M_FENTRY ? btf_has(fn) : kallsyms_has(fn) ? "kallsyms" : NULL;
+			if (!where) {
+				add_why(why, why_len, "%s/%s: not in %s", mech_names[m], fn,
+					m == M_FENTRY ? "the BTF" : "kallsyms");
+				continue;
+			}
+			*err = try_attach(tp, o, (enum mech)m, fn, false);
+			if (!*err) {
+				tp->source = f ? MS_TRACE_REGION : MS_TRACE_MEMSLOT;
+				snprintf(tp->attach, sizeof(tp->attach), "%s/%s (%s%s)",
+					 m == M_FENTRY ? "fentry+fexit" : "kprobe+kretprobe", fn,
+					 where, m == M_FENTRY ? " BTF" : "");
+				break;
+			}
+			add_why(why, why_len, "%s/%s: %s", mech_names[m], fn, err_text(*err));
+			/* the mechanism, not the function, is missing */
+			if (*err == -ENOTSUPP || *err == -EOPNOTSUPP)
+				break;
+		}
+	}
+	if (!tp->skel && (only == M_NR || only == M_SYSCALL)) {
+		bool btf_tp = btf_tracepoints();
+
+		*err = try_attach(tp, o, M_SYSCALL, NULL, btf_tp);
+		if (*err)
+			add_why(why, why_len, "syscall: %s", err_text(*err));
+		tp->source = MS_TRACE_SYSCALL;
+		snprintf(tp->attach, sizeof(tp->attach), "%s/sys_enter + sys_exit",
+			 btf_tp ? "tp_btf" : "raw_tp");
+	}
+	if (!tp->skel)
 		goto fail;
 	tp->rb = ring_buffer__new(bpf_map__fd(tp->skel->maps.events), on_event, tp, NULL);
 	if (!tp->rb) {
 		*err = -errno;
 		goto fail;
 	}
+	*err = 0;
 	return tp;
 fail:
 	trace_prog_close(tp);
@@ -76,6 +312,11 @@ fail:
 const char *trace_prog_attach(const struct trace_prog *tp)
 {
 	return tp->attach;
+}
+
+int trace_prog_source(const struct trace_prog *tp)
+{
+	return tp->source;
 }
 
 int trace_prog_poll(struct trace_prog *tp, int timeout_ms)

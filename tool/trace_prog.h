@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The one loader of bpf/trace.bpf.c, used by memslot trace and by
- * memslot run --verify.
+ * The one loader of bpf/trace.bpf.c, used by memslot trace, memslot run
+ * --verify, the selftests and the BPF bench. It depends on libbpf only.
  */
 #ifndef MEMSLOT_TOOL_TRACE_PROG_H
 #define MEMSLOT_TOOL_TRACE_PROG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ms_trace_event;
 struct trace_prog;
 
 /**
- * struct trace_prog_opts - what to trace and where events go
+ * struct trace_prog_opts - what to trace, where, and where events go
  * @tgid: only this process (0: every process)
  * @vm: only this VM, by its struct kvm address (0: every VM)
+ * @attach: NULL for the most precise attach point the kernel has, else
+ *	"fentry", "kprobe" or "syscall", optionally followed by "/FUNCTION"
+ *	(kvm_set_memslot, __kvm_set_memory_region, kvm_set_memory_region)
+ *	for the first two; see trace_prog_open()
+ * @vcpus: also count guest entries and exits per VM (kvm_entry and
+ *	kvm_exit tracepoints) into struct ms_trace_event.vcpu_entries/exits
  * @fn: called for every event read; a negative return stops the read and
  *	is returned by trace_prog_poll() / trace_prog_drain()
  * @opaque: passed to @fn
@@ -22,29 +29,56 @@ struct trace_prog;
 struct trace_prog_opts {
 	uint32_t tgid;
 	uint64_t vm;
+	const char *attach;
+	bool vcpus;
 	int (*fn)(const struct ms_trace_event *e, void *opaque);
 	void *opaque;
 };
 
 /**
+ * trace_prog_attach_valid() - is @attach a valid trace_prog_opts.attach?
+ * @attach: the text
+ *
+ * Return: true if trace_prog_open() understands it.
+ */
+bool trace_prog_attach_valid(const char *attach);
+
+/**
  * trace_prog_open() - open, load and attach the tracer
  * @o: options
  * @err: set to a negative errno on failure
+ * @why: on failure, and on success after a fallback, what each rejected
+ *	attach point lacked (may be NULL)
+ * @why_len: size of @why
  *
- * Probes the kernel first: tp_btf programs on the syscall tracepoints when
- * the kernel BTF describes them, else raw_tp; the other pair is not loaded.
+ * Tries, in order, until one loads and attaches: fentry/fexit on
+ * kvm_set_memslot(), __kvm_set_memory_region(), kvm_set_memory_region()
+ * (the function must be in the vmlinux or kvm module BTF); kprobe/kretprobe
+ * on the same (the function must be in kallsyms); the syscall tracepoints
+ * (tp_btf where the kernel BTF describes them, else raw_tp). An @o->attach
+ * limits the list to its kind and function.
  *
  * Return: the tracer, or NULL with @err set.
  */
-struct trace_prog *trace_prog_open(const struct trace_prog_opts *o, int *err);
+struct trace_prog *trace_prog_open(const struct trace_prog_opts *o, int *err, char *why,
+				   size_t why_len);
 
 /**
- * trace_prog_attach() - the attach path chosen
+ * trace_prog_attach() - the attach point chosen
  * @tp: tracer
  *
- * Return: static text such as "tp_btf/sys_enter + sys_exit".
+ * Return: text such as "fexit/kvm_set_memslot (kvm module BTF)", valid
+ * until trace_prog_close().
  */
 const char *trace_prog_attach(const struct trace_prog *tp);
+
+/**
+ * trace_prog_source() - the depth of the chosen attach point
+ * @tp: tracer
+ *
+ * Return: an enum ms_trace_source.
+ */
+int trace_prog_source(const struct trace_prog *tp);
 
 /**
  * trace_prog_poll() - wait up to @timeout_ms for events, then read them all
