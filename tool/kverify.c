@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "census_prog.h"
+#include "memslot_bpf.h"
 #include "tool.h"
 #include "plan.h"
 #include "run.h"
@@ -32,10 +33,59 @@ static int on_trace(const struct ms_trace_event *e, void *opaque)
 	}
 	r->tr_events++;
 	r->tr_vm = e->vm;
+	r->tk_vm = e->vm;
 	if (e->ret) {
 		if (!r->tr_failed)
 			r->tr_errno = e->ret;
 		r->tr_failed++;
+	}
+	return 0;
+}
+
+/* Every change KVM made for this process (kvm_set_memslot(), run from trace_prog_drain()). */
+static int on_kchange(const struct ms_trace_event *e, void *opaque)
+{
+	struct run *r = opaque;
+
+	if (!r->tk_vm || e->vm != r->tk_vm || e->change < 0 || e->change > 3) {
+		r->tk_other++;
+		return 0;
+	}
+	if ((e->slot & 0xffff) >= MS_BPF_USER_MEM_SLOTS)
+		r->tk_internal++;
+	else if (!e->ret)
+		r->tk_kc[e->change]++;
+	return 0;
+}
+
+/*
+ * KVM's changes against the library's operations: a create, a delete and a
+ * flags update each make one change of that type (rules 6.1, 6.2, 6.6),
+ * never a move. With failures in the step only "at most" can be said.
+ */
+static int kv_changes(struct run *r, struct step *s, struct kverify *kv)
+{
+	static const char *const names[4] = { "create", "delete", "move", "flags_only" };
+	const uint64_t want[4] = { s->creates, s->deletes, 0, s->updates };
+	int ret;
+
+	memset(r->tk_kc, 0, sizeof(r->tk_kc));
+	r->tk_internal = r->tk_other = 0;
+	ret = trace_prog_drain(r->tk);
+	if (ret)
+		return kv_diff(kv, "cannot read KVM's changes: %s", strerror(-ret));
+	kv->kchanges = true;
+	memcpy(kv->kc, r->tk_kc, sizeof(kv->kc));
+	kv->kc_internal = r->tk_internal;
+	kv->lost += trace_prog_lost(r->tk);
+	for (int c = 0; c < 4; c++) {
+		if (s->failures ? kv->kc[c] <= want[c] : kv->kc[c] == want[c])
+			continue;
+		ret = kv_diff(kv, "KVM made %" PRIu64 " %s change%s, the library asked for %s%"
+			      PRIu64, kv->kc[c], names[c], kv->kc[c] == 1 ? "" : "s",
+			      s->failures ? "at most " : "", want[c]);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -138,6 +188,8 @@ int kverify_check(struct run *r, struct step *s)
 		ret = kv_diff(kv, "failed ioctl traced with %s, the library got %s",
 			      strerrorname_np(kv->traced_errno) ?: "none",
 			      strerrorname_np(kv->expected_errno) ?: "?");
+	if (!ret && r->tk)
+		ret = kv_changes(r, s, kv);
 lost:
 	if (!ret && kv->lost)
 		ret = kv_diff(kv, "%" PRIu64 " events lost", kv->lost);
@@ -174,6 +226,22 @@ int kverify_start(struct run *r)
 	if (r->ts) {
 		r->attach = trace_prog_attach(r->ts);
 		r->cs = census_prog_open((uint32_t)getpid(), &err);
+	}
+	/* KVM's own changes where the kernel lets us probe kvm_set_memslot() */
+	if (r->ts && r->cs) {
+		int kerr;
+
+		r->tk = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)getpid(),
+								   .attach = "fentry/kvm_set_memslot",
+								   .fn = on_kchange, .opaque = r },
+					&kerr, NULL, 0);
+		if (!r->tk)
+			r->tk = trace_prog_open(&(struct trace_prog_opts){
+						.tgid = (uint32_t)getpid(),
+						.attach = "kprobe/kvm_set_memslot",
+						.fn = on_kchange, .opaque = r }, &kerr, NULL, 0);
+		if (r->tk)
+			r->kattach = trace_prog_attach(r->tk);
 	}
 	if (r->ts && r->cs)
 		return 0;

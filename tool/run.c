@@ -593,6 +593,7 @@ out:
 	vmm_free(r.vmm);
 	plan_free(&r.p);
 	trace_prog_close(r.ts);
+	trace_prog_close(r.tk);
 	census_prog_close(r.cs);
 	ms_kvm__free(r.kvm);
 	free(r.notes);

@@ -50,6 +50,9 @@ struct kverify {
 	int traced_errno;		/* of the first traced failure, 0 if none */
 	int expected_errno;		/* of the first failure that reached the kernel */
 	uint64_t foreign;		/* events of another VM or fd of this process */
+	bool kchanges;			/* KVM's changes were traced (kvm_set_memslot) */
+	uint64_t kc[4];			/* of our VM, by KVM_MR_*: create delete move flags */
+	uint64_t kc_internal;		/* of them, KVM's internal slots */
 	uint64_t devmem_used, devmem_census;
 	uint64_t lost;
 	uint64_t vm, generation;
@@ -131,6 +134,11 @@ struct run {
 	struct trace_prog *ts;
 	struct census_prog *cs;
 	const char *attach;		/* the tracer's attach path */
+	struct trace_prog *tk;		/* KVM's changes, where kvm_set_memslot is probed */
+	const char *kattach;
+	uint64_t tk_vm;			/* our VM's struct kvm, from the syscall tracer */
+	uint64_t tk_other;		/* changes of other VMs, current step */
+	uint64_t tk_kc[4], tk_internal;	/* current step */
 	char kv_skipped[200];		/* default scenario: why it does not run */
 	int vm_fd;
 	uint64_t tr_events, tr_failed, tr_foreign;	/* traced, current step */

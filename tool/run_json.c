@@ -69,6 +69,18 @@ static struct json_object *kv_json(const struct kverify *kv)
 	ADD(o, "traced_failures", json_u64(kv->traced_failed));
 	ADD(o, "kernel_failures", json_u64(kv->failed));
 	ADD(o, "traced_errno", kv->traced_errno ? json_u64((uint64_t)kv->traced_errno) : NULL);
+	if (kv->kchanges) {
+		struct json_object *c = json_object_new_object();
+
+		ADD(o, "kvm_changes", c);
+		ADD(c, "create", json_u64(kv->kc[0]));
+		ADD(c, "delete", json_u64(kv->kc[1]));
+		ADD(c, "move", json_u64(kv->kc[2]));
+		ADD(c, "flags_only", json_u64(kv->kc[3]));
+		ADD(c, "internal", json_u64(kv->kc_internal));
+	} else {
+		ADD(o, "kvm_changes", NULL);
+	}
 	ADD(o, "devmem_used_memslots", json_u64(kv->devmem_used));
 	ADD(o, "devmem_kernel_slots", json_u64(kv->devmem_census));
 	ADD(o, "lost_events", json_u64(kv->lost));

@@ -98,6 +98,10 @@ static void print_checks(const struct run *r, const struct step *s, FILE *f)
 				kv->injected == 1 ? "" : "s");
 		if (kv->traced_failed)
 			fprintf(f, ", failed with %s", strerrorname_np(kv->traced_errno) ?: "?");
+		if (kv->kchanges)
+			fprintf(f, "; KVM: %" PRIu64 " create, %" PRIu64 " delete, %" PRIu64
+				" move, %" PRIu64 " flags_only, %" PRIu64 " internal", kv->kc[0],
+				kv->kc[1], kv->kc[2], kv->kc[3], kv->kc_internal);
 		fprintf(f, ")");
 		for (size_t i = 0; i < kv->nr_diffs; i++)
 			fprintf(f, "%s%s", i ? "; " : ": ", kv->diffs[i]);
@@ -155,8 +159,9 @@ void run_print_header(const struct run *r, FILE *f)
 	fprintf(f, "scenario: %s%s%s\n", r->script_name ?: "(none)",
 		r->p.dirty_log ? ", dirty logging" : "", r->p.full ? ", every page verified" : "");
 	if (r->ts)
-		fprintf(f, "kernel verification: tracer %s (pid %d), census iter/task_file\n",
-			r->attach, (int)getpid());
+		fprintf(f, "kernel verification: tracer %s (pid %d), %s%s%scensus iter/task_file\n",
+			r->attach, (int)getpid(), r->tk ? "KVM's changes " : "",
+			r->tk ? r->kattach : "", r->tk ? ", " : "");
 	else if (r->kv_skipped[0])
 		fprintf(f, "kernel verification: skipped: %s\n", r->kv_skipped);
 }
