@@ -102,6 +102,7 @@ FIXTURE(trace) {
 
 FIXTURE_VARIANT(trace) {
 	bool v1;		/* KVM_SET_USER_MEMORY_REGION instead of ...2 */
+	bool any;		/* ...2 where the kernel has it, else the first */
 	const char *attach;
 	int source;		/* enum ms_trace_source expected */
 };
@@ -109,14 +110,18 @@ FIXTURE_VARIANT(trace) {
 FIXTURE_VARIANT_ADD(trace, region2) { .attach = "syscall", .source = MS_TRACE_SYSCALL };
 FIXTURE_VARIANT_ADD(trace, region1) { .v1 = true, .attach = "syscall",
 				      .source = MS_TRACE_SYSCALL };
-FIXTURE_VARIANT_ADD(trace, fentry_memslot) { .attach = "fentry/kvm_set_memslot",
-					     .source = MS_TRACE_MEMSLOT };
-FIXTURE_VARIANT_ADD(trace, fentry_region) { .attach = "fentry/__kvm_set_memory_region",
-					    .source = MS_TRACE_REGION };
-FIXTURE_VARIANT_ADD(trace, kprobe_memslot) { .attach = "kprobe/kvm_set_memslot",
-					     .source = MS_TRACE_MEMSLOT };
-FIXTURE_VARIANT_ADD(trace, kprobe_region) { .v1 = true, .attach = "kprobe/__kvm_set_memory_region",
-					    .source = MS_TRACE_REGION };
+FIXTURE_VARIANT_ADD(trace, fentry_memslot) {
+	.any = true, .attach = "fentry/kvm_set_memslot", .source = MS_TRACE_MEMSLOT,
+};
+FIXTURE_VARIANT_ADD(trace, fentry_region) {
+	.any = true, .attach = "fentry/__kvm_set_memory_region", .source = MS_TRACE_REGION,
+};
+FIXTURE_VARIANT_ADD(trace, kprobe_memslot) {
+	.any = true, .attach = "kprobe/kvm_set_memslot", .source = MS_TRACE_MEMSLOT,
+};
+FIXTURE_VARIANT_ADD(trace, kprobe_region) {
+	.v1 = true, .attach = "kprobe/__kvm_set_memory_region", .source = MS_TRACE_REGION,
+};
 
 FIXTURE_SETUP(trace)
 {
@@ -130,7 +135,7 @@ FIXTURE_SETUP(trace)
 	self->k = ms_kvm__new(&o, &err);
 	if (!self->k)
 		SKIP(return, "no KVM VM: %s", err.msg);
-	if (!variant->v1 && !ms_kvm__has_memory2(self->k))
+	if (!variant->v1 && !variant->any && !ms_kvm__has_memory2(self->k))
 		SKIP(return, "kernel lacks KVM_CAP_USER_MEMORY2");
 	r = ioctl(ms_kvm__vm_fd(self->k), KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
 	self->nr_as = r > 0 ? (unsigned int)r : 1;
@@ -519,6 +524,14 @@ FIXTURE(cli_vcpu) {
 	char pid[16];
 };
 
+FIXTURE_VARIANT(cli_vcpu) {
+	const char *attach;	/* NULL: the most precise point */
+};
+
+FIXTURE_VARIANT_ADD(cli_vcpu, best) { .attach = NULL };
+/* the delete's range then comes from the tracer's own table */
+FIXTURE_VARIANT_ADD(cli_vcpu, syscall) { .attach = "--attach=syscall" };
+
 FIXTURE_SETUP(cli_vcpu)
 {
 	struct ms_error err = { 0 };
@@ -551,7 +564,8 @@ FIXTURE_TEARDOWN(cli_vcpu)
  */
 TEST_F_TIMEOUT(cli_vcpu, gaps, 120)
 {
-	const char *const args[] = { "-j", "trace", "--gaps", "-p", self->pid, NULL };
+	const char *const args[] = { "-j", "trace", "--gaps", "-p", self->pid, variant->attach,
+				     NULL };
 	struct json_object *objs[8] = { NULL };
 	struct bg_trace b;
 	char *out;
@@ -590,7 +604,7 @@ TEST_F_TIMEOUT(cli_vcpu, gaps, 120)
 TEST_F_TIMEOUT(cli_vcpu, latency, 120)
 {
 	const char *const args[] = { "-j", "trace", "--latency", "--summary", "-p", self->pid,
-				     NULL };
+				     variant->attach, NULL };
 	static const char *const types[] = { "create", "flags_only", "move", "delete" };
 	const uint64_t counts[] = { 2, 1, 1, 2 };
 	struct json_object *objs[4] = { NULL }, *lat, *t;

@@ -215,9 +215,15 @@ static int lat_add(struct lat_set *l, uint64_t ns)
 	return 0;
 }
 
-/* The slot before the event: the kernel's where seen, else the table's, else none. */
-static bool old_slot(const struct ms_trace_event *e, const struct tslot *s, struct tslot *old)
+/*
+ * The slot before the event: the kernel's where the attach point sees it,
+ * else the table's (@derived set: used for --gaps, never printed as the
+ * kernel's), else none.
+ */
+static bool old_slot(const struct ms_trace_event *e, const struct tslot *s, struct tslot *old,
+		     bool *derived)
 {
+	*derived = false;
 	if (e->has_old) {
 		*old = (struct tslot){ .used = true, .gpa = e->old_gpa, .size = e->old_size,
 				       .hva = e->old_hva, .flags = e->old_flags };
@@ -225,6 +231,7 @@ static bool old_slot(const struct ms_trace_event *e, const struct tslot *s, stru
 	}
 	if (e->source != MS_TRACE_MEMSLOT && s && s->used) {
 		*old = *s;
+		*derived = true;
 		return true;
 	}
 	return false;
@@ -427,7 +434,7 @@ static int handle_event(const struct ms_trace_event *e, void *opaque)
 	unsigned int as = e->slot >> 16, id = e->slot & 0xffff;
 	struct tslot *s, old;
 	enum trace_kind kind;
-	bool churn = false, has_old;
+	bool churn = false, has_old, derived;
 	struct tvm *v;
 	char why[96];
 	int ret = 0;
@@ -441,7 +448,7 @@ static int handle_event(const struct ms_trace_event *e, void *opaque)
 	}
 	s = slot_get(v, as, id);
 	kind = classify(s, e);
-	has_old = old_slot(e, s, &old);
+	has_old = old_slot(e, s, &old, &derived);
 	explain(why, sizeof(why), v, e, s);
 	v->lat[lat_bucket(e->latency_ns)]++;
 	if (is_internal(e))
@@ -473,7 +480,7 @@ static int handle_event(const struct ms_trace_event *e, void *opaque)
 		}
 	}
 	if (!ret && !t->quiet)
-		ret = print_event(t, e, kind, has_old ? &old : NULL, churn, why);
+		ret = print_event(t, e, kind, has_old && !derived ? &old : NULL, churn, why);
 	t->err = ret;
 	if (++t->events >= t->limit && t->limit)
 		t->stop = true;
