@@ -235,8 +235,8 @@ $(TRACE_TESTS:%=$(OUT)/selftests/%): $(OUT)/selftests/%: $(OUT)/selftests/%.o \
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
 
-# QEMU 7.2 reference output lives in the specification beside the tree.
-SAMPLES ?= $(abspath ../shared/spec/samples/qemu-7.2)
+# QEMU 7.2 reference output the host tests compare against (selftests/samples/README).
+SAMPLES ?= $(abspath selftests/samples/qemu-7.2)
 
 # --- kernel in the loop ------------------------------------------------------
 # The runner (selftests/vmtest.sh) is installed into the build with its

@@ -8,38 +8,28 @@
  * The tool is the binary named by $MEMSLOT (default build/memslot), run
  * with stdin on /dev/null and stdout/stderr captured in memory files.
  *
- * `mtree --import` is checked against the QEMU 7.2 captures in
- * spec/samples/qemu-7.2: $MEMSLOT_SAMPLES, else ../shared/spec/samples/qemu-7.2
- * from the working directory (the Makefile runs tests from the repository
- * root, with ../shared beside the clone), else the same place relative to
- * the test binary (build/selftests/). Tests that need them skip if none
- * exists; the malformed-input and SMRAM tests use inline dumps.
+ * `mtree --import` is checked against the QEMU 7.2 captures of the tree,
+ * selftests/samples/qemu-7.2 (samples_dir(): $MEMSLOT_SAMPLES overrides);
+ * the malformed-input and SMRAM tests use inline dumps.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 #include <memslot/memslot.h>
 
-/*
- * The harness's macros trip these (unused "variant" parameter, int
- * literals compared with size_t), as in selftests/lib/util.h.
- */
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wclobbered"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "cli.h"
+#include "util.h"	/* before the harness, see there; samples_dir() */
+
 #include "harness.h"
 
 static bool starts_with(const char *s, const char *prefix)
@@ -672,36 +662,6 @@ TEST(json_error)
 
 /* --- mtree --import: helpers ------------------------------------------ */
 
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
-/* Directory of the QEMU 7.2 reference dumps, or NULL (see the top comment). */
-static const char *samples_dir(void)
-{
-	static char buf[PATH_MAX];
-	const char *env = getenv("MEMSLOT_SAMPLES");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (env && *env)
-		return is_dir(env) ? env : NULL;
-	if (is_dir("../shared/spec/samples/qemu-7.2"))
-		return "../shared/spec/samples/qemu-7.2";
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return NULL;
-	exe[n] = '\0';
-	snprintf(buf, sizeof(buf), "%s/../../../shared/spec/samples/qemu-7.2", dirname(exe));
-	return is_dir(buf) ? buf : NULL;
-}
-
-#define NO_SAMPLES \
-	"no QEMU 7.2 samples (set MEMSLOT_SAMPLES or put ../shared/spec beside the repository)"
-
 /* Whole file as a string, "\r" removed if @strip_cr; NULL on error. */
 static char *read_text(const char *path, bool strip_cr)
 {
@@ -803,8 +763,6 @@ FIXTURE_SETUP(sample)
 {
 	const char *dir = samples_dir();
 
-	if (!dir)
-		SKIP(return, NO_SAMPLES);
 	snprintf(self->tree, sizeof(self->tree), "%s/%s.mtree.txt", dir, variant->prefix);
 	snprintf(self->flat, sizeof(self->flat), "%s/%s.mtree_f.txt", dir, variant->prefix);
 	self->flat_text = read_text(self->flat, true);
@@ -896,8 +854,6 @@ TEST(import_disabled_round_trip)
 	char *want_d, *want;
 	struct cli_result r;
 
-	if (!dir)
-		SKIP(return, NO_SAMPLES);
 	snprintf(tree_d, sizeof(tree_d), "%s/pc-256m-stopped.mtree_D.txt", dir);
 	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
 	want_d = read_text(tree_d, true);
@@ -943,8 +899,6 @@ TEST(import_memslots_json)
 	char tree[PATH_MAX];
 	struct cli_result r;
 
-	if (!dir)
-		SKIP(return, NO_SAMPLES);
 	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
 	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", tree, "--memslots"));
 	EXPECT_EQ(0, r.status);
@@ -992,8 +946,6 @@ TEST(import_memslots_text)
 	struct cli_result r;
 	const char *p;
 
-	if (!dir)
-		SKIP(return, NO_SAMPLES);
 	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
 	snprintf(flat, sizeof(flat), "%s/pc-256m-stopped.mtree_f.txt", dir);
 	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", tree, "--memslots"));
@@ -1028,8 +980,6 @@ TEST(import_check_flat_corrupted)
 	struct cli_result r;
 	char *text, *p;
 
-	if (!dir)
-		SKIP(return, NO_SAMPLES);
 	snprintf(tree, sizeof(tree), "%s/pc-256m-stopped.mtree.txt", dir);
 	snprintf(flat, sizeof(flat), "%s/pc-256m-stopped.mtree_f.txt", dir);
 	text = read_text(flat, false);		/* CRLF kept */

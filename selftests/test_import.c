@@ -2,8 +2,8 @@
 /*
  * Importing QEMU's `info mtree` text (ms_import__parse) and the `info mtree
  * -f` dump parser and diff: qemu-mtree-format.md, with the byte-exact QEMU
- * 7.2 captures of samples/qemu-7.2 (README.md there). Rule numbers refer to
- * qemu-mtree-format.md unless kvm-memslots.md is named.
+ * 7.2 captures in selftests/samples/qemu-7.2 (see selftests/samples/README).
+ * Rule numbers refer to qemu-mtree-format.md unless kvm-memslots.md is named.
  *
  * Fidelity: every sample tree imports with its flat dump; the tree prints
  * back byte for byte (without the monitor's "\r", rule 1.3) and the flat
@@ -24,16 +24,6 @@
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
-
-/* tests run from the repository root (selftests/run.sh, make check) */
-#define SAMPLES_DIR "../shared/spec/samples/qemu-7.2"
-
-static const char *samples_dir(void)
-{
-	const char *d = getenv("MEMSLOT_SAMPLES");
-
-	return d && *d ? d : SAMPLES_DIR;
-}
 
 /* A whole file, bytes as they are (CRLF kept); NULL with errno set. */
 static char *read_raw(const char *path, size_t *len)
@@ -87,14 +77,12 @@ static char *strip_cr(const char *s, size_t len, size_t *out_len)
 	return d;
 }
 
-/* Read samples/qemu-7.2/@name into *@buf; SKIP if the samples are not installed. */
+/* Read selftests/samples/qemu-7.2/@name into *@buf. */
 #define LOAD(name, buf, lenp) do {							\
 	char __p[512];									\
 	snprintf(__p, sizeof(__p), "%s/%s", samples_dir(), (name));			\
 	errno = 0;									\
 	*(buf) = read_raw(__p, (lenp));							\
-	if (!*(buf) && errno == ENOENT)							\
-		SKIP(return, "QEMU 7.2 samples not installed: %s", __p);		\
 	ASSERT_NE(NULL, *(buf)) {							\
 		TH_LOG("%s: %s", __p, strerror(errno));				\
 	}										\

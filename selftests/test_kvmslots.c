@@ -4,8 +4,8 @@
  * kvm-memslots.md. One TEST per rule the mapping logic implements, named
  * rule_<section>_<n>_...; each builds a small region tree, maps the
  * address space "memory" and checks the op log and the slot table. The
- * QEMU 7.2 ioctl traces in samples/qemu-7.2/kvm-ioctls-*.txt are parsed and
- * compared op by op (they are not retyped here).
+ * QEMU 7.2 ioctl traces in selftests/samples/qemu-7.2/kvm-ioctls-*.txt are
+ * parsed and compared op by op (they are not retyped here).
  *
  * Text formats used by the expected strings:
  *   op:    "<create|delete|update> <id> <gpa>+<size> f=<flags>[ old=<flags>][ as=<id>]"
@@ -24,9 +24,6 @@
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
-
-/* tests run from the repository root (selftests/run.sh, make check) */
-#define SAMPLES_DIR "../shared/spec/samples/qemu-7.2"
 
 #define MAX_KEEP 64
 
@@ -186,13 +183,6 @@ struct kop {
 
 #define MAX_KOPS 64
 
-static const char *samples_dir(void)
-{
-	const char *d = getenv("MEMSLOT_SAMPLES");
-
-	return d && *d ? d : SAMPLES_DIR;
-}
-
 static int parse_u64(const char *s, int base, uint64_t *v)
 {
 	unsigned long long x;
@@ -284,13 +274,11 @@ static int read_trace(const char *name, struct kop *v, size_t max, char *why, si
 	return ret ? ret : n;
 }
 
-/* Load a trace into @v (an array); SKIP if the samples are not installed. */
+/* Load a trace into @v (an array). */
 #define LOAD_TRACE(name, v) ({								\
 	char __why[600] = "";								\
 	int __n = read_trace((name), (v), sizeof(v) / sizeof((v)[0]), __why,		\
 			     sizeof(__why));						\
-	if (__n == -ENOENT)								\
-		SKIP(return, "QEMU 7.2 samples not installed: %s", __why);		\
 	ASSERT_LT(0, __n) {								\
 		TH_LOG("%s", __why);							\
 	}										\

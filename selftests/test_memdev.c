@@ -32,9 +32,6 @@
 
 #define KVM_SLOTS 32764
 
-/* tests run from the repository root (selftests/run.sh, make check) */
-#define SAMPLES_DIR "../shared/spec/samples/qemu-7.2"
-
 /* ---- captured library warnings ------------------------------------------------------ */
 
 static char warn_buf[16384];
@@ -2324,12 +2321,11 @@ static char *hmp_str(struct ms_machine *m)
 
 static char *sample(const char *name)
 {
-	const char *d = getenv("MEMSLOT_SAMPLES");
 	char path[512];
 	char *s;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", d && *d ? d : SAMPLES_DIR, name);
+	snprintf(path, sizeof(path), "%s/%s", samples_dir(), name);
 	s = slurp(path);
 	/* drop the final blank line */
 	if (s)

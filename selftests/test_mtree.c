@@ -4,11 +4,11 @@
  *
  * The "pc" fixture rebuilds, with the library, the address spaces of
  * QEMU 7.2's `-machine pc -m 256 -nodefaults` and compares the output with
- * the captures of samples/qemu-7.2/pc-256m-stopped.*. QEMU prints groups
- * and flat views in hash-table order, so the comparison is per block,
- * matched by the address-space / memory-region header (tree) or by the
- * "AS" lines (flat view). The samples are read from $MEMSLOT_SAMPLES if
- * set, else from the first existing of SAMPLE_DIRS.
+ * the captures of selftests/samples/qemu-7.2/pc-256m-stopped.*. QEMU prints
+ * groups and flat views in hash-table order, so the comparison is per
+ * block, matched by the address-space / memory-region header (tree) or by
+ * the "AS" lines (flat view). samples_dir() finds the samples
+ * ($MEMSLOT_SAMPLES overrides).
  *
  * Small hand-built trees check the individual format rules. Rule numbers
  * refer to qemu-mtree-format.md unless "regions" is named.
@@ -22,28 +22,13 @@
 
 #include "harness.h"
 
-/* make check sets MEMSLOT_SAMPLES; by hand, the repository root is the
- * working directory with ../shared beside it. */
-static const char *const SAMPLE_DIRS[] = {
-	"../shared/spec/samples/qemu-7.2",
-};
-
-/* The sample @name, '\r' removed; NULL if no sample directory has it. */
+/* The sample @name, '\r' removed; NULL if it cannot be read. */
 static char *load_sample(const char *name)
 {
-	const char *env = getenv("MEMSLOT_SAMPLES");
 	char path[4096];
 
-	if (env) {
-		snprintf(path, sizeof(path), "%s/%s", env, name);
-		return slurp(path);
-	}
-	for (size_t i = 0; i < sizeof(SAMPLE_DIRS) / sizeof(SAMPLE_DIRS[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", SAMPLE_DIRS[i], name);
-		if (!access(path, R_OK))
-			return slurp(path);
-	}
-	return NULL;
+	snprintf(path, sizeof(path), "%s/%s", samples_dir(), name);
+	return slurp(path);
 }
 
 /* ---- block splitting and comparison ----------------------------------------- */
@@ -191,7 +176,7 @@ static void compare_with_sample(struct __test_metadata *_metadata, const char *n
 	char *sample = load_sample(name);
 
 	if (!sample)
-		TH_LOG("sample %s not found; set MEMSLOT_SAMPLES to its directory", name);
+		TH_LOG("cannot read %s/%s", samples_dir(), name);
 	ASSERT_NE(NULL, sample);
 	compare_blocks(_metadata, name, sample, got, flat);
 	free(sample);

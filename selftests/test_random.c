@@ -2176,7 +2176,7 @@ static void run_hand(struct __test_metadata *_metadata, const struct op *ops, si
 #define OP1(t, id, v) { .type = t, .a = id, .flag = v }
 #define OPX(t, id, v) { .type = t, .a = id, .x = v }
 
-/* The PC "memory" view of samples/qemu-7.2/pc-256m-stopped.mtree_f.txt. */
+/* The PC "memory" view of selftests/samples/qemu-7.2/pc-256m-stopped.mtree_f.txt. */
 TEST(hand_pc_memory)
 {
 	static const struct op ops[] = {

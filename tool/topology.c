@@ -4,7 +4,7 @@
  *
  * A QEMU 7.2 "pc" machine (-machine pc,accel=kvm -nodefaults -m 4G) reduced
  * to the regions that shape its memory map: compare
- * spec/samples/qemu-7.2/pc-256m-stopped.mtree*.txt (same machine, 256 MiB)
+ * selftests/samples/qemu-7.2/pc-256m-stopped.mtree*.txt (same machine, 256 MiB)
  * and pc-4g-dimms-nvdimm.mtree.txt (the RAM split for 4 GiB).
  *
  * - RAM: with 4 GiB, more than the 0xe0000000 that fit below the PCI hole,

@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -398,6 +401,29 @@ char *slurp(const char *path)
 	}
 	buf[n] = '\0';
 	fclose(f);
+	return buf;
+}
+
+#define SAMPLES_REL	"selftests/samples/qemu-7.2"
+
+const char *samples_dir(void)
+{
+	static char buf[PATH_MAX];
+	const char *env = getenv("MEMSLOT_SAMPLES");
+	struct stat st;
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	if (!stat(SAMPLES_REL, &st) && S_ISDIR(st.st_mode))
+		return SAMPLES_REL;
+	/* build/selftests/test_x, two levels below the repository root */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return SAMPLES_REL;
+	exe[n] = '\0';
+	snprintf(buf, sizeof(buf), "%s/../../" SAMPLES_REL, dirname(exe));
 	return buf;
 }
 

@@ -168,6 +168,18 @@ char *mtree_str(struct ms_ctx *ctx, unsigned int flags, ms_mtree_mem_fn fn, void
 char *slurp(const char *path);
 
 /**
+ * samples_dir() - the directory of the QEMU 7.2 reference output
+ *
+ * $MEMSLOT_SAMPLES when set and not empty (make check sets it), else the
+ * tree's own selftests/samples/qemu-7.2: relative to the working directory
+ * when that is the repository root (selftests/run.sh, make check), else
+ * found from the test binary in build/selftests.
+ *
+ * Return: a path (static storage); the directory may not exist.
+ */
+const char *samples_dir(void);
+
+/**
  * struct iodev - a device behind I/O region callbacks that logs accesses
  * @log: where "<name> r <addr> <size>" / "<name> w <addr> <size> <val>" go
  * @name: device name in the log
