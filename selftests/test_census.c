@@ -396,4 +396,76 @@ TEST(census_after_updates)
 	ms_kvm__free(k);
 }
 
+/*
+ * `memslot census` on a VM with 3 slots in address space 0 and 5 in 1:
+ * KVM_CAP_NR_MEMSLOTS holds per address space, so 5 of the limit are
+ * taken, not 8 (QEMU 8.2+ kvm_get_free_memslots()). Until the census
+ * counted per address space it subtracted every slot of the VM.
+ */
+TEST(census_cli_free_per_as)
+{
+	enum { NR_AS0 = 3, NR_AS1 = 5 };
+	struct json_object *doc, *vm = NULL, *vms;
+	struct ms_error err = { 0 };
+	struct cli_result r;
+	char pid[16], want[200];
+	uint32_t max;
+	struct ms_kvm *k;
+	char *mem;
+	int nr_as;
+
+	if (geteuid())
+		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
+	k = ms_kvm__new(NULL, &err);
+	if (!k)
+		SKIP(return, "no KVM VM: %s", err.msg);
+	nr_as = ioctl(ms_kvm__vm_fd(k), KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
+	if (nr_as < 2) {
+		ms_kvm__free(k);
+		SKIP(return, "KVM_CAP_MULTI_ADDRESS_SPACE is %d: no address space 1", nr_as);
+	}
+	max = ms_kvm__max_memslots(k);
+	mem = mmap(NULL, (NR_AS0 + NR_AS1) * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (uint32_t i = 0; i < NR_AS0 + NR_AS1; i++) {
+		uint16_t as = i < NR_AS0 ? 0 : 1;
+
+		ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, as, i, (uint64_t)i << 20,
+				     mem + i * 4096, 0))
+			TH_LOG("as %u slot %u: %s", as, i, ms_kvm__last_error(k)->msg);
+	}
+	snprintf(pid, sizeof(pid), "%d", getpid());
+
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "-p", pid));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	vms = jget(doc, "vms");
+	for (size_t i = 0; i < jget_len(vms); i++)
+		if (jget_u64(jget_idx(vms, i), "fd") == (uint64_t)ms_kvm__vm_fd(k))
+			vm = jget_idx(vms, i);
+	ASSERT_NE(NULL, vm) TH_LOG("%s", r.out);
+	EXPECT_EQ(NR_AS0 + NR_AS1, jget_u64(vm, "total_slots"));
+	EXPECT_EQ(2, jget_len(jget(vm, "slots_per_as")));
+	EXPECT_EQ(NR_AS0, json_object_get_uint64(jget_idx(jget(vm, "slots_per_as"), 0)));
+	EXPECT_EQ(NR_AS1, json_object_get_uint64(jget_idx(jget(vm, "slots_per_as"), 1)));
+	EXPECT_EQ(1, jget_u64(vm, "busiest_as"));
+	EXPECT_EQ(max, jget_u64(vm, "max_slots"));
+	EXPECT_EQ(max - NR_AS1, jget_u64(vm, "free_slots"));
+	json_object_put(doc);
+	cli_result_free(&r);
+
+	ASSERT_EQ(0, CLI_RUN(&r, "census", "-p", pid));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(want, sizeof(want), "total: %d slots, 0x%x bytes; free %u of %u per address "
+		 "space (KVM_CAP_NR_MEMSLOTS; busiest: as 1, %d slots)", NR_AS0 + NR_AS1,
+		 (NR_AS0 + NR_AS1) * 4096, max - NR_AS1, max, NR_AS1);
+	EXPECT_TRUE(has_line(r.out, want)) TH_LOG("want %s in:\n%s", want, r.out);
+	cli_result_free(&r);
+
+	munmap(mem, (NR_AS0 + NR_AS1) * 4096);
+	ms_kvm__free(k);
+}
+
 TEST_HARNESS_MAIN

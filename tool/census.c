@@ -79,6 +79,46 @@ static uint64_t vm_bytes(const struct census_vm *v)
 	return b;
 }
 
+/*
+ * KVM_CAP_NR_MEMSLOTS bounds each address space on its own: a slot is
+ * (as_id << 16 | id) with id below the limit in every as_id (x86 with SMM
+ * has two, KVM_ADDRESS_SPACE_NUM). What a VM has left is the room in its
+ * busiest address space, as QEMU 8.2+ counts it (kvm_get_free_memslots():
+ * the limit minus the largest used count of its address spaces).
+ */
+struct as_use {
+	unsigned int nr_as;		/* address spaces walked, at least 1 */
+	size_t slots[MS_BPF_MAX_AS];
+	unsigned int busiest;		/* the lowest as_id with the most slots */
+};
+
+static void as_use_of(const struct census_vm *v, struct as_use *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->nr_as = v->end.nr_as < MS_BPF_MAX_AS ? v->end.nr_as : MS_BPF_MAX_AS;
+	for (size_t i = 0; i < v->nr; i++) {
+		uint16_t as = v->slots[i].as_id;
+
+		if (as >= MS_BPF_MAX_AS)
+			continue;
+		u->slots[as]++;
+		if (as >= u->nr_as)
+			u->nr_as = as + 1u;
+	}
+	if (!u->nr_as)
+		u->nr_as = 1;
+	for (unsigned int a = 1; a < u->nr_as; a++)
+		if (u->slots[a] > u->slots[u->busiest])
+			u->busiest = a;
+}
+
+static uint64_t free_slots(const struct as_use *u, uint32_t max_slots)
+{
+	size_t used = u->slots[u->busiest];
+
+	return used < max_slots ? max_slots - used : 0;
+}
+
 static int census_print(const struct census *c, uint32_t max_slots)
 {
 	for (size_t i = 0; i < c->nr_vms; i++) {
@@ -100,9 +140,14 @@ static int census_print(const struct census *c, uint32_t max_slots)
 			free(b);
 		}
 		printf("total: %zu slots, 0x%" PRIx64 " bytes", v->nr, vm_bytes(v));
-		if (max_slots)
-			printf("; free %" PRIu64 " of %u (KVM_CAP_NR_MEMSLOTS)",
-			       v->nr <= max_slots ? max_slots - v->nr : 0, max_slots);
+		if (max_slots) {
+			struct as_use u;
+
+			as_use_of(v, &u);
+			printf("; free %" PRIu64 " of %u per address space (KVM_CAP_NR_MEMSLOTS; "
+			       "busiest: as %u, %zu slots)", free_slots(&u, max_slots), max_slots,
+			       u.busiest, u.slots[u.busiest]);
+		}
 		printf("\n");
 	}
 	if (!c->nr_vms)
@@ -123,9 +168,14 @@ static struct json_object *census_json(const struct census *c, uint32_t max_slot
 		const struct census_vm *v = &c->vms[i];
 		struct json_object *o = json_object_new_object(), *slots = json_object_new_array();
 		struct json_object *gens = json_object_new_array();
+		struct json_object *per_as = json_object_new_array();
+		struct as_use u;
 
+		as_use_of(v, &u);
 		for (unsigned int a = 0; a < v->end.nr_as && a < MS_BPF_MAX_AS; a++)
 			json_object_array_add(gens, json_u64(v->end.generation[a]));
+		for (unsigned int a = 0; a < u.nr_as; a++)
+			json_object_array_add(per_as, json_u64(u.slots[a]));
 		for (size_t j = 0; j < v->nr; j++) {
 			const struct ms_census_slot *s = &v->slots[j];
 			struct json_object *r = json_object_new_object();
@@ -151,10 +201,12 @@ static struct json_object *census_json(const struct census *c, uint32_t max_slot
 		json_object_object_add(o, "memslots", slots);
 		json_object_object_add(o, "total_slots", json_u64(v->nr));
 		json_object_object_add(o, "total_bytes", json_u64(vm_bytes(v)));
+		json_object_object_add(o, "slots_per_as", per_as);
+		json_object_object_add(o, "busiest_as", json_object_new_int64(u.busiest));
 		if (max_slots) {
+			/* both per address space, see struct as_use */
 			json_object_object_add(o, "max_slots", json_u64(max_slots));
-			json_object_object_add(o, "free_slots",
-					       json_u64(v->nr <= max_slots ? max_slots - v->nr : 0));
+			json_object_object_add(o, "free_slots", json_u64(free_slots(&u, max_slots)));
 		}
 		json_object_array_add(vms, o);
 	}
