@@ -54,6 +54,9 @@ _Static_assert(sizeof(struct region2) == 160, "kvm_userspace_memory_region2 is 1
 _Static_assert(KVM_SET_USER_MEMORY_REGION2 == SET_REGION2_IOCTL,
 	       "KVM_SET_USER_MEMORY_REGION2 ioctl number");
 #endif
+#ifndef KVM_CAP_X86_SMM
+#define KVM_CAP_X86_SMM		117
+#endif
 #ifndef KVM_CAP_USER_MEMORY2
 #define KVM_CAP_USER_MEMORY2	231
 #endif
@@ -76,6 +79,7 @@ struct ms_kvm {
 	uint32_t nr_as;			/* KVM_CAP_MULTI_ADDRESS_SPACE, at least 1 */
 	bool memory2;			/* use KVM_SET_USER_MEMORY_REGION2 */
 	bool ro_mem;			/* KVM_CAP_READONLY_MEM */
+	bool smm;			/* KVM_CAP_X86_SMM, with a second address space */
 	uint64_t page_size;
 
 	struct mirror *as;		/* index = address space id */
@@ -205,6 +209,7 @@ struct ms_kvm *ms_kvm__new(const struct ms_kvm_opts *opts, struct ms_error *err)
 	k->nr_as = (uint32_t)check_cap(k, vm_caps, KVM_CAP_MULTI_ADDRESS_SPACE);
 	if (!k->nr_as)
 		k->nr_as = 1;
+	k->smm = k->nr_as > 1 && check_cap(k, vm_caps, KVM_CAP_X86_SMM) > 0;
 	page = sysconf(_SC_PAGESIZE);
 	k->page_size = page > 0 ? (uint64_t)page : 4096;
 
@@ -244,6 +249,7 @@ int ms_kvm__sys_fd(const struct ms_kvm *k) { return k->sys_fd; }
 uint32_t ms_kvm__max_memslots(const struct ms_kvm *k) { return k->max_slots; }
 bool ms_kvm__has_memory2(const struct ms_kvm *k) { return k->memory2; }
 bool ms_kvm__has_readonly_mem(const struct ms_kvm *k) { return k->ro_mem; }
+bool ms_kvm__has_smm(const struct ms_kvm *k) { return k->smm; }
 const struct ms_error *ms_kvm__last_error(const struct ms_kvm *k) { return &k->last_err; }
 
 const struct ms_error *ms_kvm__first_error(const struct ms_kvm *k)

@@ -419,6 +419,71 @@ static int add_as(struct build *b, struct ms_as **as, struct ms_region *root, co
 	return *as ? 0 : build_fail(b);
 }
 
+/* -M smm=: does the machine get QEMU's KVM-SMRAM address space? */
+static int smm_wanted(struct ms_machine *m, bool *on, struct ms_error *err)
+{
+	bool kvm_smm = m->opts.kvm ? ms_kvm__has_smm(m->opts.kvm) : !m->opts.kvm_no_smm;
+
+	*on = false;
+	if (m->opts.smm == MS_SMM_OFF || !m->opts.kvm_memslots)
+		return 0;
+	if (m->opts.smm != MS_SMM_ON && m->opts.smm != MS_SMM_AUTO)
+		return ms_error_set(err, -EINVAL, "machine: bad smm value %d", (int)m->opts.smm);
+	if (!kvm_smm) {
+		if (m->opts.smm == MS_SMM_ON)
+			return ms_error_set(err, -ENOTSUP,
+					    "System Management Mode not supported by this hypervisor.");
+		return 0;
+	}
+	*on = true;
+	return 0;
+}
+
+/*
+ * kvm-memslots.md 1.2, at machine-init-done: "mem-container-smram" holds
+ * an alias of all system memory and, at priority 10, the chipset's
+ * "smram" region (4 GiB). The i440FX enables it with its "smram-low"
+ * window onto RAM at 0xa0000 (the same RAM "memory" maps there before
+ * the firmware runs); the Q35 MCH enables it empty (its windows are off
+ * until the firmware opens them). Its slot map is address space 1.
+ */
+static int add_smram(struct build *b)
+{
+	struct ms_machine *m = b->m;
+	bool q35 = m->opts.type == MS_MACHINE_Q35;
+	const char *owner = q35 ? "dev path=/machine/q35/mch" :
+				  "dev path=/machine/unattached/device[3]";
+	struct ms_ctx *ctx = m->ctx;
+	struct ms_region *smram;
+	int ret;
+
+	m->smram_root = owned(b, ms_region__new_container(ctx, "mem-container-smram", UINT64_MAX,
+							  b->err), "obj type=kvm-accel", NULL);
+	if (!m->smram_root)
+		return b->ret;
+	smram = owned(b, ms_region__new_container(ctx, "smram", ABOVE_4G_START, b->err), owner,
+		      NULL);
+	if (!smram)
+		return b->ret;
+	ms_ctx__begin(ctx);
+	ret = now(b, smram, SMRAM_BASE,
+		  alias(b, "smram-low", m->ram, SMRAM_BASE, SMRAM_SIZE, !q35, false, owner, NULL),
+		  0);
+	if (ret) {
+		ms_ctx__commit(ctx);
+		ms_region__unref(smram);
+		return ret;
+	}
+	ret = now(b, m->smram_root, 0, smram, 10) ||
+	      now(b, m->smram_root, 0,
+		  alias(b, "mem-smram", m->system, 0, UINT64_MAX, true, false, "obj type=kvm-accel",
+			NULL), 0);
+	ms_ctx__commit(ctx);
+	if (ret)
+		return b->ret;
+	return add_as(b, &m->smram_as, m->smram_root, "KVM-SMRAM");
+}
+
 /* Map the queued regions, one commit per stage. */
 static int map_stages(struct build *b)
 {
@@ -457,6 +522,12 @@ static void unmap_all(struct ms_machine *m)
 
 		ms_region__del_subregion(system, sub, NULL);
 	}
+	while (m->smram_root && !list_empty(&m->smram_root->subregions)) {
+		struct ms_region *sub = list_entry(m->smram_root->subregions.next,
+						   struct ms_region, node);
+
+		ms_region__del_subregion(m->smram_root, sub, NULL);
+	}
 	ms_ctx__commit(m->ctx);
 }
 
@@ -464,10 +535,14 @@ static void machine_teardown(struct ms_machine *m)
 {
 	struct ms_ctx *ctx = m->ctx;
 
+	ms_slotmap__free(m->kvm_smm);
+	m->kvm_smm = NULL;
 	ms_slotmap__free(m->kvm);
 	m->kvm = NULL;
 	ms_ctx__begin(ctx);
 	memdev_machine_fini(m);
+	ms_as__free(m->smram_as);
+	ms_region__unref(m->smram_root);
 	ms_as__free(m->memory_as);
 	ms_as__free(m->cpu_as);
 	ms_as__free(m->io_as);
@@ -495,6 +570,7 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 	struct build *b;
 	struct ms_machine *m;
 	const struct ms_error *kerr;
+	bool smm;
 	int ret;
 
 	if (!ctx || !opts) {
@@ -521,6 +597,10 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 	b->err = err;
 
 	ret = compute_layout(m, err);
+	if (m->opts.kvm && !m->opts.kvm_memslots)
+		m->opts.kvm_memslots = ms_kvm__max_memslots(m->opts.kvm);
+	if (!ret)
+		ret = smm_wanted(m, &smm, err);
 	if (ret)
 		goto err_free;
 
@@ -540,8 +620,6 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 		if (ret)
 			goto err_teardown;
 	}
-	if (m->opts.kvm && !m->opts.kvm_memslots)
-		m->opts.kvm_memslots = ms_kvm__max_memslots(m->opts.kvm);
 	if (m->opts.kvm_memslots) {
 		MS_OPTS(ms_slotmap_opts, so, .max_slots = m->opts.kvm_memslots,
 			.page_size = m->opts.page_size, .exec = m->opts.kvm_exec,
@@ -555,7 +633,22 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 	}
 	/* 3. the board, commit by commit */
 	ret = map_stages(b);
+	/* 4. machine-init-done: SMM's address space and its KVM listener */
+	if (!ret && smm) {
+		MS_OPTS(ms_slotmap_opts, so, .as_id = 1, .max_slots = m->opts.kvm_memslots,
+			.page_size = m->opts.page_size, .exec = m->opts.kvm_exec,
+			.exec_opaque = m->opts.kvm_exec_opaque, .kvm = m->opts.kvm);
+
+		ret = add_smram(b);
+		if (!ret) {
+			m->kvm_smm = ms_slotmap__new(m->smram_as, &so, err);
+			if (!m->kvm_smm)
+				ret = -(errno ?: ENOMEM);
+		}
+	}
 	kerr = m->kvm ? ms_slotmap__error(m->kvm) : NULL;
+	if (!kerr && m->kvm_smm)
+		kerr = ms_slotmap__error(m->kvm_smm);
 	if (!ret && kerr) {
 		ret = kerr->err ? kerr->err : -EIO;
 		if (err)
@@ -567,7 +660,7 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 	return m;
 
 err_unmap:
-	if (m->kvm)
+	if (m->kvm || m->kvm_smm)
 		unmap_all(m);
 err_teardown:
 	for (unsigned int i = 0; i < b->nr; i++)
@@ -593,3 +686,4 @@ struct ms_ctx *ms_machine__ctx(const struct ms_machine *m) { return m->ctx; }
 struct ms_region *ms_machine__system(const struct ms_machine *m) { return m->system; }
 struct ms_as *ms_machine__memory_as(const struct ms_machine *m) { return m->memory_as; }
 struct ms_slotmap *ms_machine__kvm(const struct ms_machine *m) { return m->kvm; }
+struct ms_slotmap *ms_machine__kvm_smm(const struct ms_machine *m) { return m->kvm_smm; }

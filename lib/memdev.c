@@ -393,12 +393,6 @@ static void count_unplug(struct ms_machine *m, const struct ms_memdev *d, uint64
 	m->required_memslots -= memslots;
 }
 
-/* The first KVM failure since kvm_watch(), or NULL. */
-static const struct ms_error *new_kvm_error(const struct ms_machine *m)
-{
-	return m->kvm ? slotmap_window_error(m->kvm) : NULL;
-}
-
 /*
  * rule 5.6, plug: counters, then the mapping. Undone entirely if the
  * region cannot be mapped or KVM refuses a slot.
@@ -429,7 +423,7 @@ static int devmem_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_erro
 		count_unplug(m, d, size, memslots);
 		return ret;
 	}
-	kerr = new_kvm_error(m);
+	kerr = kvm_window_error(m);
 	if (kerr) {
 		ret = kerr->err ? kerr->err : -EIO;
 		if (err)
@@ -455,7 +449,7 @@ static int devmem_unplug(struct ms_machine *m, struct ms_memdev *d, struct ms_er
 		kvm_watch(m);
 		ms_region__ref(mr);
 		devmem_unmap(m, mr);
-		kerr = new_kvm_error(m);
+		kerr = kvm_window_error(m);
 		if (kerr) {
 			/* map it again: nothing changed */
 			int ret = kerr->err ? kerr->err : -EIO;

@@ -73,6 +73,9 @@ struct ms_machine {
 	struct ms_as *memory_as, *io_as;
 	struct ms_as *cpu_as;		/* "cpu-memory-0" */
 	struct ms_slotmap *kvm;		/* NULL without KVM */
+	struct ms_region *smram_root;	/* "mem-container-smram", NULL without SMM */
+	struct ms_as *smram_as;		/* "KVM-SMRAM" */
+	struct ms_slotmap *kvm_smm;	/* its slot map, address space 1 */
 	struct list_head backends;
 	struct list_head devices;	/* plugged devices */
 	struct list_head vhosts;
@@ -122,22 +125,42 @@ void memdev_machine_fini(struct ms_machine *m);
 /* machine.c: the backend whose RAM region is @mr (aliases followed), or NULL */
 struct ms_backend *backend_of_region(const struct ms_machine *m, const struct ms_region *mr);
 
-/* KVM failures of the machine's slot map during one request */
+/* KVM failures of the machine's slot maps during one request */
 static inline void kvm_watch(const struct ms_machine *m)
 {
 	if (m->kvm)
 		slotmap_mark(m->kvm);
+	if (m->kvm_smm)
+		slotmap_mark(m->kvm_smm);
+}
+
+static inline const struct ms_error *kvm_window_error(const struct ms_machine *m)
+{
+	const struct ms_error *e = m->kvm ? slotmap_window_error(m->kvm) : NULL;
+
+	return e ? e : m->kvm_smm ? slotmap_window_error(m->kvm_smm) : NULL;
 }
 
 static inline bool kvm_failed(const struct ms_machine *m)
 {
-	return m->kvm && slotmap_window_error(m->kvm);
+	return kvm_window_error(m) != NULL;
 }
 
-/* kvm-memslots.md rule 9.1 */
-static inline void kvm_memslots(const struct ms_machine *m, uint32_t *max, uint32_t *free_slots)
+/*
+ * kvm-memslots.md rule 9.1: the limit holds per address space, the busiest
+ * one counts (address space 1 exists with SMM).
+ */
+static inline uint32_t kvm_used_memslots(const struct ms_machine *m)
 {
 	uint32_t used = ms_slotmap__nr_used(m->kvm);
+	uint32_t smm = m->kvm_smm ? ms_slotmap__nr_used(m->kvm_smm) : 0;
+
+	return used > smm ? used : smm;
+}
+
+static inline void kvm_memslots(const struct ms_machine *m, uint32_t *max, uint32_t *free_slots)
+{
+	uint32_t used = kvm_used_memslots(m);
 
 	*max = ms_slotmap__max_slots(m->kvm);
 	*free_slots = used > *max ? 0 : *max - used;

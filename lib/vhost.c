@@ -274,7 +274,7 @@ int ms_machine__for_each_consumer(const struct ms_machine *m,
 		c.kind = MS_CONSUMER_KVM;
 		c.name = "kvm";
 		kvm_memslots(m, &c.max, &c.free);
-		c.used = ms_slotmap__nr_used(m->kvm);
+		c.used = kvm_used_memslots(m);
 		ret = fn(&c, opaque);
 		if (ret)
 			return ret;

@@ -211,9 +211,12 @@ static void slot_fmt(char *buf, size_t len, const struct ms_kvm_slot *s)
 		 s->as_id, s->slot, s->gpa, s->size, s->flags, s->hva);
 }
 
-/* Does the binding's mirror equal the slot map's table? Logs the first difference. */
-static bool tables_equal(struct __test_metadata *_metadata, struct ms_kvm *k,
-			 struct ms_slotmap *map)
+/*
+ * Does the binding's mirror equal the slot maps' tables (@map2: address
+ * space 1, or NULL)? Logs the first difference.
+ */
+static bool tables_equal2(struct __test_metadata *_metadata, struct ms_kvm *k,
+			  struct ms_slotmap *map, struct ms_slotmap *map2)
 {
 	struct table a = { 0 }, b = { 0 };
 	char x[160], y[160];
@@ -221,6 +224,8 @@ static bool tables_equal(struct __test_metadata *_metadata, struct ms_kvm *k,
 
 	EXPECT_EQ(0, ms_kvm__for_each_slot(k, collect_kvm, &a));
 	EXPECT_EQ(0, ms_slotmap__for_each(map, collect_map, &b));
+	if (map2)
+		EXPECT_EQ(0, ms_slotmap__for_each(map2, collect_map, &b));
 	eq = a.n == b.n;
 	if (!eq)
 		TH_LOG("kernel holds %zu slots, the slot map %zu", a.n, b.n);
@@ -239,6 +244,12 @@ static bool tables_equal(struct __test_metadata *_metadata, struct ms_kvm *k,
 	free(a.s);
 	free(b.s);
 	return eq;
+}
+
+static bool tables_equal(struct __test_metadata *_metadata, struct ms_kvm *k,
+			 struct ms_slotmap *map)
+{
+	return tables_equal2(_metadata, k, map, NULL);
 }
 
 /*
@@ -1280,10 +1291,51 @@ TEST_F(kvm, rule_10_7_readonly_guest_write_exits)
 
 /* ---- a machine's KVM consumer on a real VM ------------------------------ */
 
+/*
+ * SMM (kvm-memslots.md 1.2): where KVM has it, the machine sets every slot
+ * of "memory" in address space 1 too, the kernel holds both tables, and
+ * freeing the machine's maps on an error leaves nothing behind; smm=on
+ * where KVM lacks it is refused before any slot is set.
+ */
+TEST_F(kvm, machine_smm_on_a_real_vm)
+{
+	MS_OPTS(ms_machine_opts, o, .type = MS_MACHINE_Q35, .ram_size = 256 * MiB,
+		.kvm_memslots = ms_kvm__max_memslots(self->k), .kvm = self->k,
+		.smm = MS_SMM_ON);
+	struct ms_error err = { 0 };
+	struct ms_ctx *ctx = ms_ctx__new();
+	struct ms_slotmap *map, *smm;
+	struct ms_machine *m;
+
+	ASSERT_NE(NULL, ctx);
+	m = ms_machine__new(ctx, &o, &err);
+	if (!ms_kvm__has_smm(self->k)) {
+		EXPECT_EQ(NULL, m);
+		EXPECT_STREQ("System Management Mode not supported by this hypervisor.", err.msg);
+		EXPECT_EQ(0, nr_slots(self->k));
+		ms_ctx__free(ctx);
+		SKIP(return, "KVM without SMM: smm=on refused as QEMU does");
+	}
+	ASSERT_NE(NULL, m) {
+		TH_LOG("%s", err.msg);
+	}
+	map = ms_machine__kvm(m);
+	smm = ms_machine__kvm_smm(m);
+	ASSERT_NE(NULL, smm);
+	EXPECT_NO_MAP_ERROR(smm);
+	/* before the firmware runs, the same ranges in both */
+	EXPECT_EQ(ms_slotmap__nr_used(map), ms_slotmap__nr_used(smm));
+	EXPECT_LT(0, ms_slotmap__nr_used(smm));
+	EXPECT_TRUE(tables_equal2(_metadata, self->k, map, smm));
+	ms_machine__free(m);
+	ms_ctx__free(ctx);
+}
+
 TEST_F(kvm, machine_on_a_real_vm)
 {
 	MS_OPTS(ms_machine_opts, o, .type = MS_MACHINE_PC, .ram_size = 256 * MiB,
-		.kvm_memslots = ms_kvm__max_memslots(self->k), .kvm = self->k);
+		.kvm_memslots = ms_kvm__max_memslots(self->k), .kvm = self->k,
+		.smm = MS_SMM_OFF);
 	struct ms_error err = { 0 };
 	struct ms_machine *m;
 	struct ms_ctx *ctx = ms_ctx__new();

@@ -409,7 +409,7 @@ TEST(json_shape)
 	static const char *const machine[] = { "type", "accel", "kvm_memslots", "ram_size",
 					       "slots", "maxmem", "below_4g", "above_4g",
 					       "above_4g_start", "devmem_base", "devmem_size",
-					       "hotpluggable", "reserved_end", NULL };
+					       "hotpluggable", "reserved_end", "smm", NULL };
 	static const char *const dimm[] = { "id", "type", "addr", "size", "memslots",
 					    "plugged_size", "slot", "node", "memdev", "hotplugged",
 					    "hotpluggable", NULL };
@@ -424,6 +424,7 @@ TEST(json_shape)
 	static const char *const cap[] = { "consumers", "memslots_left", "device_memory_left",
 					   "highest_gpa", "phys_bits", "reserved_end", NULL };
 	struct json_object *doc, *devs, *d0, *d1, *c;
+	uint64_t per_as[2] = { 0 };
 	struct cli_result r;
 
 	/* q35, 4 GiB: 2 GiB below 4 GiB, 2 GiB above; device memory at 6 GiB (rule 4.2, 4.4) */
@@ -473,7 +474,11 @@ TEST(json_shape)
 	expect_keys(_metadata, jget_idx(c, 0), "consumer", cons);
 	EXPECT_STREQ("kvm", json_object_get_string(jget(jget_idx(c, 0), "kind")));
 	EXPECT_EQ(32764, jget_u64(jget_idx(c, 0), "max"));
-	EXPECT_EQ(jget_len(jget(doc, "memslots")), jget_u64(jget_idx(c, 0), "used"));
+	/* the busiest address space counts (rule 9.1); SMM mirrors "memory" here */
+	for (size_t i = 0; i < jget_len(jget(doc, "memslots")); i++)
+		per_as[jget_u64(jget_idx(jget(doc, "memslots"), i), "as") & 1]++;
+	EXPECT_EQ(per_as[0], per_as[1]);
+	EXPECT_EQ(per_as[0], jget_u64(jget_idx(c, 0), "used"));
 	EXPECT_STREQ("vhost", json_object_get_string(jget(jget_idx(c, 1), "kind")));
 	EXPECT_STREQ("net0", json_object_get_string(jget(jget_idx(c, 1), "name")));
 	EXPECT_EQ(64, jget_u64(jget_idx(c, 1), "max"));
@@ -848,6 +853,84 @@ TEST(script_missing)
 	EXPECT_TRUE(has_line(r.err, "memslot: plan: /nonexistent/script: No such file or directory"))
 		TH_LOG("%s", r.err);
 	cli_result_free(&r);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * SMM (kvm-memslots.md 1.2, 9.1): with KVM's SMM a pc or q35 machine holds
+ * every RAM and ROM slot twice, in address space 0 and in address space 1
+ * ("KVM-SMRAM"); before the firmware runs both tables hold the same ranges,
+ * the limit is per address space and the busiest one counts. -M smm=off
+ * or a KVM without SMM (--kvm-smm=off) leave address space 0 alone;
+ * smm=on on such a KVM is QEMU's error.
+ */
+TEST(smm_address_space)
+{
+	static const struct {
+		const char *machine, *kvm_smm;
+		int status;
+		size_t as0, as1;
+	} cases[] = {
+		{ "pc", NULL, 0, 5, 5 },
+		{ "q35", "on", 0, 5, 5 },
+		{ "pc,smm=on", "on", 0, 5, 5 },
+		{ "pc,smm=auto", "off", 0, 5, 0 },
+		{ "q35,smm=off", "on", 0, 5, 0 },
+		{ "pc,smm=on", "off", 1, 0, 0 },
+		{ "pc,smm=maybe", "on", 2, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *doc, *slots, *kvm;
+		uint64_t gpa[2][8] = { { 0 } };
+		struct cli_result r;
+		size_t n[2] = { 0 };
+
+		const char *const args[] = { "-j", "plan", "-M", cases[i].machine, "-m", "256M",
+					     cases[i].kvm_smm ? "--kvm-smm" : NULL, cases[i].kvm_smm,
+					     NULL };
+
+		ASSERT_EQ(0, cli_run(&r, NULL, args));
+		EXPECT_EQ(cases[i].status, r.status) TH_LOG("%s: %s", cases[i].machine, r.err);
+		/* -j: the error is the one JSON document */
+		if (cases[i].status == 1)
+			EXPECT_STREQ("{\"error\":\"plan: System Management Mode not supported by this "
+				     "hypervisor.\"}\n", r.out);
+		if (cases[i].status) {
+			cli_result_free(&r);
+			continue;
+		}
+		doc = parse_one(r.out);
+		ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+		slots = jget(doc, "memslots");
+		for (size_t k = 0; k < jget_len(slots); k++) {
+			struct json_object *a = jget_idx(slots, k);
+			unsigned int as = jget_u64(a, "as") & 1;
+
+			if (n[as] < 8)
+				gpa[as][n[as]] = jget_u64(a, "gpa") ^ jget_u64(a, "size") << 20;
+			n[as]++;
+		}
+		EXPECT_EQ(cases[i].as0, n[0]) TH_LOG("%s", cases[i].machine);
+		EXPECT_EQ(cases[i].as1, n[1]) TH_LOG("%s", cases[i].machine);
+		/* the same ranges in both address spaces (slot ids may differ) */
+		qsort(gpa[0], 8, sizeof(uint64_t), u64_cmp);
+		qsort(gpa[1], 8, sizeof(uint64_t), u64_cmp);
+		if (n[1])
+			EXPECT_EQ(0, memcmp(gpa[0], gpa[1], sizeof(gpa[0])));
+		EXPECT_EQ(cases[i].as1 > 0, jget_bool(jget(doc, "machine"), "smm"));
+		kvm = jget_idx(jget(doc, "consumers"), 0);
+		EXPECT_EQ(cases[i].as0, jget_u64(kvm, "used"));
+		EXPECT_EQ(jget_u64(kvm, "max") - cases[i].as0, jget_u64(kvm, "free"));
+		json_object_put(doc);
+		cli_result_free(&r);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -10,9 +10,10 @@
  *   - the memory devices match one to one (sorted by address): type, id,
  *     addr, slot, size and hotplugged equal QEMU's (memory-devices.md 5.4,
  *     5.5, 12.2);
- *   - the predicted KVM memslots, as a set of (gpa, size), are exactly the
- *     ranges of address space "memory" that QEMU marks " KVM"
- *     (kvm-memslots.md 8.1).
+ *   - the predicted KVM memslots, as a set of (gpa, size) per KVM address
+ *     space, are exactly the ranges that QEMU marks " KVM" in address
+ *     space "memory" (as 0) and, where KVM has SMM, "KVM-SMRAM" (as 1)
+ *     (kvm-memslots.md 1.2, 8.1).
  *
  * QEMU is started and driven as in selftests/lib/qemu.h and killed in the
  * teardown.
@@ -265,24 +266,36 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 			TH_LOG("device %s: hotplugged", qid ? qid : "?");
 	}
 
-	/* Memslots: (gpa, size) of every slot = QEMU's KVM-marked ranges. */
+	/*
+	 * Memslots, per KVM address space: (gpa, size) of every slot = QEMU's
+	 * KVM-marked ranges of "memory" (0) and, with SMM, "KVM-SMRAM" (1).
+	 */
 	slots = jget(doc, "memslots");
 	ASSERT_NE(NULL, slots);
-	for (size_t i = 0; i < json_object_array_length(slots) && nm < MAX_RANGES; i++) {
-		struct json_object *s = json_object_array_get_idx(slots, i);
+	for (unsigned int as = 0; as < 2; as++) {
+		nq = qemu_as_kvm_ranges(flat, as ? "KVM-SMRAM" : "memory", q, MAX_RANGES);
+		nm = 0;
+		for (size_t i = 0; i < json_object_array_length(slots) && nm < MAX_RANGES; i++) {
+			struct json_object *s = json_object_array_get_idx(slots, i);
 
-		m[nm++] = (struct gpa_range){ jget_u64(s, "gpa"), jget_u64(s, "size") };
-	}
-	qsort(m, nm, sizeof(*m), gpa_range_cmp);
-	EXPECT_EQ(nq, nm);
-	for (int i = 0; i < nq || i < nm; i++) {
-		bool same = i < nq && i < nm && !gpa_range_cmp(&q[i], &m[i]);
+			if (jget_u64(s, "as") == as)
+				m[nm++] = (struct gpa_range){ jget_u64(s, "gpa"),
+							      jget_u64(s, "size") };
+		}
+		qsort(m, nm, sizeof(*m), gpa_range_cmp);
+		EXPECT_EQ(nq, nm) TH_LOG("address space %u", as);
+		for (int i = 0; i < nq || i < nm; i++) {
+			bool same = i < nq && i < nm && !gpa_range_cmp(&q[i], &m[i]);
 
-		EXPECT_TRUE(same)
-			TH_LOG("range %d: QEMU %#" PRIx64 "+%#" PRIx64 ", memslot %#" PRIx64
-			       "+%#" PRIx64, i, i < nq ? q[i].gpa : 0, i < nq ? q[i].size : 0,
-			       i < nm ? m[i].gpa : 0, i < nm ? m[i].size : 0);
+			EXPECT_TRUE(same)
+				TH_LOG("as %u range %d: QEMU %#" PRIx64 "+%#" PRIx64 ", memslot %#"
+				       PRIx64 "+%#" PRIx64, as, i, i < nq ? q[i].gpa : 0,
+				       i < nq ? q[i].size : 0, i < nm ? m[i].gpa : 0,
+				       i < nm ? m[i].size : 0);
+		}
 	}
+	/* where KVM has SMM, QEMU uses it and so does the plan */
+	EXPECT_EQ(kvm_smm(), jget_bool(jget(doc, "machine"), "smm"));
 	if (_metadata->exit_code)
 		TH_LOG("QEMU info mtree -f:\n%s", flat);
 

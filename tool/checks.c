@@ -183,7 +183,11 @@ int run_diff_slots(struct run *r, const struct ms_kvm_slot *other, size_t nr, co
 	size_t i = 0, j = 0;
 	int ret = 0;
 
-	ms_slotmap__for_each(ms_machine__kvm(r->p.m), collect_lib_row, &l);
+	struct ms_slotmap *maps[2];
+	size_t nr_maps = machine_kvm_maps(r->p.m, maps);
+
+	for (size_t m = 0; m < nr_maps; m++)
+		ms_slotmap__for_each(maps[m], collect_lib_row, &l);
 	if (l.err) {
 		free(l.s);
 		return l.err;
@@ -536,12 +540,16 @@ void run_probe_rom(struct run *r, struct step *s)
 
 void run_acct_take(const struct run *r, struct acct *a)
 {
-	struct ms_slotmap *map = ms_machine__kvm(r->p.m);
+	struct ms_slotmap *maps[2];
+	size_t nr_maps = machine_kvm_maps(r->p.m, maps);
 
 	memset(a, 0, sizeof(*a));
 	ms_machine__devmem_stats(r->p.m, &a->st);
-	a->kvm_used = ms_slotmap__nr_used(map);
-	a->kvm_free = ms_slotmap__max_slots(map) - a->kvm_used;
+	/* rule 9.1: the busiest address space */
+	for (size_t m = 0; m < nr_maps; m++)
+		if (ms_slotmap__nr_used(maps[m]) > a->kvm_used)
+			a->kvm_used = ms_slotmap__nr_used(maps[m]);
+	a->kvm_free = ms_slotmap__max_slots(maps[0]) - a->kvm_used;
 }
 
 bool run_acct_same(const struct acct *a, const struct acct *b, char *why, size_t len)

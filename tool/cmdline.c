@@ -145,6 +145,17 @@ static int parse_machines(struct plan *p)
 			} else if (!strcmp(key, "nvdimm")) {
 				if (qopt_bool("nvdimm", v, &p->mo.nvdimm, err))
 					status = usage_err("%s %s: %s", flag, text, err);
+			} else if (!strcmp(key, "smm")) {
+				/* QEMU's OnOffAuto */
+				if (!strcmp(v, "on"))
+					p->mo.smm = MS_SMM_ON;
+				else if (!strcmp(v, "off"))
+					p->mo.smm = MS_SMM_OFF;
+				else if (!strcmp(v, "auto"))
+					p->mo.smm = MS_SMM_AUTO;
+				else
+					status = usage_err("%s %s: Parameter 'smm' does not accept "
+							   "value '%s'", flag, text, v);
 			} else if (!strcmp(key, "accel")) {
 				if (!strcmp(v, "kvm"))
 					p->kvm = true;
@@ -227,7 +238,7 @@ static bool is_opt(const char *arg, const char *name, bool qemu_style)
 }
 
 enum arg_kind {
-	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_SCRIPT,
+	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_KVM_SMM, A_SCRIPT,
 	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY, A_KERNEL, A_MODULES, A_NO_VM,
 };
 
@@ -252,6 +263,7 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		{ "device", true, A_DEVICE, FOR_BOTH, false },
 		{ "vhost-limit", false, A_VHOST, FOR_PLAN, false },
 		{ "kvm-memslots", false, A_KVM, FOR_PLAN, false },
+		{ "kvm-smm", false, A_KVM_SMM, FOR_PLAN, false },
 		{ "script", false, A_SCRIPT, FOR_BOTH, false },
 		{ "cpu", false, A_CPU, FOR_RUN, false },
 		{ "dirty-log", false, A_DIRTY_LOG, FOR_RUN, true },
@@ -357,6 +369,11 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			if (parse_u64(val, &n) || !n || n > UINT32_MAX)
 				return usage_err("invalid number of KVM memslots: %s", val);
 			p->kvm_memslots = (uint32_t)n;
+			break;
+		case A_KVM_SMM:
+			if (strcmp(val, "on") && strcmp(val, "off"))
+				return usage_err("invalid --kvm-smm: %s (on or off)", val);
+			p->kvm_smm = !strcmp(val, "on") ? 1 : -1;
 			break;
 		case A_SCRIPT:
 			p->script = val;

@@ -398,6 +398,18 @@ void memslot_table_print_cols(FILE *f, struct ms_slotmap *const *maps, size_t nr
 	fprintf(f, ", 0x%" PRIx64 " bytes\n", r.bytes);
 }
 
+size_t machine_kvm_maps(const struct ms_machine *m, struct ms_slotmap *maps[2])
+{
+	size_t n = 0;
+
+	maps[0] = maps[1] = NULL;
+	if (ms_machine__kvm(m))
+		maps[n++] = ms_machine__kvm(m);
+	if (ms_machine__kvm_smm(m))
+		maps[n++] = ms_machine__kvm_smm(m);
+	return n;
+}
+
 void memslot_table_print(FILE *f, struct ms_slotmap *const *maps, size_t nr_maps)
 {
 	memslot_table_print_cols(f, maps, nr_maps, NULL);

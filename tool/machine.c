@@ -41,6 +41,24 @@ static uint32_t probe_kvm_memslots(void)
 	return r ? (uint32_t)r : MS_KVM_MEMSLOTS_DEFAULT;
 }
 
+/*
+ * Does the KVM of the plan take SMM memslots (KVM_CAP_X86_SMM with a second
+ * address space)? Asked of /dev/kvm when there is one, else yes, as on
+ * every x86 host with SVM or VMX.
+ */
+static bool probe_kvm_smm(void)
+{
+	int fd = open("/dev/kvm", O_RDONLY | O_CLOEXEC);
+	bool smm;
+
+	if (fd < 0)
+		return true;
+	smm = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM) > 0 &&
+	      ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE) > 1;
+	close(fd);
+	return smm;
+}
+
 /* --- building ------------------------------------------------------------ */
 
 /* The errno the library recorded in @e wins over the caller's @fallback. */
@@ -125,6 +143,8 @@ int plan_build(struct plan *p)
 	}
 	p->mo.ram_size = (p->mo.ram_size + RAM_SIZE_ALIGN - 1) & ~(RAM_SIZE_ALIGN - 1);
 	p->mo.kvm_memslots = p->kvm ? (p->kvm_memslots ?: probe_kvm_memslots()) : 0;
+	if (!p->mo.kvm)
+		p->mo.kvm_no_smm = p->kvm_smm ? p->kvm_smm < 0 : !probe_kvm_smm();
 	/*
 	 * Rule 4.5: QEMU refuses slots without maxmem even for slots=0, which
 	 * the library's options cannot tell from "not given".

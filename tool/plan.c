@@ -80,13 +80,15 @@ static void plan_usage(FILE *f)
 	fprintf(f,
 		"Usage: memslot [OPTIONS] plan [-M|-machine MACHINE] [-m MEMORY] [-object BACKEND]...\n"
 		"                              [-device DEVICE]... [--vhost-limit N[,...]]...\n"
-		"                              [--kvm-memslots N] [--script FILE]\n"
+		"                              [--kvm-memslots N] [--kvm-smm on|off]\n"
+		"                              [--script FILE]\n"
 		"\n"
 		"Predict, with QEMU's rules and nothing allocated, where a pc or q35 machine's\n"
 		"memory devices go, which KVM memslots it uses and how many memslots KVM and\n"
 		"each vhost backend have left. The options are QEMU's.\n"
 		"\n"
-		"  -M, -machine pc|q35[,max-ram-below-4g=SIZE][,nvdimm=on][,accel=kvm|tcg]\n"
+		"  -M, -machine pc|q35[,max-ram-below-4g=SIZE][,nvdimm=on][,smm=on|off|auto]\n"
+		"          [,accel=kvm|tcg]\n"
 		"  -m [size=]SIZE[,slots=N][,maxmem=SIZE]\n"
 		"                      RAM (MiB without a suffix), DIMM slots, maximum memory\n"
 		"  -object memory-backend-ram|memory-backend-memfd|memory-backend-file,id=ID,\n"
@@ -104,6 +106,9 @@ static void plan_usage(FILE *f)
 		"      --kvm-memslots N\n"
 		"                      KVM's memslot limit (default: KVM_CAP_NR_MEMSLOTS of\n"
 		"                      /dev/kvm, else 32764)\n"
+		"      --kvm-smm on|off\n"
+		"                      whether that KVM has SMM (address space 1; default:\n"
+		"                      asked of /dev/kvm, else on)\n"
 		"      --script FILE   replay hot(un)plug commands, reporting after each one\n"
 		"  -h, --help          print this help\n");
 }

@@ -76,6 +76,7 @@ struct plan {
 	struct vhost_arg *vhosts;
 	size_t nr_vhosts;
 	uint32_t kvm_memslots;		/* 0: probe */
+	int kvm_smm;			/* --kvm-smm: 1 on, -1 off, 0: probe */
 	const char *script;
 	struct scenario scn;
 

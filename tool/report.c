@@ -122,7 +122,8 @@ void plan_print_machine(const struct plan *p, FILE *f)
 	ms_machine__layout(p->m, &l);
 	fprintf(f, "machine: %s, accel %s", p->mtype, p->kvm ? "kvm" : "tcg");
 	if (p->kvm)
-		fprintf(f, ", %u KVM memslots", p->mo.kvm_memslots);
+		fprintf(f, ", %u KVM memslots per address space, SMM %s", p->mo.kvm_memslots,
+			ms_machine__kvm_smm(p->m) ? "on (address space 1)" : "off");
 	fprintf(f, "\n  ram: 0x%" PRIx64 " (below 4G 0x%" PRIx64, p->mo.ram_size, l.below_4g);
 	if (l.above_4g)
 		fprintf(f, ", above 4G 0x%" PRIx64 " at 0x%" PRIx64, l.above_4g,
@@ -189,12 +190,13 @@ int plan_print_devices(const struct plan *p, FILE *f)
 
 int plan_print_memslots(const struct plan *p, FILE *f)
 {
-	struct ms_slotmap *kvm = ms_machine__kvm(p->m);
+	struct ms_slotmap *maps[2];
+	size_t n = machine_kvm_maps(p->m, maps);
 
-	if (!kvm)
+	if (!n)
 		fprintf(f, "(no KVM: accel=tcg)\n");
 	else
-		memslot_table_print(f, &kvm, 1);
+		memslot_table_print(f, maps, n);
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct json_object *plan_machine_json(const struct plan *p)
 	ADD(o, "type", json_object_new_string(p->mtype));
 	ADD(o, "accel", json_object_new_string(p->kvm ? "kvm" : "tcg"));
 	ADD(o, "kvm_memslots", json_u64(p->mo.kvm_memslots));
+	ADD(o, "smm", json_object_new_boolean(ms_machine__kvm_smm(p->m) != NULL));
 	ADD(o, "ram_size", json_u64(p->mo.ram_size));
 	ADD(o, "slots", json_u64(p->mo.slots));
 	ADD(o, "maxmem", json_u64(p->mo.maxmem ?: p->mo.ram_size));
@@ -112,9 +113,10 @@ struct json_object *plan_devices_json(const struct plan *p)
 
 struct json_object *plan_memslots_json(const struct plan *p)
 {
-	struct ms_slotmap *kvm = ms_machine__kvm(p->m);
+	struct ms_slotmap *maps[2];
+	size_t n = machine_kvm_maps(p->m, maps);
 
-	return kvm ? memslot_table_json(&kvm, 1) : json_object_new_array();
+	return n ? memslot_table_json(maps, n) : json_object_new_array();
 }
 
 struct json_object *plan_accounting_json(const struct plan *p)

@@ -199,7 +199,9 @@ static void step_free(struct step *s)
  */
 static int step_run(struct run *r, struct step *s)
 {
-	struct ms_slotmap *map = ms_machine__kvm(r->p.m);
+	struct ms_slotmap *maps[2];
+	size_t nr_maps = machine_kvm_maps(r->p.m, maps);
+	const struct ms_error *map_err;
 	struct ms_kvm_stats k0, k1;
 	struct acct before, after;
 	int ret;
@@ -212,21 +214,24 @@ static int step_run(struct run *r, struct step *s)
 		struct kvm_fail kf;
 
 		ms_kvm__clear_error(r->kvm);
-		ms_slotmap__clear_ops(map);
+		for (size_t m = 0; m < nr_maps; m++)
+			ms_slotmap__clear_ops(maps[m]);
 		s->ret = scenario_exec(r->p.m, s->st, false, err);
 		kf = kvm_fail_take(r);
+		map_err = ms_slotmap__error(maps[0]);
+		if (!map_err && nr_maps > 1)
+			map_err = ms_slotmap__error(maps[1]);
 		if (s->ret && kf.set)
 			run_kvm_fail_text(r, &kf, s->err, sizeof(s->err));
 		else if (s->ret)
 			snprintf(s->err, sizeof(s->err), "%s", err);
-		else if (kf.set || ms_slotmap__error(map)) {
+		else if (kf.set || map_err) {
 			/* the library went on although KVM refused: report it all the same */
 			if (kf.set)
 				run_kvm_fail_text(r, &kf, s->err, sizeof(s->err));
 			else
-				snprintf(s->err, sizeof(s->err), "%s", ms_slotmap__error(map)->msg);
-			s->ret = ms_slotmap__error(map) && ms_slotmap__error(map)->err ?
-				 ms_slotmap__error(map)->err : -EIO;
+				snprintf(s->err, sizeof(s->err), "%s", map_err->msg);
+			s->ret = map_err && map_err->err ? map_err->err : -EIO;
 		}
 		s->kf = kf;
 		ms_kvm__stats(r->kvm, &k1);
@@ -290,7 +295,8 @@ static int step_run(struct run *r, struct step *s)
 		s->kv.ok = !s->kv.nr_diffs;
 		run_check(r, s, s->kv.ok);
 	}
-	ms_slotmap__clear_ops(map);
+	for (size_t m = 0; m < nr_maps; m++)
+		ms_slotmap__clear_ops(maps[m]);
 	return 0;
 }
 

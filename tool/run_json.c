@@ -96,7 +96,8 @@ static struct json_object *kv_json(const struct kverify *kv)
 
 struct json_object *run_step_json(struct run *r, const struct step *s)
 {
-	struct ms_slotmap *map = ms_machine__kvm(r->p.m);
+	struct ms_slotmap *maps[2];
+	size_t nr_maps = machine_kvm_maps(r->p.m, maps);
 	struct memslot_cols cols = run_cols(r);
 	struct json_object *o = json_object_new_object(), *k, *v, *a;
 	bool ok = true;
@@ -122,7 +123,7 @@ struct json_object *run_step_json(struct run *r, const struct step *s)
 		ADD(k, "failures", json_u64(s->failures));
 		ADD(k, "ioctl_ns", json_u64(s->ioctl_ns));
 	}
-	a = memslot_table_json_cols(&map, 1, &cols);
+	a = memslot_table_json_cols(maps, nr_maps, &cols);
 	ADD(o, "memslots", a);
 	ok = ok && k && a;
 	a = json_object_new_array();

@@ -111,7 +111,8 @@ static void print_checks(const struct run *r, const struct step *s, FILE *f)
 
 int run_print_step(struct run *r, const struct step *s, FILE *f)
 {
-	struct ms_slotmap *map = ms_machine__kvm(r->p.m);
+	struct ms_slotmap *maps[2];
+	size_t nr_maps = machine_kvm_maps(r->p.m, maps);
 	struct memslot_cols cols = run_cols(r);
 	int ret = 0;
 
@@ -133,7 +134,7 @@ int run_print_step(struct run *r, const struct step *s, FILE *f)
 		}
 	}
 	fprintf(f, "memslots:\n");
-	memslot_table_print_cols(f, &map, 1, &cols);
+	memslot_table_print_cols(f, maps, nr_maps, &cols);
 	fprintf(f, "accounting:\n");
 	plan_print_accounting(&r->p, f);
 	print_checks(r, s, f);

@@ -167,6 +167,15 @@ const char *memslot_flags_str(uint32_t flags, char *buf, size_t size);
 struct json_object *memslot_json(const struct ms_memslot *s);
 
 /**
+ * machine_kvm_maps() - a machine's KVM slot maps, address space 0 first
+ * @m: machine
+ * @maps: filled with up to two maps (1 with SMM)
+ *
+ * Return: how many (0 without KVM).
+ */
+size_t machine_kvm_maps(const struct ms_machine *m, struct ms_slotmap *maps[2]);
+
+/**
  * memslot_table_print() - the KVM memslot table of mtree --memslots and plan
  * @f: output
  * @maps: slot maps, KVM address space 0 first

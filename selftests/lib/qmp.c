@@ -188,13 +188,15 @@ int gpa_range_cmp(const void *a, const void *b)
 	return x->size < y->size ? -1 : x->size > y->size;
 }
 
-/* The " KVM"-marked ranges of the FlatView block of AS "memory". */
-int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max)
+/* The " KVM"-marked ranges of the FlatView block of AS @as. */
+int qemu_as_kvm_ranges(const char *flat, const char *as, struct gpa_range *r, int max)
 {
 	char *text = strdup(flat), *save = NULL, *line;
 	bool in_block = false, in_memory = false;
+	char head[128];
 	int n = 0;
 
+	snprintf(head, sizeof(head), " AS \"%s\",", as);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		size_t len;
 		uint64_t s, e;
@@ -206,7 +208,7 @@ int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max)
 			in_memory = false;
 			continue;
 		}
-		if (in_block && !strncmp(line, " AS \"memory\",", 13))
+		if (in_block && !strncmp(line, head, strlen(head)))
 			in_memory = true;
 		if (!in_memory || len < 4 || strcmp(line + len - 4, " KVM"))
 			continue;
@@ -216,4 +218,9 @@ int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max)
 	free(text);
 	qsort(r, n, sizeof(*r), gpa_range_cmp);
 	return n;
+}
+
+int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max)
+{
+	return qemu_as_kvm_ranges(flat, "memory", r, max);
 }

@@ -97,4 +97,16 @@ int gpa_range_cmp(const void *a, const void *b);
  */
 int qemu_kvm_ranges(const char *flat, struct gpa_range *r, int max);
 
+/**
+ * qemu_as_kvm_ranges() - qemu_kvm_ranges() of the address space @as
+ * ("memory", "KVM-SMRAM", ...)
+ * @flat: the dump (LF or CRLF)
+ * @as: address space name
+ * @r: filled
+ * @max: room in @r
+ *
+ * Return: the number of ranges (0 if the dump has no such address space).
+ */
+int qemu_as_kvm_ranges(const char *flat, const char *as, struct gpa_range *r, int max);
+
 #endif /* MEMSLOT_SELFTESTS_QMP_H */

@@ -510,6 +510,19 @@ const char *kvm_unusable(void)
 	return why;
 }
 
+bool kvm_smm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	bool smm;
+
+	if (fd < 0)
+		return false;
+	smm = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM) > 0 &&
+	      ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE) > 1;
+	close(fd);
+	return smm;
+}
+
 const char *kvm_no_vm(void)
 {
 	static char why[128];

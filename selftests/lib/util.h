@@ -234,6 +234,14 @@ const char *kvm_unusable(void);
  */
 const char *kvm_no_vm(void);
 
+/**
+ * kvm_smm() - does this host's KVM take SMM memslots (address space 1)?
+ *
+ * Return: true if /dev/kvm reports KVM_CAP_X86_SMM and at least two
+ * address spaces (KVM_CAP_MULTI_ADDRESS_SPACE), as the library asks.
+ */
+bool kvm_smm(void);
+
 /*
  * EXPECT_NO_LEAKS() - in a teardown, after everything is freed: the harness
  * leaves tests with _exit(), so under ASan check for leaks explicitly.

@@ -60,6 +60,14 @@ MS_API uint32_t ms_kvm__max_memslots(const struct ms_kvm *k);
 MS_API bool ms_kvm__has_memory2(const struct ms_kvm *k);
 /** ms_kvm__has_readonly_mem() - KVM_CAP_READONLY_MEM. @k: VM. Return: the flag. */
 MS_API bool ms_kvm__has_readonly_mem(const struct ms_kvm *k);
+/**
+ * ms_kvm__has_smm() - KVM_CAP_X86_SMM with a second address space
+ * @k: VM
+ *
+ * Return: true if the VM takes memslots in address space 1 (SMM), as
+ * QEMU's "kvm-smram" listener sets them (kvm-memslots.md 1.2).
+ */
+MS_API bool ms_kvm__has_smm(const struct ms_kvm *k);
 
 /**
  * ms_kvm__exec() - ms_slot_exec_fn that performs a slot operation

@@ -20,6 +20,18 @@ enum ms_machine_type {
 };
 
 /**
+ * enum ms_smm - -M smm=
+ * @MS_SMM_AUTO: on where the KVM consumer supports SMM (QEMU's default)
+ * @MS_SMM_ON: on; an error where the KVM consumer does not support it
+ * @MS_SMM_OFF: off
+ */
+enum ms_smm {
+	MS_SMM_AUTO,
+	MS_SMM_ON,
+	MS_SMM_OFF,
+};
+
+/**
  * struct ms_machine_opts - -M / -m options
  * @sz: MS_OPTS
  * @type: preset
@@ -40,6 +52,11 @@ enum ms_machine_type {
  *	and counts them (ms_kvm__stats()); a failure's details are in the
  *	&struct ms_error of the failing call (MS_ERROR_KVM) and in
  *	ms_kvm__first_error(). Not owned; it must outlive the machine.
+ * @smm: -M smm=; with SMM and a KVM consumer the machine has QEMU's
+ *	"KVM-SMRAM" address space and a second slot map, address space 1
+ *	(kvm-memslots.md 1.2, ms_machine__kvm_smm())
+ * @kvm_no_smm: the KVM consumer lacks KVM_CAP_X86_SMM (with @kvm, its
+ *	ms_kvm__has_smm() decides instead)
  */
 struct ms_machine_opts {
 	size_t sz;
@@ -54,6 +71,8 @@ struct ms_machine_opts {
 	ms_slot_exec_fn kvm_exec;
 	void *kvm_exec_opaque;
 	struct ms_kvm *kvm;
+	enum ms_smm smm;
+	bool kvm_no_smm;
 };
 
 /**
@@ -68,7 +87,8 @@ struct ms_machine_opts {
  * APIC MSI MMIO regions, the "I/O" address space, device memory (with its
  * "device-memory" address space and counting listener) when maxmem > RAM,
  * and the KVM consumer (an ms_slotmap on "memory") when @opts->kvm_memslots
- * is non-zero.
+ * is non-zero; with SMM (@opts->smm), at machine-init-done as QEMU, the
+ * "KVM-SMRAM" address space and its slot map (address space 1).
  *
  * Return: the machine or NULL with errno set.
  */
@@ -89,6 +109,16 @@ MS_API struct ms_region *ms_machine__system(const struct ms_machine *m);
 MS_API struct ms_as *ms_machine__memory_as(const struct ms_machine *m);
 /** ms_machine__kvm() - the KVM slot map or NULL. @m: machine. Return: the map. */
 MS_API struct ms_slotmap *ms_machine__kvm(const struct ms_machine *m);
+/**
+ * ms_machine__kvm_smm() - the KVM slot map of address space 1 (SMM)
+ * @m: machine
+ *
+ * The "kvm-smram" listener of QEMU on address space "KVM-SMRAM": system
+ * memory under the chipset's "smram" region (kvm-memslots.md 1.2).
+ *
+ * Return: the slot map, or NULL without SMM or without KVM.
+ */
+MS_API struct ms_slotmap *ms_machine__kvm_smm(const struct ms_machine *m);
 
 /**
  * struct ms_machine_layout - where memory is
@@ -163,7 +193,8 @@ enum ms_consumer_kind {
  * @kind: KVM or vhost
  * @name: "kvm" or the vhost backend's name
  * @max: its memslot limit
- * @used: memslots its table holds now (vhost: rule 9.3 region count)
+ * @used: memslots its table holds now (vhost: rule 9.3 region count; KVM:
+ *	of its busiest address space, rule 9.1)
  * @free: max - used (0 if over the limit)
  */
 struct ms_consumer_info {
