@@ -4,11 +4,11 @@
  * (memory-devices.md section 4); its memory backends are in backend.c.
  *
  * The region tree is the one `info mtree` shows for QEMU 7.2 (compare
- * spec/samples/qemu-7.2/pc-256m-stopped.mtree*.txt, pc-4g-dimms-nvdimm and
+ * selftests/samples/qemu-7.2/pc-256m-stopped.mtree*.txt, pc-4g-dimms-nvdimm and
  * q35-1g-stopped), plus current QEMU's "device-memory" address space.
  * The KVM memory listener exists before the board is built, as in QEMU,
  * and the board is mapped in QEMU's commit order, so that the KVM slot
- * ids come out as in spec/samples/qemu-7.2/kvm-ioctls-*.txt.
+ * ids come out as in selftests/samples/qemu-7.2/kvm-ioctls-*.txt.
  */
 #include <errno.h>
 #include <fcntl.h>

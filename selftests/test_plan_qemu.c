@@ -13,7 +13,9 @@
  *   - the predicted KVM memslots, as a set of (gpa, size) per KVM address
  *     space, are exactly the ranges that QEMU marks " KVM" in address
  *     space "memory" (as 0) and, where KVM has SMM, "KVM-SMRAM" (as 1)
- *     (kvm-memslots.md 1.2, 8.1).
+ *     (kvm-memslots.md 1.2, 8.1);
+ *   - as root, the kernel's table of QEMU's VM (`memslot -j census`)
+ *     holds the plan's slots per address space, flags included.
  *
  * QEMU is started and driven as in selftests/lib/qemu.h and killed in the
  * teardown.
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -296,6 +299,51 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 	}
 	/* where KVM has SMM, QEMU uses it and so does the plan */
 	EXPECT_EQ(kvm_smm(), jget_bool(jget(doc, "machine"), "smm"));
+
+	/*
+	 * The kernel's table of QEMU's VM, read by the BPF census (as root),
+	 * holds the plan's slots per address space: (gpa, size, flags), ids
+	 * aside (QEMU's commit order decides those).
+	 */
+	if (!geteuid()) {
+		struct gpa_range k[MAX_RANGES], p[MAX_RANGES];
+		struct json_object *cdoc, *cslots;
+		struct cli_result v;
+		int nk = 0, np = 0;
+		char pid[16];
+
+		snprintf(pid, sizeof(pid), "%d", (int)self->qm.pid);
+		ASSERT_EQ(0, CLI_RUN(&v, "-j", "census", "-p", pid));
+		EXPECT_EQ(0, v.status) TH_LOG("memslot census: %s", v.err);
+		cdoc = json_tokener_parse(v.out);
+		ASSERT_NE(NULL, cdoc) TH_LOG("%s", v.out);
+		ASSERT_EQ(1, jget_len(jget(cdoc, "vms")));
+		cslots = jget(jget_idx(jget(cdoc, "vms"), 0), "memslots");
+		/* the flags ride in the low bits of the size: both are page multiples */
+		for (size_t i = 0; i < jget_len(cslots) && nk < MAX_RANGES; i++) {
+			struct json_object *c = jget_idx(cslots, i);
+
+			k[nk++] = (struct gpa_range){ jget_u64(c, "gpa") | jget_u64(c, "as"),
+						      jget_u64(c, "size") | jget_u64(c, "flags") };
+		}
+		for (size_t i = 0; i < jget_len(slots) && np < MAX_RANGES; i++) {
+			struct json_object *c = jget_idx(slots, i);
+
+			p[np++] = (struct gpa_range){ jget_u64(c, "gpa") | jget_u64(c, "as"),
+						      jget_u64(c, "size") | jget_u64(c, "flags") };
+		}
+		qsort(k, nk, sizeof(*k), gpa_range_cmp);
+		qsort(p, np, sizeof(*p), gpa_range_cmp);
+		EXPECT_EQ(nk, np);
+		for (int j = 0; j < nk && j < np; j++) {
+			EXPECT_EQ(0, gpa_range_cmp(&k[j], &p[j]))
+				TH_LOG("census %#" PRIx64 "+%#" PRIx64 ", plan %#" PRIx64 "+%#" PRIx64
+				       " (as in bit 0, flags in the size's low bits)", k[j].gpa,
+				       k[j].size, p[j].gpa, p[j].size);
+		}
+		json_object_put(cdoc);
+		cli_result_free(&v);
+	}
 	if (_metadata->exit_code)
 		TH_LOG("QEMU info mtree -f:\n%s", flat);
 
