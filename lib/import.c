@@ -100,12 +100,40 @@ static void settle_readonly_aliases(struct parser *p)
 	}
 }
 
+/*
+ * What QEMU 7.2 sets but `info mtree` does not print (memslot-mtree(8),
+ * "Inference"): the chipsets' "smram" region is a container (it prints
+ * like a childless I/O region when its windows are off, as on a Q35 that
+ * has not run).
+ */
+static bool known_container(const struct node *n)
+{
+	return !n->is_alias && n->name && !strcmp(n->name, "smram") && n->up && n->up->name &&
+	       !strcmp(n->up->name, "mem-container-smram");
+}
+
+/* PAM's "ROM" mode aliases RAM read-only (hw/pci-host/pam.c). */
+static bool known_readonly_alias(const struct node *n)
+{
+	return n->is_alias && n->name && !strcmp(n->name, "pam-rom");
+}
+
+/*
+ * RAM the display devices log dirty pages of from realize on (the VGA
+ * family's vga_common_init(), bochs-display): KVM_MEM_LOG_DIRTY_PAGES.
+ */
+static bool known_vga_logged(const struct node *n)
+{
+	return !n->is_alias && n->type == T_RAM && n->name &&
+	       (!strcmp(n->name, "vga.vram") || !strcmp(n->name, "bochs-display-vram"));
+}
+
 static bool io_terminates(struct parser *p, const struct node *n)
 {
 	const struct section *sec = &p->secs[n->section];
 	bool as_root = sec->is_as && sec->root == n;
 
-	if (n->hidden)
+	if (n->hidden || known_container(n))
 		return false;
 	if (p->flat) {
 		/* rule 7.1: a terminating region shows up under its own name (a
@@ -580,6 +608,16 @@ static int build(struct parser *p, struct ms_import *imp)
 		ret = create_alias(p, p->nodes[i], 0);
 		if (ret)
 			return ret;
+	}
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		struct node *n = p->nodes[i];
+
+		if (!n->mr || n->disabled)
+			continue;
+		if (known_readonly_alias(n))
+			n->mr->readonly = true;
+		if (known_vga_logged(n))
+			ms_region__set_log(n->mr, true);
 	}
 	if (p->flat)
 		settle_readonly_aliases(p);
