@@ -133,7 +133,7 @@ static bool io_terminates(struct parser *p, const struct node *n)
 	const struct section *sec = &p->secs[n->section];
 	bool as_root = sec->is_as && sec->root == n;
 
-	if (n->hidden || known_container(n))
+	if (n->hidden)
 		return false;
 	if (p->flat) {
 		/* rule 7.1: a terminating region shows up under its own name (a
@@ -144,6 +144,9 @@ static bool io_terminates(struct parser *p, const struct node *n)
 		if (n->nr_kids)
 			return false;
 	}
+	/* what the -f dump does not contradict */
+	if (known_container(n))
+		return false;
 	if (!n->nr_kids)
 		return !(as_root && node_size(n) == MS_SIZE_2_64);
 	return as_root && node_size(n) < MS_SIZE_2_64;

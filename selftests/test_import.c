@@ -1158,6 +1158,12 @@ TEST(deep_nesting)
 	SYSTEM_RANGES "\n"
 
 static const char smram_tree[] = SMRAM_AS_HEAD SMRAM_AS_TAIL SYSTEM_AS SYSTEM_MR;
+/* the same shape under another name: nothing known about it */
+static const char smram_other[] =
+	"address-space: KVM-SMRAM\n"
+	"  0000000000000000-ffffffffffffffff (prio 0, i/o): mem-container-smram\n"
+	"    0000000000000000-00000000ffffffff (prio 10, i/o): smramx\n"
+	SMRAM_AS_TAIL SYSTEM_AS SYSTEM_MR;
 /* QEMU shows system memory in KVM-SMRAM: "smram" renders nothing */
 static const char smram_flat[] = SMRAM_VIEW_HEAD SYSTEM_RANGES "\n" MEMORY_VIEW;
 
@@ -1227,8 +1233,13 @@ TEST(childless_io_empty_container)
 {
 	check_childless_io(_metadata, smram_tree, smram_flat, 0, "smram",
 			   MS_REGION_CONTAINER);
-	/* without the flat dump, it terminates as before (rule 7.1) */
-	check_childless_io(_metadata, smram_tree, NULL, 0, "smram", MS_REGION_IO);
+	/*
+	 * without the flat dump, "smram" under "mem-container-smram" is known
+	 * for a container (memslot-mtree(8), Inference); another childless
+	 * i/o region still terminates (rule 7.1)
+	 */
+	check_childless_io(_metadata, smram_tree, NULL, 0, "smram", MS_REGION_CONTAINER);
+	check_childless_io(_metadata, smram_other, NULL, 0, "smramx", MS_REGION_IO);
 }
 
 /* two stacked empty containers: the lower one shows once the upper is known */
