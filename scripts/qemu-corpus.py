@@ -25,12 +25,26 @@
 #                                    the program name; the temporary
 #                                    directory (socket, backing files,
 #                                    firmware copies) is written as $TMP
+#   <config>.census.json             `$MEMSLOT -j census -p PID` of the
+#                                    stopped QEMU: the kernel's memslot
+#                                    table of its VM, read by BPF (vms[0]
+#                                    .memslots[]: as, slot, gpa, size,
+#                                    flags); only when MEMSLOT names the
+#                                    memslot binary and we run as root,
+#                                    else skipped (a stale one is removed)
 #   index.txt                        "<config>\t<description>", one a line
 #   qemu-version.txt                 first line of `QEMU --version`
 # HMP text is byte-exact, including the monitor's \r\n line endings. The
 # order of address-space groups and FlatView blocks is hash-table order and
 # changes between runs. index.txt is removed first and written last, only
 # when every requested configuration succeeded, so it marks a full corpus.
+# The census is taken after the dumps, while QEMU is still stopped, so it
+# describes the same state; its pid, hva and elapsed_ns change every run.
+#
+# OVMF is only ever stopped (pc-ovmf-stopped): run under KVM nested in
+# TCG (the kernel-in-the-loop guest on a host without /dev/kvm), QEMU 7.2's
+# outer TCG aborts (tcg_handle_interrupt: qemu_mutex_iothread_locked())
+# about 16 s into OVMF, before it reaches its boot manager.
 #
 # Exit status: 0 on success; 77 when the host lacks QEMU or a usable
 # /dev/kvm (the reason on stderr; tests SKIP on it); 2 for a usage error;
@@ -210,6 +224,14 @@ CONFIGS = [
     Config("pc-2g-lowmem1g-stopped",
            "i440FX, 2 GiB, max-ram-below-4g=1G, never run: split at 1 GiB",
            "-machine pc,accel=kvm,max-ram-below-4g=1G -m 2G -S"),
+    Config("pc-256m-smm-off-stopped",
+           "i440FX, 256 MiB, smm=off, never run: no smram container, no KVM-SMRAM "
+           "address space, every slot in address space 0",
+           "-machine pc,smm=off,accel=kvm -m 256 -S"),
+    Config("pc-256m-smm-off-seabios",
+           "i440FX, 256 MiB, smm=off, SeaBIOS ran to the end of POST: PAM shadowing "
+           "with no KVM-SMRAM address space",
+           "-machine pc,smm=off,accel=kvm -m 256", until=seabios_done),
 ]
 
 
@@ -393,6 +415,35 @@ def boot(cfg, qmp, proc):
     qmp.cmd("stop")
 
 
+def take_census(cfg, proc, deadline):
+    """The kernel's memslot table of QEMU's VM as `memslot -j census` prints
+    it (bytes), or None when MEMSLOT is unset or we are not root (the BPF
+    census needs root)."""
+    memslot = os.environ.get("MEMSLOT")
+    if not memslot or os.geteuid() != 0:
+        return None
+    try:
+        r = subprocess.run([memslot, "-j", "census", "-p", str(proc.pid)],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise Failure("%s: %s census: timed out after %.0f s"
+                      % (cfg.name, memslot, CONFIG_TIMEOUT))
+    except OSError as e:
+        raise Failure("%s: %s: %s" % (cfg.name, memslot, e.strerror))
+    if r.returncode != 0:
+        raise Failure("%s: %s census exited with status %d" % (cfg.name, memslot, r.returncode),
+                      (r.stderr + r.stdout).decode(errors="replace"))
+    try:
+        doc = json.loads(r.stdout)
+        if len(doc["vms"]) != 1 or not doc["vms"][0]["memslots"]:
+            raise ValueError("%d VMs" % len(doc["vms"]))
+    except (ValueError, KeyError, TypeError) as e:
+        raise Failure("%s: %s census: not one VM with memslots: %s" % (cfg.name, memslot, e),
+                      r.stdout.decode(errors="replace"))
+    return r.stdout
+
+
 def run_config(cfg, qemu, outdir, tmproot, procs, verbose):
     t0 = time.monotonic()
     deadline = t0 + CONFIG_TIMEOUT
@@ -427,6 +478,7 @@ def run_config(cfg, qemu, outdir, tmproot, procs, verbose):
                 boot(cfg, qmp, proc)
             dumps = {suffix: qmp.hmp(line).encode() for suffix, line in HMP_DUMPS}
             devs = qmp.cmd("query-memory-devices")
+            census = take_census(cfg, proc, deadline)
             qmp.quit()
         except (OSError, EOFError, ValueError) as e:
             raise Failure("%s: QMP: %s" % (cfg.name, e))
@@ -455,6 +507,11 @@ def run_config(cfg, qemu, outdir, tmproot, procs, verbose):
                     (json.dumps(devs, indent=1) + "\n").encode())
         write_bytes(os.path.join(outdir, cfg.name + ".args"),
                     "".join(a.replace(tmp, "$TMP") + "\n" for a in args).encode())
+        census_path = os.path.join(outdir, cfg.name + ".census.json")
+        if census is not None:
+            write_bytes(census_path, census)
+        elif os.path.lexists(census_path):
+            os.unlink(census_path)
         if verbose:
             msg = "%s: %s: %.2f s\n" % (PROG, cfg.name, time.monotonic() - t0)
             for line in stderr_text().splitlines():
