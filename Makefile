@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # memslot: the only Makefile. Every output goes under $(O) (default build/).
-#   make [all|check|vmtest|bench|man|install|clean] [O=dir] [V=1] [SAN=1]
+#   make [all|check|vmtest|corpus|bench|man|install|clean] [O=dir] [V=1] [SAN=1]
 
 O ?= build
 ifeq ($(SAN),1)
@@ -32,7 +32,7 @@ LDFLAGS += $(SANFLAGS)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check vmtest bench man install clean deps FORCE
+.PHONY: all check vmtest corpus bench man install clean deps FORCE
 
 all: $(O)/FEATURES $(OUT)/memslot $(OUT)/libmemslot.so $(OUT)/memslot-vmtest man
 
@@ -237,19 +237,19 @@ $(TRACE_TESTS:%=$(OUT)/selftests/%): $(OUT)/selftests/%: $(OUT)/selftests/%.o \
 
 # QEMU 7.2 reference output the host tests compare against (selftests/samples/README).
 SAMPLES ?= $(abspath selftests/samples/qemu-7.2)
+# The committed QEMU corpus test_qemu reads (selftests/corpus/README).
+CORPUS := $(abspath selftests/corpus/qemu-7.2)
 
 # --- kernel in the loop ------------------------------------------------------
 # The runner (selftests/vmtest.sh) is installed into the build with its
 # package cache there. The tests that need KVM run on the host when it has
 # a usable /dev/kvm, else inside the default guest kernel; make vmtest runs
 # them in every kernel of VMTEST_KERNELS.
-KVM_TESTS := test_kvm test_vmm test_run test_census test_trace test_trace_qemu test_qemu \
-	test_plan_qemu
+KVM_TESTS := test_kvm test_vmm test_run test_census test_trace test_trace_qemu test_plan_qemu
 KVM_TEST_BINS := $(filter $(KVM_TESTS:%=$(OUT)/selftests/%),$(TEST_BINS))
 HOST_TEST_BINS := $(filter-out $(KVM_TEST_BINS),$(TEST_BINS))
 VMTEST_KERNELS ?= debian-6.1 debian-6.12
 CHECK_KERNELS := $(if $(filter 1,$(KVM_USABLE)),,$(VMTEST_DEFAULT))
-CORPUS := $(abspath $(O))/qemu-corpus
 
 $(OUT)/memslot-vmtest: selftests/vmtest.sh
 	$(call msg,GEN,$@)
@@ -259,12 +259,20 @@ $(OUT)/memslot-vmtest: selftests/vmtest.sh
 TEST_ENV = MEMSLOT=$(abspath $(OUT)/memslot) MEMSLOT_SAMPLES=$(SAMPLES) MEMSLOT_CORPUS=$(CORPUS)
 
 check: $(O)/FEATURES $(TEST_BINS) $(OUT)/memslot $(OUT)/memslot-vmtest
-	$(Q)mkdir -p $(CORPUS) && $(TEST_ENV) bash selftests/run.sh --kernels "$(CHECK_KERNELS)" \
-		--runner $(OUT)/memslot-vmtest --rw $(CORPUS) $(HOST_TEST_BINS) -- $(KVM_TEST_BINS)
+	$(Q)$(TEST_ENV) bash selftests/run.sh --kernels "$(CHECK_KERNELS)" \
+		--runner $(OUT)/memslot-vmtest $(HOST_TEST_BINS) -- $(KVM_TEST_BINS)
 
 vmtest: $(O)/FEATURES $(KVM_TEST_BINS) $(OUT)/memslot $(OUT)/memslot-vmtest
-	$(Q)mkdir -p $(CORPUS) && $(TEST_ENV) bash selftests/run.sh --kernels "$(VMTEST_KERNELS)" \
-		--runner $(OUT)/memslot-vmtest --rw $(CORPUS) -- $(KVM_TEST_BINS)
+	$(Q)$(TEST_ENV) bash selftests/run.sh --kernels "$(VMTEST_KERNELS)" \
+		--runner $(OUT)/memslot-vmtest -- $(KVM_TEST_BINS)
+
+# Regenerate the committed corpus: scripts/qemu-corpus.py inside the default
+# guest kernel (whatever the host has: the corpus names the kernel it comes
+# from), as root there so that every configuration gets its census from
+# MEMSLOT; the directory is shared read-write.
+corpus: $(OUT)/memslot $(OUT)/memslot-vmtest
+	$(Q)MEMSLOT=$(abspath $(OUT)/memslot) $(OUT)/memslot-vmtest -k $(VMTEST_DEFAULT) \
+		--env MEMSLOT --rw $(CORPUS) -- python3 scripts/qemu-corpus.py $(CORPUS)
 
 # --- benchmarks ------------------------------------------------------------
 BENCH_SRCS := $(wildcard bench/*.c)

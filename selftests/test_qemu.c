@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * QEMU 7.2 is the judge: for every configuration of scripts/qemu-corpus.py
- * (real qemu-system-x86_64 with accel=kvm, dumps taken over QMP), import
- * QEMU's `info mtree`, and check against QEMU's own output that
+ * QEMU 7.2 is the judge: for every configuration of the committed corpus
+ * (selftests/corpus/README: real qemu-system-x86_64 with accel=kvm, dumps
+ * taken over QMP by scripts/qemu-corpus.py, the kernel's memslot table by
+ * `memslot -j census`), import QEMU's `info mtree`, and check against
+ * QEMU's own output that
  *   - the tree prints back byte-identical (also with -D and -o),
  *   - every address space's flat view is line-identical to `info mtree -f`,
  *     " KVM" markers included (kvm-memslots.md 8.1),
@@ -10,53 +12,64 @@
  *     marks " KVM", with READONLY where the range is a ROM device and never
  *     where it is writable RAM;
  *   - from the tree alone (no -f dump), the memslots of both KVM address
- *     spaces are those ranges.
- * The corpus is built once into $MEMSLOT_CORPUS (make check: build/qemu-corpus)
- * by selftests/qemu_corpus.sh; it SKIPs only when the host has no QEMU or
- * no usable /dev/kvm.
+ *     spaces are those ranges, and they are the kernel's own table: per
+ *     address space the same (gpa, size, flags), in the same address
+ *     spaces, with the same busiest address space and free slots.
+ * The corpus is $MEMSLOT_CORPUS, else selftests/corpus/qemu-7.2 found from
+ * the repository root or from build/selftests. It must be a full corpus
+ * (index.txt, written last by the script, present); the test needs neither
+ * QEMU nor KVM and never builds one (make corpus does).
  */
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "cli.h"
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
 
 #include <memslot/memslot.h>
 
+#define CORPUS_REL	"selftests/corpus/qemu-7.2"
+
 static const char *corpus_dir(void)
 {
-	const char *d = getenv("MEMSLOT_CORPUS");
+	static char buf[PATH_MAX];
+	const char *env = getenv("MEMSLOT_CORPUS");
+	char exe[PATH_MAX];
+	struct stat st;
+	ssize_t n;
 
-	return d ? d : "build/qemu-corpus";
+	if (env && *env)
+		return env;
+	if (!stat(CORPUS_REL, &st) && S_ISDIR(st.st_mode))
+		return CORPUS_REL;
+	/* build/selftests/test_qemu, two levels below the repository root */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return CORPUS_REL;
+	exe[n] = '\0';
+	snprintf(buf, sizeof(buf), "%s/../../" CORPUS_REL, dirname(exe));
+	return buf;
 }
 
-/* 0: ready; 77: host lacks QEMU or KVM; other: failure. Built once. */
-static int corpus_status(void)
+/* File @name of the corpus, '\r' kept; NULL if missing. */
+static char *corpus_read(const char *name, size_t *len)
 {
-	static int status = -1;
-	char cmd[4096];
-	int ret;
-
-	if (status >= 0)
-		return status;
-	snprintf(cmd, sizeof(cmd), "bash selftests/qemu_corpus.sh '%s' </dev/null", corpus_dir());
-	ret = system(cmd);
-	status = WIFEXITED(ret) ? WEXITSTATUS(ret) : 1;
-	return status;
-}
-
-/* File of the corpus, '\r' kept; NULL if missing. */
-static char *corpus_file(const char *config, const char *kind, size_t *len)
-{
-	char path[4096];
+	char path[PATH_MAX];
 	char *buf = NULL;
 	FILE *f;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/%s.%s.txt", corpus_dir(), config, kind);
+	snprintf(path, sizeof(path), "%s/%s", corpus_dir(), name);
 	f = fopen(path, "rb");
 	if (!f)
 		return NULL;
@@ -72,6 +85,15 @@ static char *corpus_file(const char *config, const char *kind, size_t *len)
 	}
 	fclose(f);
 	return buf;
+}
+
+/* Dump <config>.<kind>.txt of the corpus, '\r' kept; NULL if missing. */
+static char *corpus_file(const char *config, const char *kind, size_t *len)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s.%s.txt", config, kind);
+	return corpus_read(name, len);
 }
 
 static char *strip_cr(const char *s)
@@ -97,24 +119,33 @@ FIXTURE_VARIANT(qemu) {
 	const char *config;
 };
 
-#define CONFIG(id, name) \
-	FIXTURE_VARIANT_ADD(qemu, id) { .config = name }
+/* The configurations of the corpus, in the order of its index.txt. */
+#define CONFIGS(X) \
+	X(pc_256m_stopped, "pc-256m-stopped") \
+	X(pc_512m_seabios, "pc-512m-seabios") \
+	X(q35_1g_seabios, "q35-1g-seabios") \
+	X(isapc_64m_stopped, "isapc-64m-stopped") \
+	X(microvm_128m_stopped, "microvm-128m-stopped") \
+	X(pc_1g_dimms_nvdimm, "pc-1g-dimms-nvdimm") \
+	X(pc_pflash_virtio_mem, "pc-pflash-virtio-mem") \
+	X(pc_ovmf_stopped, "pc-ovmf-stopped") \
+	X(q35_pci_devices, "q35-pci-devices") \
+	X(q35_dimm_virtio_pmem, "q35-dimm-virtio-pmem") \
+	X(pc_4g_stopped, "pc-4g-stopped") \
+	X(q35_4g_smp2_stopped, "q35-4g-smp2-stopped") \
+	X(pc_numa_2node, "pc-numa-2node") \
+	X(pc_dimm_hotplug, "pc-dimm-hotplug") \
+	X(pc_2g_lowmem1g_stopped, "pc-2g-lowmem1g-stopped") \
+	X(pc_256m_smm_off_stopped, "pc-256m-smm-off-stopped") \
+	X(pc_256m_smm_off_seabios, "pc-256m-smm-off-seabios")
 
-CONFIG(pc_256m_stopped, "pc-256m-stopped");
-CONFIG(pc_512m_seabios, "pc-512m-seabios");
-CONFIG(q35_1g_seabios, "q35-1g-seabios");
-CONFIG(isapc_64m_stopped, "isapc-64m-stopped");
-CONFIG(microvm_128m_stopped, "microvm-128m-stopped");
-CONFIG(pc_1g_dimms_nvdimm, "pc-1g-dimms-nvdimm");
-CONFIG(pc_pflash_virtio_mem, "pc-pflash-virtio-mem");
-CONFIG(pc_ovmf_stopped, "pc-ovmf-stopped");
-CONFIG(q35_pci_devices, "q35-pci-devices");
-CONFIG(q35_dimm_virtio_pmem, "q35-dimm-virtio-pmem");
-CONFIG(pc_4g_stopped, "pc-4g-stopped");
-CONFIG(q35_4g_smp2_stopped, "q35-4g-smp2-stopped");
-CONFIG(pc_numa_2node, "pc-numa-2node");
-CONFIG(pc_dimm_hotplug, "pc-dimm-hotplug");
-CONFIG(pc_2g_lowmem1g_stopped, "pc-2g-lowmem1g-stopped");
+#define CONFIG(id, name) \
+	FIXTURE_VARIANT_ADD(qemu, id) { .config = name };
+#define CONFIG_NAME(id, name) name,
+
+CONFIGS(CONFIG)
+
+static const char *const config_names[] = { CONFIGS(CONFIG_NAME) };
 
 /* QEMU's KVM accelerator: a memory listener per KVM address space. */
 static int map_kvm(struct ms_import *imp, struct ms_slotmap **maps)
@@ -141,12 +172,14 @@ static int map_kvm(struct ms_import *imp, struct ms_slotmap **maps)
 FIXTURE_SETUP(qemu)
 {
 	struct ms_error err = { 0 };
-	int st = corpus_status();
+	char *index;
+	size_t len;
 
 	memset(self, 0, sizeof(*self));
-	if (st == 77)
-		SKIP(return, "host has no QEMU (qemu-system-x86_64) or no usable /dev/kvm");
-	ASSERT_EQ(0, st) TH_LOG("building the QEMU corpus in %s failed", corpus_dir());
+	index = corpus_read("index.txt", &len);
+	ASSERT_NE(NULL, index) TH_LOG("%s/index.txt: no full corpus there (make corpus)",
+				       corpus_dir());
+	free(index);
 	self->tree = corpus_file(variant->config, "mtree", &self->tree_len);
 	self->flat = corpus_file(variant->config, "mtree_f", &self->flat_len);
 	ASSERT_NE(NULL, self->tree) TH_LOG("%s: no mtree dump", variant->config);
@@ -366,6 +399,195 @@ TEST_F(qemu, tree_only_memslots)
 	ms_import__free(imp);
 	ms_ctx__free(ctx);
 	ms_flatdump__free(q);
+}
+
+/* One memslot as compared with the kernel's: slot ids aside. */
+struct kslot {
+	uint16_t as;
+	uint64_t gpa, size;
+	uint32_t flags;
+};
+
+static int kslot_cmp(const void *a, const void *b)
+{
+	const struct kslot *x = a, *y = b;
+
+	if (x->as != y->as)
+		return x->as < y->as ? -1 : 1;
+	if (x->gpa != y->gpa)
+		return x->gpa < y->gpa ? -1 : 1;
+	if (x->size != y->size)
+		return x->size < y->size ? -1 : 1;
+	return x->flags < y->flags ? -1 : x->flags > y->flags;
+}
+
+#define MAX_KSLOTS	256
+
+struct kslots {
+	struct kslot s[MAX_KSLOTS];
+	size_t n;
+};
+
+static int add_kslot(const struct ms_memslot *m, void *opaque)
+{
+	struct kslots *k = opaque;
+
+	if (k->n < MAX_KSLOTS)
+		k->s[k->n] = (struct kslot){ m->as_id, m->gpa, m->size, m->flags };
+	k->n++;
+	return 0;
+}
+
+static void log_kslots(struct __test_metadata *_metadata, const char *what,
+		       const struct kslots *k)
+{
+	for (size_t i = 0; i < k->n && i < MAX_KSLOTS; i++)
+		TH_LOG("  %s: as %u 0x%" PRIx64 "+0x%" PRIx64 " flags %#x", what, k->s[i].as,
+		       k->s[i].gpa, k->s[i].size, k->s[i].flags);
+}
+
+/*
+ * The kernel is the judge: from the tree alone (no -f dump), as in
+ * tree_only_memslots, the predicted memslots are the census's, per KVM
+ * address space as a set of (gpa, size, flags) (slot ids follow QEMU's
+ * commit order and are not compared), in exactly the address spaces the
+ * import has ("memory" as 0, "KVM-SMRAM" as 1; none of as 1 with smm=off).
+ * The census counts free slots as KVM_CAP_NR_MEMSLOTS minus the busiest
+ * address space (QEMU 8.2's kvm_get_free_memslots); the predicted maps give
+ * the same busiest address space and count.
+ */
+TEST_F(qemu, tree_only_census)
+{
+	static const char *const names[] = { "memory", "KVM-SMRAM" };
+	struct kslots *pred = calloc(1, sizeof(*pred)), *kern = calloc(1, sizeof(*kern));
+	struct ms_slotmap *maps[3] = { NULL };
+	struct json_object *doc, *vm, *rows, *per_as;
+	struct ms_error err = { 0 };
+	unsigned int pred_as = 0, kern_as = 0, busiest = 0, busiest_as = 0;
+	struct ms_ctx *ctx;
+	struct ms_import *imp;
+	uint64_t max, free_slots, kbusiest_as;
+	char name[256], *text;
+	size_t len;
+
+	ASSERT_NE(NULL, pred);
+	ASSERT_NE(NULL, kern);
+	snprintf(name, sizeof(name), "%s.census.json", variant->config);
+	text = corpus_read(name, &len);
+	if (!text) {
+		free(pred);
+		free(kern);
+		SKIP(return, "%s: no census in %s (made without MEMSLOT or not as root)",
+		     variant->config, corpus_dir());
+	}
+	doc = json_tokener_parse(text);
+	ASSERT_NE(NULL, doc) TH_LOG("%s: census is not JSON", name);
+	ASSERT_EQ(1, jget_len(jget(doc, "vms"))) TH_LOG("%s", name);
+	vm = jget_idx(jget(doc, "vms"), 0);
+	rows = jget(vm, "memslots");
+	for (size_t i = 0; i < jget_len(rows); i++) {
+		struct json_object *r = jget_idx(rows, i);
+		uint64_t as = jget_u64(r, "as");
+
+		ASSERT_GT(2, as) TH_LOG("%s: slot %" PRIu64 " in as %" PRIu64, name,
+					jget_u64(r, "slot"), as);
+		ASSERT_GT(MAX_KSLOTS, kern->n);
+		kern->s[kern->n++] = (struct kslot){ (uint16_t)as, jget_u64(r, "gpa"),
+						     jget_u64(r, "size"),
+						     (uint32_t)jget_u64(r, "flags") };
+		kern_as |= 1u << as;
+	}
+
+	ctx = ms_ctx__new();
+	ASSERT_NE(NULL, ctx);
+	imp = ms_import__parse(ctx, self->tree, self->tree_len, NULL, 0, &err);
+	ASSERT_NE(NULL, imp) TH_LOG("%s: %s", variant->config, err.msg);
+	ASSERT_EQ(0, map_kvm(imp, maps));
+	for (int i = 0; i < 2; i++)
+		if (ms_import__find_as(imp, names[i]))
+			pred_as |= 1u << i;
+	for (int i = 0; maps[i]; i++) {
+		unsigned int n = ms_slotmap__nr_used(maps[i]);
+		size_t before = pred->n;
+
+		ms_slotmap__for_each(maps[i], add_kslot, pred);
+		ASSERT_GT(MAX_KSLOTS, pred->n);
+		ASSERT_LT(before, pred->n) TH_LOG("%s: a KVM address space without slots",
+						  variant->config);
+		/* the lowest address space on a tie, as the census picks it */
+		if (n > busiest) {
+			busiest = n;
+			busiest_as = pred->s[before].as;
+		}
+	}
+
+	EXPECT_EQ(pred_as, kern_as) TH_LOG("%s: address spaces: imported %#x, census %#x "
+					   "(bit 0: as 0 \"memory\", bit 1: as 1 \"KVM-SMRAM\")",
+					   variant->config, pred_as, kern_as);
+	qsort(pred->s, pred->n, sizeof(pred->s[0]), kslot_cmp);
+	qsort(kern->s, kern->n, sizeof(kern->s[0]), kslot_cmp);
+	EXPECT_EQ(kern->n, pred->n) TH_LOG("%s: %zu slots predicted, %zu in the kernel",
+					   variant->config, pred->n, kern->n);
+	for (size_t i = 0; i < pred->n || i < kern->n; i++) {
+		const struct kslot *p = i < pred->n ? &pred->s[i] : NULL;
+		const struct kslot *k = i < kern->n ? &kern->s[i] : NULL;
+
+		if (p && k && !kslot_cmp(p, k))
+			continue;
+		EXPECT_TRUE(false) TH_LOG("%s: first difference at %zu: predicted as %d "
+					  "0x%" PRIx64 "+0x%" PRIx64 " flags %#x, kernel as %d "
+					  "0x%" PRIx64 "+0x%" PRIx64 " flags %#x", variant->config,
+					  i, p ? p->as : -1, p ? p->gpa : 0, p ? p->size : 0,
+					  p ? p->flags : 0, k ? k->as : -1, k ? k->gpa : 0,
+					  k ? k->size : 0, k ? k->flags : 0);
+		log_kslots(_metadata, "predicted", pred);
+		log_kslots(_metadata, "kernel", kern);
+		break;
+	}
+
+	/* free = KVM_CAP_NR_MEMSLOTS - slots of the busiest address space */
+	per_as = jget(vm, "slots_per_as");
+	max = jget_u64(vm, "max_slots");
+	free_slots = jget_u64(vm, "free_slots");
+	kbusiest_as = jget_u64(vm, "busiest_as");
+	ASSERT_NE(UINT64_MAX, max) TH_LOG("%s: no max_slots", name);
+	ASSERT_GT(jget_len(per_as), kbusiest_as);
+	EXPECT_EQ(max - json_object_get_uint64(jget_idx(per_as, kbusiest_as)), free_slots);
+	EXPECT_EQ(busiest_as, kbusiest_as) TH_LOG("%s", variant->config);
+	EXPECT_EQ(busiest, json_object_get_uint64(jget_idx(per_as, kbusiest_as)))
+		TH_LOG("%s", variant->config);
+	EXPECT_EQ(max - busiest, free_slots) TH_LOG("%s", variant->config);
+
+	for (int i = 0; maps[i]; i++)
+		ms_slotmap__free(maps[i]);
+	ms_import__free(imp);
+	ms_ctx__free(ctx);
+	json_object_put(doc);
+	free(text);
+	free(pred);
+	free(kern);
+}
+
+/* The variants are the corpus's configurations, in the order of its index. */
+TEST(index_lists_the_configs)
+{
+	char *index, *line, *save = NULL;
+	size_t len, n = 0, nr = sizeof(config_names) / sizeof(config_names[0]);
+
+	index = corpus_read("index.txt", &len);
+	ASSERT_NE(NULL, index) TH_LOG("%s/index.txt: no full corpus there", corpus_dir());
+	for (line = strtok_r(index, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+
+		if (tab)
+			*tab = 0;
+		EXPECT_TRUE(n < nr && !strcmp(line, config_names[n]))
+			TH_LOG("index.txt line %zu: %s, test_qemu: %s", n + 1, line,
+			       n < nr ? config_names[n] : "(none)");
+		n++;
+	}
+	EXPECT_EQ(nr, n);
+	free(index);
 }
 
 TEST_HARNESS_MAIN
