@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
+#include "machine.h"
 
 /* DEV()/MACHINE() below override defaults with the caller's designators. */
 #pragma GCC diagnostic ignored "-Woverride-init"
@@ -31,44 +31,6 @@
 #define TiB	0x10000000000ull
 
 #define KVM_SLOTS 32764
-
-/* ---- captured library warnings ------------------------------------------------------ */
-
-static char warn_buf[16384];
-static size_t warn_len;
-
-static int capture_print(enum ms_print_level level, const char *fmt, va_list ap)
-{
-	int n;
-
-	if (level != MS_WARN || warn_len >= sizeof(warn_buf) - 2)
-		return 0;
-	n = vsnprintf(warn_buf + warn_len, sizeof(warn_buf) - warn_len - 1, fmt, ap);
-	if (n < 0)
-		return 0;
-	warn_len += (size_t)n < sizeof(warn_buf) - warn_len - 1 ? (size_t)n
-								 : sizeof(warn_buf) - warn_len - 2;
-	if (warn_len && warn_buf[warn_len - 1] != '\n')
-		warn_buf[warn_len++] = '\n';
-	warn_buf[warn_len] = '\0';
-	return n;
-}
-
-static void warn_clear(void)
-{
-	warn_len = 0;
-	warn_buf[0] = '\0';
-}
-
-/* Number of captured warning lines containing @text. */
-static int warn_count(const char *text)
-{
-	int n = 0;
-
-	for (const char *p = warn_buf; (p = strstr(p, text)); p += strlen(text))
-		n++;
-	return n;
-}
 
 /* ---- custom memory devices ------------------------------------------------------------ */
 
@@ -184,7 +146,7 @@ FIXTURE(md) {
 FIXTURE_SETUP(md)
 {
 	warn_clear();
-	self->old_print = ms_set_print(capture_print);
+	self->old_print = ms_set_print(warn_capture);
 	self->ctx = ms_ctx__new();
 	ASSERT_NE(NULL, self->ctx);
 }
@@ -322,15 +284,6 @@ static int dev_line(struct ms_memdev *dev, void *opaque)
 	return 0;
 }
 
-static int slot_line(const struct ms_memslot *s, void *opaque)
-{
-	const char *name = s->mr ? ms_region__name(s->mr) : "-";
-
-	fprintf(opaque, "kvm %u 0x%" PRIx64 "+0x%" PRIx64 " f=%u %s@0x%" PRIx64 "\n", s->slot,
-		s->gpa, s->size, s->flags, name ? name : "(null)", s->offset_in_region);
-	return 0;
-}
-
 static int consumer_line(const struct ms_consumer_info *c, void *opaque)
 {
 	fprintf(opaque, "consumer %d %s max=%u used=%u free=%u\n", c->kind,
@@ -349,7 +302,7 @@ static void stats_fmt(FILE *f, const struct ms_devmem_stats *st)
 /* Everything a failed device_add/del must leave unchanged, as text. */
 static char *snap(struct ms_machine *m)
 {
-	struct ms_devmem_stats st;
+	struct ms_devmem_stats st = devmem_stats(m);
 	struct ms_as *dm;
 	char *buf = NULL, *s;
 	size_t len = 0;
@@ -357,8 +310,6 @@ static char *snap(struct ms_machine *m)
 
 	if (!f)
 		return NULL;
-	memset(&st, 0, sizeof(st));
-	ms_machine__devmem_stats(m, &st);
 	stats_fmt(f, &st);
 	ms_machine__for_each_device(m, dev_line, f);
 	s = as_str(ms_machine__memory_as(m));
@@ -371,19 +322,10 @@ static char *snap(struct ms_machine *m)
 		free(s);
 	}
 	if (ms_machine__kvm(m))
-		ms_slotmap__for_each(ms_machine__kvm(m), slot_line, f);
+		ms_slotmap__for_each(ms_machine__kvm(m), memslot_line, f);
 	ms_machine__for_each_consumer(m, consumer_line, f);
 	fclose(f);
 	return buf;
-}
-
-static struct ms_devmem_stats stats(struct ms_machine *m)
-{
-	struct ms_devmem_stats st;
-
-	memset(&st, 0, sizeof(st));
-	ms_machine__devmem_stats(m, &st);
-	return st;
 }
 
 static struct ms_machine_layout layout(struct ms_machine *m)
@@ -405,20 +347,6 @@ static struct ms_memdev_info info(struct ms_memdev *d)
 }
 
 #define ADDR(d) (info(d).addr)
-
-static struct ms_memdev *__add_ok(struct __test_metadata *_metadata, struct ms_machine *m,
-				  struct ms_memdev_opts o)
-{
-	struct ms_error err = { 0 };
-	struct ms_memdev *d = ms_machine__device_add(m, &o, &err);
-
-	ASSERT_NE(NULL, d) {
-		TH_LOG("device_add(%s %s): %s", ms_memdev_type_name(o.type),
-		       o.id ? o.id : "-", err.msg);
-	}
-	return d;
-}
-#define ADD_OK(o) __add_ok(_metadata, self->m, (o))
 
 /* A failing device_add: exact text, errno set, nothing changed. */
 static void __add_fail(struct __test_metadata *_metadata, struct ms_machine *m,
@@ -484,31 +412,6 @@ static void __add_custom_fail(struct __test_metadata *_metadata, struct ms_machi
 }
 #define ADD_CUSTOM_FAIL(id, flags, c, text)						\
 	__add_custom_fail(_metadata, self->m, (id), (flags), (c), (text))
-
-#define DEL_OK(d) do {									\
-	struct ms_error __e = { 0 };							\
-	ASSERT_EQ(0, ms_machine__device_del(self->m, (d), &__e)) {			\
-		TH_LOG("device_del: %s", __e.msg);					\
-	}										\
-} while (0)
-
-static void __del_fail(struct __test_metadata *_metadata, struct ms_machine *m,
-		       struct ms_memdev *d, const char *text)
-{
-	struct ms_error err = { 0 };
-	char *before = snap(m);
-	int ret = ms_machine__device_del(m, d, &err);
-
-	EXPECT_GT(0, ret) {
-		TH_LOG("device_del succeeded, expected \"%s\"", text);
-	}
-	if (!ret)
-		return;
-	EXPECT_STREQ(text, err.msg);
-	EXPECT_STR_FREE(before, snap(m));
-	free(before);
-}
-#define DEL_FAIL(d, text) __del_fail(_metadata, self->m, (d), (text))
 
 /* The flat range of "memory" containing @addr as "<start>+<size> <region>@<offset>". */
 static char *range_at(struct ms_machine *m, uint64_t addr)
@@ -583,6 +486,30 @@ static int nr_devices(struct ms_machine *m)
 	return n;
 }
 
+/*
+ * A custom device's region of two flat ranges with a hole (rules 1.2, 5.6,
+ * 6.2): a 1 GiB container with "cdev-0", @b's first 256 MiB, at 0 and @hi
+ * at 512 MiB; @hi NULL stands for "cdev-1", @b's 256 MiB at 512 MiB. The
+ * fixture keeps every region it makes.
+ */
+static struct ms_region *__cdev_container(struct __test_metadata *_metadata,
+					  FIXTURE_DATA(md) *self, struct ms_backend *b,
+					  struct ms_region *hi)
+{
+	struct ms_region *cont, *a0;
+
+	cont = KEEP(ms_region__new_container(self->ctx, "cdev", GiB, NULL));
+	a0 = KEEP(ms_region__new_alias(self->ctx, "cdev-0", ms_backend__region(b), 0,
+				       256 * MiB, NULL));
+	if (!hi)
+		hi = KEEP(ms_region__new_alias(self->ctx, "cdev-1", ms_backend__region(b),
+					       512 * MiB, 256 * MiB, NULL));
+	ASSERT_EQ(0, ms_region__add_subregion(cont, 0, a0, NULL));
+	ASSERT_EQ(0, ms_region__add_subregion(cont, 512 * MiB, hi, NULL));
+	return cont;
+}
+#define CDEV_CONTAINER(b, hi) __cdev_container(_metadata, self, (b), (hi))
+
 /* ==== 1. The memory-device interface ================================================ */
 
 /*
@@ -617,7 +544,7 @@ TEST_F(md, rule_1_1_callbacks)
 	 * (the DIMM): floor(255 * 8G / (12G - 2M)) = 170.
 	 */
 	EXPECT_EQ(170, c->limit);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1 + 7, st.required_memslots);
 	EXPECT_EQ(2, st.used_memslots);
 	EXPECT_EQ(6, st.reserved_memslots);
@@ -633,7 +560,7 @@ TEST_F(md, rule_1_1_callbacks)
 	ADD_CUSTOM_OK("c2", 0, c2);
 	EXPECT_EQ(0, c2->n_decide);
 	EXPECT_EQ(0, c2->n_get_memslots);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1 + 7 + 1, st.required_memslots);
 	EXPECT_EQ(1, st.auto_decision_active);
 	/* first fit after the DIMM: 0x140200000 */
@@ -647,25 +574,21 @@ TEST_F(md, rule_1_1_callbacks)
 TEST_F(md, rule_1_2_container_region)
 {
 	struct ms_backend *b;
-	struct ms_region *cont, *a0, *a1;
+	struct ms_region *cont, *a1;
 	struct cdev *c = &self->c[0];
 	struct ms_devmem_stats st;
 
 	PC_4G_16G();
 	b = BACKEND("b", GiB);
-	cont = KEEP(ms_region__new_container(self->ctx, "cdev", GiB, NULL));
-	a0 = KEEP(ms_region__new_alias(self->ctx, "cdev-0", ms_backend__region(b), 0,
-				       256 * MiB, NULL));
-	a1 = KEEP(ms_region__new_alias(self->ctx, "cdev-1", ms_backend__region(b), 512 * MiB,
-				       256 * MiB, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 0, a0, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 512 * MiB, a1, NULL));
+	cont = CDEV_CONTAINER(b, NULL);
+	a1 = find_subregion(cont, "cdev-1");
+	ASSERT_NE(NULL, a1);
 	c->mr = cont;
 	c->memslots = 2;
 	c->min_align = 2 * MiB;
 	ADD_CUSTOM_OK("c", C_MEMSLOTS | C_ALIGN, c);
 	EXPECT_EQ(0x140000000ull, c->addr);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(2, st.required_memslots);
 	EXPECT_EQ(2, st.used_memslots);
 	EXPECT_EQ(0, st.reserved_memslots);
@@ -676,13 +599,13 @@ TEST_F(md, rule_1_2_container_region)
 
 	/* unmap one at run time: used 1, reserved 1 */
 	ASSERT_EQ(0, ms_region__del_subregion(cont, a1, NULL));
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1, st.used_memslots);
 	EXPECT_EQ(1, st.reserved_memslots);
 	EXPECT_RANGE(0x160000000ull, "(none)");
 	EXPECT_FALSE(kvm_has(self->m, 0x160000000ull, 256 * MiB));
 	ASSERT_EQ(0, ms_region__add_subregion(cont, 512 * MiB, a1, NULL));
-	EXPECT_EQ(2, stats(self->m).used_memslots);
+	EXPECT_EQ(2, devmem_stats(self->m).used_memslots);
 }
 
 /*
@@ -717,7 +640,7 @@ TEST_F(md, rule_1_3_empty_device)
 		EXPECT_STREQ(strstr(before, "\nmemory:"), p);
 	}
 	free(after);
-	EXPECT_EQ(0, stats(self->m).plugged_size);
+	EXPECT_EQ(0, devmem_stats(self->m).plugged_size);
 	DEL_OK(d);
 	EXPECT_EQ(0, nr_devices(self->m));
 	EXPECT_STR_FREE(before, snap(self->m));
@@ -743,13 +666,13 @@ TEST_F(md, rule_1_3_empty_device)
 	b = BACKEND("m1", GiB);
 	dd = ADD_OK(DIMM("d1", b, .addr = 0x140000000ull));
 	EXPECT_EQ(0x140000000ull, ADDR(dd));
-	EXPECT_EQ(GiB, stats(self->m).plugged_size);
-	EXPECT_EQ(GiB, stats(self->m).used_region_size);
-	EXPECT_EQ(1, stats(self->m).required_memslots);
+	EXPECT_EQ(GiB, devmem_stats(self->m).plugged_size);
+	EXPECT_EQ(GiB, devmem_stats(self->m).used_region_size);
+	EXPECT_EQ(1, devmem_stats(self->m).required_memslots);
 	EXPECT_EQ(2, nr_devices(self->m));
 	DEL_OK(d);
-	EXPECT_EQ(1, stats(self->m).required_memslots);
-	EXPECT_EQ(GiB, stats(self->m).used_region_size);
+	EXPECT_EQ(1, devmem_stats(self->m).required_memslots);
+	EXPECT_EQ(GiB, devmem_stats(self->m).used_region_size);
 }
 
 /* ==== 2. Constants ================================================================== */
@@ -828,7 +751,7 @@ TEST_F(md, rule_3_1_state)
 	struct ms_memdev *d, *nv;
 
 	MACHINE(PC, .ram_size = 4 * GiB, .slots = 4, .maxmem = 16 * GiB, .nvdimm = true);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_TRUE(st.present);
 	EXPECT_EQ(0, st.used_region_size);
 	EXPECT_EQ(0, st.required_memslots);
@@ -837,7 +760,7 @@ TEST_F(md, rule_3_1_state)
 	b2 = BACKEND("nv1", 256 * MiB);
 	d = ADD_OK(DIMM("dimm1", b1));
 	nv = ADD_OK(NVDIMM("nv1", b2));
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(GiB, st.dimm_size);
 	EXPECT_EQ(GiB + 256 * MiB, st.used_region_size);
 	EXPECT_EQ(GiB + 256 * MiB, st.plugged_size);
@@ -847,7 +770,7 @@ TEST_F(md, rule_3_1_state)
 	EXPECT_EQ(0, st.auto_decision_active);
 	(void)nv;
 	DEL_OK(d);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(0, st.dimm_size);
 	EXPECT_EQ(256 * MiB, st.used_region_size);
 	EXPECT_EQ(1, st.required_memslots);
@@ -861,7 +784,7 @@ TEST_F(md, rule_3_1_no_state)
 	struct ms_machine_layout l;
 
 	MACHINE(PC, .ram_size = 4 * GiB);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_FALSE(st.present);
 	EXPECT_EQ(0, st.used_region_size);
 	EXPECT_EQ(0, st.required_memslots);
@@ -938,7 +861,7 @@ struct split {
 
 static void check_splits(struct __test_metadata *_metadata, const struct split *t, size_t n)
 {
-	ms_print_fn_t old = ms_set_print(capture_print);
+	ms_print_fn_t old = ms_set_print(warn_capture);
 
 	for (size_t i = 0; i < n; i++) {
 		struct ms_machine_layout l;
@@ -962,8 +885,8 @@ static void check_splits(struct __test_metadata *_metadata, const struct split *
 		if (t[i].above) {
 			EXPECT_EQ(4 * GiB, l.above_4g_start);
 		}
-		EXPECT_EQ(t[i].warns, warn_len > 0) {
-			TH_LOG("row %zu: warnings: %s", i, warn_buf);
+		EXPECT_EQ(t[i].warns, warn_text()[0] != '\0') {
+			TH_LOG("row %zu: warnings: %s", i, warn_text());
 		}
 	}
 	ms_set_print(old);
@@ -1220,14 +1143,14 @@ TEST_F(md, rule_5_1_1_dimm_nvdimm)
 	b = BACKEND("m1", GiB);
 	nv = ADD_OK(NVDIMM("nv1", bn));
 	d = ADD_OK(DIMM("d1", b));
-	EXPECT_EQ(GiB, stats(self->m).dimm_size);
+	EXPECT_EQ(GiB, devmem_stats(self->m).dimm_size);
 	DEL_FAIL(nv, "nvdimm device hot unplug is not supported yet.");
 	DEL_OK(d);
-	EXPECT_EQ(0, stats(self->m).dimm_size);
-	EXPECT_EQ(256 * MiB, stats(self->m).used_region_size);
+	EXPECT_EQ(0, devmem_stats(self->m).dimm_size);
+	EXPECT_EQ(256 * MiB, devmem_stats(self->m).used_region_size);
 	/* the memdev is free again */
 	d = ADD_OK(DIMM("d1", b));
-	EXPECT_EQ(GiB, stats(self->m).dimm_size);
+	EXPECT_EQ(GiB, devmem_stats(self->m).dimm_size);
 	/*
 	 * Not reachable with the presets: `memory hotplug is not enabled:
 	 * missing acpi device or acpi disabled` (ACPI hotplug is always there).
@@ -1247,7 +1170,7 @@ TEST_F(md, rule_5_1_2_virtio_unplug)
 	v = ADD_OK(VMEM("vmem0", bv));
 	DEL_FAIL(p, "this virtio based memory devices cannot be unplugged");
 	DEL_OK(v);
-	EXPECT_EQ(512 * MiB, stats(self->m).used_region_size);
+	EXPECT_EQ(512 * MiB, devmem_stats(self->m).used_region_size);
 	EXPECT_EQ(1, nr_devices(self->m));
 }
 
@@ -1340,7 +1263,7 @@ TEST_F(md, rule_5_3_kvm_free_slots)
 	c->mr = ms_backend__region(bc);
 	c->memslots = 3;
 	ADD_CUSTOM_OK("c", C_MEMSLOTS, c);
-	EXPECT_EQ(2, stats(self->m).reserved_memslots);
+	EXPECT_EQ(2, devmem_stats(self->m).reserved_memslots);
 	EXPECT_EQ(free0 - 1, kvm_free(self->m));
 
 	/* DIMMs need 1 + 2 reserved free slots each */
@@ -1371,7 +1294,7 @@ TEST_F(md, rule_5_3_kvm_free_slots)
 TEST_F(md, rule_5_6_kvm_failure_is_atomic)
 {
 	struct ms_backend *b[16], *bc;
-	struct ms_region *cont, *a0, *a1;
+	struct ms_region *cont;
 	struct cdev *c = &self->c[0];
 	char id[16][8];
 	int n = 0;
@@ -1385,13 +1308,7 @@ TEST_F(md, rule_5_6_kvm_failure_is_atomic)
 		n++;
 	}
 	bc = BACKEND("bc", GiB);
-	cont = KEEP(ms_region__new_container(self->ctx, "cdev", GiB, NULL));
-	a0 = KEEP(ms_region__new_alias(self->ctx, "cdev-0", ms_backend__region(bc), 0,
-				       256 * MiB, NULL));
-	a1 = KEEP(ms_region__new_alias(self->ctx, "cdev-1", ms_backend__region(bc), 512 * MiB,
-				       256 * MiB, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 0, a0, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 512 * MiB, a1, NULL));
+	cont = CDEV_CONTAINER(bc, NULL);
 	c->mr = cont;
 	c->min_align = 2 * MiB;
 	{
@@ -1466,7 +1383,7 @@ TEST_F(md, rule_5_3_space_and_order)
 	ADD_FAIL(DIMM("d3", b3), "not enough space, currently 0x60000000 in use of total space "
 				 "for memory devices 0x80000000");
 	ADD_OK(DIMM("d4", b4));		/* exactly full */
-	EXPECT_EQ(2 * GiB, stats(self->m).used_region_size);
+	EXPECT_EQ(2 * GiB, devmem_stats(self->m).used_region_size);
 	ms_machine__free(self->m);
 	self->m = NULL;
 
@@ -1702,7 +1619,7 @@ TEST_F(md, rule_5_5_alignment_warning_and_fragmentation)
 	ADD_CUSTOM_OK("c", C_ALIGN, c);
 	EXPECT_EQ(0x200000000ull, c->addr);
 	EXPECT_EQ(1, warn_count(warn)) {
-		TH_LOG("warnings:\n%s", warn_buf);
+		TH_LOG("warnings:\n%s", warn_text());
 	}
 	ms_machine__free(self->m);
 	self->m = NULL;
@@ -1739,7 +1656,7 @@ TEST_F(md, rule_5_6_plug_unplug)
 	EXPECT_EQ(dm, ms_region__container(mr));
 	EXPECT_EQ(0x200000000ull - 0x140000000ull, ms_region__addr(mr));
 	EXPECT_EQ(0, ms_region__priority(mr));
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(GiB, st.used_region_size);
 	EXPECT_EQ(1, st.required_memslots);
 	EXPECT_EQ(1, st.used_memslots);
@@ -1765,12 +1682,12 @@ TEST_F(md, rule_5_6_unplug_uses_current_count)
 	c->mr = ms_backend__region(b1);
 	c->memslots = 4;
 	d = ADD_CUSTOM_OK("c", C_DECIDE | C_MEMSLOTS, c);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(5, st.required_memslots);
 	EXPECT_EQ(1, st.auto_decision_active);
 	c->memslots = 1;		/* the device now reports 1 */
 	DEL_OK(d);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(4, st.required_memslots);
 	/* with 1 memslot now, the auto-decision counter is not decremented */
 	EXPECT_EQ(1, st.auto_decision_active);
@@ -1804,7 +1721,7 @@ TEST_F(md, rule_6_accounting)
 	c3->memslots = 3;			/* 3 without deciding */
 	d3 = ADD_CUSTOM_OK("c3", C_MEMSLOTS, c3);
 	ADD_OK(DIMM("d", b4));
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(5 + 1 + 3 + 1, st.required_memslots);		/* 6.1 */
 	EXPECT_EQ(4, st.used_memslots);					/* 6.2 */
 	EXPECT_EQ(10 - 4, st.reserved_memslots);			/* 6.4 */
@@ -1813,14 +1730,14 @@ TEST_F(md, rule_6_accounting)
 	EXPECT_EQ(5, info(d1).memslots);
 	EXPECT_EQ(1, info(d1).memslots_used);
 	DEL_OK(d1);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(5, st.required_memslots);
 	EXPECT_EQ(3, st.used_memslots);
 	EXPECT_EQ(2, st.reserved_memslots);
 	EXPECT_EQ(0, st.auto_decision_active);
 	DEL_OK(d3);
 	DEL_OK(d2);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1, st.required_memslots);
 	EXPECT_EQ(1, st.used_memslots);
 	EXPECT_EQ(0, st.reserved_memslots);
@@ -1832,30 +1749,22 @@ TEST_F(md, rule_6_2_used_over_required)
 	static const char warn[] = "Memory devices use more memory slots than indicated as "
 				   "required.";
 	struct ms_backend *b;
-	struct ms_region *cont, *a0, *a1;
 	struct cdev *c = &self->c[0];
 	struct ms_devmem_stats st;
 
 	PC_4G_16G();
 	b = BACKEND("b", GiB);
-	cont = KEEP(ms_region__new_container(self->ctx, "cdev", GiB, NULL));
-	a0 = KEEP(ms_region__new_alias(self->ctx, "cdev-0", ms_backend__region(b), 0,
-				       256 * MiB, NULL));
-	a1 = KEEP(ms_region__new_alias(self->ctx, "cdev-1", ms_backend__region(b), 512 * MiB,
-				       256 * MiB, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 0, a0, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 512 * MiB, a1, NULL));
-	c->mr = cont;
+	c->mr = CDEV_CONTAINER(b, NULL);
 	c->min_align = 2 * MiB;
 	warn_clear();
 	ADD_CUSTOM_OK("c", C_ALIGN, c);		/* 1 memslot claimed, 2 used */
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1, st.required_memslots);
 	EXPECT_EQ(2, st.used_memslots);
 	EXPECT_EQ(0, st.reserved_memslots);
 	EXPECT_LE(1, st.warnings);
 	EXPECT_LE(1, warn_count(warn)) {
-		TH_LOG("warnings:\n%s", warn_buf);
+		TH_LOG("warnings:\n%s", warn_text());
 	}
 }
 
@@ -1864,29 +1773,22 @@ TEST_F(md, rule_6_2_non_ram_section)
 {
 	static const char warn[] = "Unexpected memory region mapped into device memory region.";
 	struct ms_backend *b;
-	struct ms_region *cont, *a0, *io;
 	struct cdev *c = &self->c[0];
 	struct ms_devmem_stats st;
 
 	PC_4G_16G();
 	b = BACKEND("b", GiB);
-	cont = KEEP(ms_region__new_container(self->ctx, "cdev", GiB, NULL));
-	a0 = KEEP(ms_region__new_alias(self->ctx, "cdev-0", ms_backend__region(b), 0,
-				       256 * MiB, NULL));
-	io = KEEP(ms_region__new_io(self->ctx, "cdev-io", 2 * MiB, NULL, NULL, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 0, a0, NULL));
-	ASSERT_EQ(0, ms_region__add_subregion(cont, 512 * MiB, io, NULL));
-	c->mr = cont;
+	c->mr = CDEV_CONTAINER(b, KEEP(IO("cdev-io", 2 * MiB)));
 	c->memslots = 2;
 	c->min_align = 2 * MiB;
 	warn_clear();
 	ADD_CUSTOM_OK("c", C_ALIGN | C_MEMSLOTS, c);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1, st.used_memslots);
 	EXPECT_EQ(1, st.reserved_memslots);
 	EXPECT_LE(1, st.warnings);
 	EXPECT_LE(1, warn_count(warn)) {
-		TH_LOG("warnings:\n%s", warn_buf);
+		TH_LOG("warnings:\n%s", warn_text());
 	}
 }
 
@@ -1896,7 +1798,7 @@ TEST_F(md, rule_6_4_no_device_memory)
 	struct ms_devmem_stats st;
 
 	MACHINE(PC, .ram_size = 4 * GiB);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(0, st.reserved_memslots);
 	EXPECT_EQ(0, st.auto_decision_active);
 	/* a vhost backend with a tiny limit is fine: nothing auto-decides */
@@ -1921,7 +1823,7 @@ TEST_F(md, rule_7_machine_inputs)
 	ADD_CUSTOM_OK("b", C_DECIDE | C_MEMSLOTS, bdev);
 	EXPECT_EQ(1, bdev->limit);
 	EXPECT_EQ(1, bdev->memslots);
-	EXPECT_EQ(0, stats(self->m).auto_decision_active);
+	EXPECT_EQ(0, devmem_stats(self->m).auto_decision_active);
 	ms_machine__free(self->m);
 	self->m = NULL;
 
@@ -1933,12 +1835,12 @@ TEST_F(md, rule_7_machine_inputs)
 	a->mr = ms_backend__region(ba);
 	a->memslots = 100;
 	ADD_CUSTOM_OK("a", C_MEMSLOTS, a);
-	EXPECT_EQ(99, stats(self->m).reserved_memslots);
+	EXPECT_EQ(99, devmem_stats(self->m).reserved_memslots);
 	bdev->mr = ms_backend__region(bb);
 	bdev->memslots = 1000;
 	ADD_CUSTOM_OK("b", C_DECIDE | C_MEMSLOTS, bdev);
 	EXPECT_EQ(104, bdev->limit);
-	EXPECT_EQ(100 + 104, stats(self->m).required_memslots);
+	EXPECT_EQ(100 + 104, devmem_stats(self->m).required_memslots);
 	ms_machine__free(self->m);
 	self->m = NULL;
 
@@ -2010,7 +1912,7 @@ TEST_F(md, rule_9_2_vhost_free)
 		snprintf(line, sizeof(line), "used (%u) vhost backend memory slots exceed the "
 			 "device limit (%u).", base + 2, base + 1);
 		EXPECT_EQ(1, warn_count(line)) {
-			TH_LOG("warnings:\n%s", warn_buf);
+			TH_LOG("warnings:\n%s", warn_text());
 		}
 	}
 }
@@ -2081,8 +1983,8 @@ TEST_F(md, rule_9_4_vhost_init_checks)
 	v = ADD_OK(VMEM("vmem0", b, .dynamic_memslots = true));
 	ASSERT_EQ(0, ms_virtio_mem__status(v, &vs));
 	EXPECT_EQ(8, vs.nr_memslots);	/* floor(256 * 8 / 16) = 128 -> 8 x 1 GiB */
-	EXPECT_EQ(1, stats(self->m).auto_decision_active);
-	EXPECT_EQ(8, stats(self->m).reserved_memslots);
+	EXPECT_EQ(1, devmem_stats(self->m).auto_decision_active);
+	EXPECT_EQ(8, devmem_stats(self->m).reserved_memslots);
 
 	before = snap(self->m);
 	memset(&err, 0, sizeof(err));
@@ -2112,7 +2014,7 @@ TEST_F(md, rule_9_4_vhost_init_checks)
 	self->c[0].mr = ms_backend__region(b2);
 	self->c[0].memslots = 10;
 	ADD_CUSTOM_OK("c", C_MEMSLOTS, &self->c[0]);
-	EXPECT_EQ(9, stats(self->m).reserved_memslots);
+	EXPECT_EQ(9, devmem_stats(self->m).reserved_memslots);
 	ASSERT_EQ(0, ms_machine__add_vhost(self->m, "probe", 4096, false, NULL));
 	used = consumer(self->m, "probe").used;
 	before = snap(self->m);
@@ -2203,8 +2105,8 @@ TEST_F(md, rule_11_2_nvdimm)
 	EXPECT_TRUE(ms_region__nonvolatile(mr));
 	EXPECT_EQ(254 * MiB, info(d).size);
 	EXPECT_EQ(254 * MiB, info(d).plugged_size);
-	EXPECT_EQ(254 * MiB, stats(self->m).used_region_size);
-	EXPECT_EQ(0, stats(self->m).dimm_size);
+	EXPECT_EQ(254 * MiB, devmem_stats(self->m).used_region_size);
+	EXPECT_EQ(0, devmem_stats(self->m).dimm_size);
 	EXPECT_RANGE(0x140000000ull, "0x140000000+0xfe00000 nv1@0x0 nv");
 
 	s = mtree_str(self->ctx, 0, NULL, NULL);
@@ -2242,8 +2144,8 @@ TEST_F(md, rule_11_3_virtio_pmem)
 	EXPECT_STREQ("/objects/pm0", i.memdev);
 	EXPECT_EQ(-1, i.slot);
 	EXPECT_EQ(ms_backend__region(b), ms_memdev__region(p));
-	EXPECT_EQ(512 * MiB, stats(self->m).plugged_size);
-	EXPECT_EQ(0, stats(self->m).dimm_size);
+	EXPECT_EQ(512 * MiB, devmem_stats(self->m).plugged_size);
+	EXPECT_EQ(0, devmem_stats(self->m).dimm_size);
 	/* the file backend's 4 KiB alignment is all that counts */
 	b2 = FILE_BACKEND("pm1", 2 * MiB, 0);
 	p2 = ADD_OK(PMEM("pmem1", b2, .addr = 0x300000000ull + 512 * MiB + 4 * KiB));
@@ -2267,12 +2169,12 @@ TEST_F(md, rule_12_1_plugged_size)
 	v = ADD_OK(VMEM("vmem0", b2, .requested_size = 8 * MiB));
 	e->plugged = 77 * MiB;
 	ADD_CUSTOM_OK("empty", 0, e);
-	EXPECT_EQ(GiB, stats(self->m).plugged_size);
+	EXPECT_EQ(GiB, devmem_stats(self->m).plugged_size);
 	EXPECT_EQ(MS_VIRTIO_MEM_ACK, ms_virtio_mem__plug(v, 0, 4 * MiB));
-	EXPECT_EQ(GiB + 4 * MiB, stats(self->m).plugged_size);
+	EXPECT_EQ(GiB + 4 * MiB, devmem_stats(self->m).plugged_size);
 	EXPECT_EQ(4 * MiB, info(v).size);
 	EXPECT_EQ(4 * MiB, info(v).plugged_size);
-	EXPECT_EQ(2 * GiB, stats(self->m).used_region_size);
+	EXPECT_EQ(2 * GiB, devmem_stats(self->m).used_region_size);
 }
 
 /* 12.3 text of one device, as HMP `info memory-devices` prints it. */
@@ -2411,7 +2313,7 @@ TEST_F(md, rule_12_2_sample_virtio_mem)
 	EXPECT_STREQ("/objects/vm0", i.memdev);
 	/* without dynamic memslots the whole memdev is mapped (10.1) */
 	EXPECT_RANGE(0x100000000ull, "0x100000000+0x40000000 vm0@0x0");
-	EXPECT_EQ(1, stats(self->m).used_memslots);
+	EXPECT_EQ(1, devmem_stats(self->m).used_memslots);
 }
 
 /* 12.2: listing order is by address, empty devices included. */

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +23,7 @@
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
+#include "machine.h"
 
 /* DEV()/MACHINE() below override defaults with the caller's designators. */
 #pragma GCC diagnostic ignored "-Woverride-init"
@@ -36,28 +36,6 @@
 #define ERROR	MS_VIRTIO_MEM_ERROR
 #define ST_ERROR (MS_VIRTIO_MEM_ERROR + 100)	/* ms_virtio_mem__state() for ERROR */
 
-/* ---- captured library warnings ------------------------------------------------------ */
-
-static char warn_buf[8192];
-static size_t warn_len;
-
-static int capture_print(enum ms_print_level level, const char *fmt, va_list ap)
-{
-	int n;
-
-	if (level != MS_WARN || warn_len >= sizeof(warn_buf) - 2)
-		return 0;
-	n = vsnprintf(warn_buf + warn_len, sizeof(warn_buf) - warn_len - 1, fmt, ap);
-	if (n < 0)
-		return 0;
-	warn_len += (size_t)n < sizeof(warn_buf) - warn_len - 1 ? (size_t)n
-								 : sizeof(warn_buf) - warn_len - 2;
-	if (warn_len && warn_buf[warn_len - 1] != '\n')
-		warn_buf[warn_len++] = '\n';
-	warn_buf[warn_len] = '\0';
-	return n;
-}
-
 /* ---- fixture and helpers ------------------------------------------------------------ */
 
 FIXTURE(vm) {
@@ -69,9 +47,8 @@ FIXTURE(vm) {
 
 FIXTURE_SETUP(vm)
 {
-	warn_len = 0;
-	warn_buf[0] = '\0';
-	self->old_print = ms_set_print(capture_print);
+	warn_clear();
+	self->old_print = ms_set_print(warn_capture);
 	self->ctx = ms_ctx__new();
 	ASSERT_NE(NULL, self->ctx);
 }
@@ -128,15 +105,6 @@ static struct ms_backend *__backend(struct __test_metadata *_metadata, struct ms
 	.type = MS_MEMDEV_VIRTIO_MEM, .slot = MS_MEMDEV_SLOT_AUTO, .id = (_id), .memdev = (_b),	\
 	.block_size = 2 * MiB, .unplugged_inaccessible = MS_ON, __VA_ARGS__ })
 
-static struct ms_devmem_stats stats(struct ms_machine *m)
-{
-	struct ms_devmem_stats st;
-
-	memset(&st, 0, sizeof(st));
-	ms_machine__devmem_stats(m, &st);
-	return st;
-}
-
 static struct ms_virtio_mem_status status(struct __test_metadata *_metadata,
 					  const struct ms_memdev *d)
 {
@@ -155,15 +123,6 @@ static uint64_t addr_of(const struct ms_memdev *d)
 	memset(&i, 0, sizeof(i));
 	ms_memdev__info(d, &i);
 	return i.addr;
-}
-
-static int slot_line(const struct ms_memslot *s, void *opaque)
-{
-	const char *name = s->mr ? ms_region__name(s->mr) : "-";
-
-	fprintf(opaque, "kvm %u 0x%" PRIx64 "+0x%" PRIx64 " f=%u %s@0x%" PRIx64 "\n", s->slot,
-		s->gpa, s->size, s->flags, name ? name : "(null)", s->offset_in_region);
-	return 0;
 }
 
 static int consumer_line(const struct ms_consumer_info *c, void *opaque)
@@ -188,7 +147,7 @@ static int dev_line(struct ms_memdev *dev, void *opaque)
 /* Everything a refused request or a failed device_add/del must leave unchanged. */
 static char *snap(struct ms_machine *m)
 {
-	struct ms_devmem_stats st = stats(m);
+	struct ms_devmem_stats st = devmem_stats(m);
 	char *buf = NULL, *s;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -204,24 +163,11 @@ static char *snap(struct ms_machine *m)
 	fprintf(f, "memory:\n%s", s ? s : "(NULL)\n");
 	free(s);
 	if (ms_machine__kvm(m))
-		ms_slotmap__for_each(ms_machine__kvm(m), slot_line, f);
+		ms_slotmap__for_each(ms_machine__kvm(m), memslot_line, f);
 	ms_machine__for_each_consumer(m, consumer_line, f);
 	fclose(f);
 	return buf;
 }
-
-static struct ms_memdev *__add_ok(struct __test_metadata *_metadata, struct ms_machine *m,
-				  struct ms_memdev_opts o)
-{
-	struct ms_error err = { 0 };
-	struct ms_memdev *d = ms_machine__device_add(m, &o, &err);
-
-	ASSERT_NE(NULL, d) {
-		TH_LOG("device_add(%s): %s", o.id ? o.id : "-", err.msg);
-	}
-	return d;
-}
-#define ADD_OK(o) __add_ok(_metadata, self->m, (o))
 
 /* A failing device_add: the text (NULL: any, "~..." : contains), nothing changed. */
 static void __add_fail(struct __test_metadata *_metadata, struct ms_machine *m,
@@ -255,33 +201,6 @@ static void __add_fail(struct __test_metadata *_metadata, struct ms_machine *m,
 	free(before);
 }
 #define ADD_FAIL(o, text) __add_fail(_metadata, self->m, (o), (text))
-
-#define DEL_OK(d) do {									\
-	struct ms_error __e = { 0 };							\
-	ASSERT_EQ(0, ms_machine__device_del(self->m, (d), &__e)) {			\
-		TH_LOG("device_del: %s", __e.msg);					\
-	}										\
-} while (0)
-
-static void __del_fail(struct __test_metadata *_metadata, struct ms_machine *m,
-		       struct ms_memdev *d, const char *text)
-{
-	struct ms_error err = { 0 };
-	char *before = snap(m);
-	int ret = ms_machine__device_del(m, d, &err);
-
-	EXPECT_GT(0, ret) {
-		TH_LOG("device_del succeeded, expected \"%s\"", text);
-	}
-	if (!ret) {
-		free(before);
-		return;
-	}
-	EXPECT_STREQ(text, err.msg);
-	EXPECT_STR_FREE(before, snap(m));
-	free(before);
-}
-#define DEL_FAIL(d, text) __del_fail(_metadata, self->m, (d), (text))
 
 /* A refused guest request or requested-size change: nothing changed. */
 #define UNCHANGED(expr) do {								\
@@ -465,9 +384,9 @@ TEST_F(vm, rule_8_3_callbacks)
 	EXPECT_EQ(0x200000000ull, addr_of(v2));
 	/* limit floor(254 * 4 / (16 - 2 - 2/1024)) = 72 -> 1 GiB memslots -> 4 */
 	EXPECT_EQ(4, STATUS(v2).nr_memslots);
-	EXPECT_EQ(1 + 1 + 4, stats(self->m).required_memslots);
+	EXPECT_EQ(1 + 1 + 4, devmem_stats(self->m).required_memslots);
 	/* the whole memdev regions of the others are mapped, the container is empty */
-	EXPECT_EQ(2, stats(self->m).used_memslots);
+	EXPECT_EQ(2, devmem_stats(self->m).used_memslots);
 }
 
 /* 8.4: realize checks. */
@@ -628,7 +547,7 @@ TEST_F(vm, rule_8_8_requests)
 	/* PLUG */
 	EXPECT_EQ(ACK, ms_virtio_mem__plug(d, 0, 8 * MiB));
 	EXPECT_EQ(8 * MiB, STATUS(d).plugged_size);
-	EXPECT_EQ(8 * MiB, stats(self->m).plugged_size);
+	EXPECT_EQ(8 * MiB, devmem_stats(self->m).plugged_size);
 	EXPECT_EQ(MS_VIRTIO_MEM_PLUGGED, ms_virtio_mem__state(d, 0, 8 * MiB));
 	EXPECT_EQ(MS_VIRTIO_MEM_MIXED, ms_virtio_mem__state(d, 6 * MiB, 4 * MiB));
 	EXPECT_EQ(MS_VIRTIO_MEM_UNPLUGGED, ms_virtio_mem__state(d, 8 * MiB, 312 * MiB));
@@ -656,13 +575,13 @@ TEST_F(vm, rule_8_8_requests)
 	/* UNPLUG_ALL */
 	EXPECT_EQ(ACK, ms_virtio_mem__unplug_all(d));
 	EXPECT_EQ(0, STATUS(d).plugged_size);
-	EXPECT_EQ(0, stats(self->m).plugged_size);
+	EXPECT_EQ(0, devmem_stats(self->m).plugged_size);
 	EXPECT_EQ(MS_VIRTIO_MEM_UNPLUGGED, ms_virtio_mem__state(d, 0, 266 * MiB));
 	EXPECT_EQ(266 * MiB, STATUS(d).usable_region_size);
 	EXPECT_EQ(ACK, ms_virtio_mem__unplug_all(d));	/* nothing plugged: still ACK */
 
 	/* the whole memdev stays mapped without dynamic memslots (10.1) */
-	EXPECT_EQ(1, stats(self->m).used_memslots);
+	EXPECT_EQ(1, devmem_stats(self->m).used_memslots);
 }
 
 /* ==== 10. dynamic memslots ========================================================== */
@@ -678,7 +597,7 @@ TEST_F(vm, rule_10_1_static)
 	PC_HOT(16 * GiB);
 	b = BACKEND("vm0", 8 * GiB);
 	d = ADD_OK(VMEM("v", b));
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1, st.required_memslots);
 	EXPECT_EQ(1, st.used_memslots);
 	EXPECT_EQ(0, st.reserved_memslots);
@@ -707,7 +626,7 @@ TEST_F(vm, rule_10_2_decided_counts)
 	EXPECT_EQ(8, vs.nr_memslots);
 	EXPECT_EQ(GiB, vs.memslot_size);
 	EXPECT_EQ(0, vs.active_memslots);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(8, st.required_memslots);
 	EXPECT_EQ(0, st.used_memslots);
 	EXPECT_EQ(8, st.reserved_memslots);
@@ -718,16 +637,16 @@ TEST_F(vm, rule_10_2_decided_counts)
 	vs = STATUS(d2);
 	EXPECT_EQ(1, vs.nr_memslots);
 	EXPECT_EQ(512 * MiB, vs.memslot_size);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(9, st.required_memslots);
 	EXPECT_EQ(1, st.auto_decision_active);
 	b3 = BACKEND("vm3", 4 * GiB);
 	/* limit: memslots 256 - 9 = 247, 7.5 GiB available -> floor(247 * 4 / 7.5) = 131 -> 4 */
 	d3 = ADD_OK(VMEM("v3", b3, .dynamic_memslots = true));
 	EXPECT_EQ(4, STATUS(d3).nr_memslots);
-	EXPECT_EQ(2, stats(self->m).auto_decision_active);
+	EXPECT_EQ(2, devmem_stats(self->m).auto_decision_active);
 	DEL_OK(d1);
-	st = stats(self->m);
+	st = devmem_stats(self->m);
 	EXPECT_EQ(1 + 4, st.required_memslots);
 	EXPECT_EQ(1, st.auto_decision_active);
 	EXPECT_EQ(5, st.reserved_memslots);
@@ -748,14 +667,14 @@ TEST_F(vm, rule_10_2_limit_1)
 	vs = STATUS(d);
 	EXPECT_EQ(1, vs.nr_memslots);
 	EXPECT_EQ(8 * GiB, vs.memslot_size);
-	EXPECT_EQ(0, stats(self->m).auto_decision_active);
-	EXPECT_EQ(0, stats(self->m).used_memslots);	/* 10.3: memslot-0 not mapped yet */
-	EXPECT_EQ(1, stats(self->m).reserved_memslots);
+	EXPECT_EQ(0, devmem_stats(self->m).auto_decision_active);
+	EXPECT_EQ(0, devmem_stats(self->m).used_memslots);	/* 10.3: memslot-0 not mapped yet */
+	EXPECT_EQ(1, devmem_stats(self->m).reserved_memslots);
 	EXPECT_EQ(ACK, ms_virtio_mem__plug(d, 0, 2 * MiB));
 	s = fv_of_region(ms_as__flatview(ms_machine__memory_as(self->m)), ms_backend__region(b));
 	EXPECT_STREQ("0x140000000+0x200000000@0x0 um\n", s);
 	free(s);
-	EXPECT_EQ(1, stats(self->m).used_memslots);
+	EXPECT_EQ(1, devmem_stats(self->m).used_memslots);
 }
 
 /*
@@ -807,8 +726,8 @@ TEST_F(vm, rule_10_3_to_10_8_memslots)
 	free(s);
 	EXPECT_NE(NULL, ms_slotmap__lookup(kvm, base, ms));
 	EXPECT_NE(NULL, ms_slotmap__lookup(kvm, base + ms, ms));
-	EXPECT_EQ(2, stats(self->m).used_memslots);
-	EXPECT_EQ(1, stats(self->m).reserved_memslots);
+	EXPECT_EQ(2, devmem_stats(self->m).used_memslots);
+	EXPECT_EQ(1, devmem_stats(self->m).reserved_memslots);
 
 	/* names and sizes of the aliases in `info mtree`; the last is smaller */
 	EXPECT_EQ(ACK, ms_virtio_mem__plug(d, 8 * GiB - 2 * MiB, 2 * MiB));
@@ -833,14 +752,14 @@ TEST_F(vm, rule_10_3_to_10_8_memslots)
 	EXPECT_EQ(NULL, ms_slotmap__lookup(kvm, base + ms, ms));
 	EXPECT_EQ(ACK, ms_virtio_mem__unplug(d, ms - 2 * MiB, 2 * MiB));
 	EXPECT_FALSE(ms_virtio_mem__memslot_active(d, 0));
-	EXPECT_EQ(1, stats(self->m).used_memslots);
-	EXPECT_EQ(2, stats(self->m).reserved_memslots);
+	EXPECT_EQ(1, devmem_stats(self->m).used_memslots);
+	EXPECT_EQ(2, devmem_stats(self->m).reserved_memslots);
 	/* UNPLUG_ALL deactivates everything */
 	EXPECT_EQ(ACK, ms_virtio_mem__plug(d, 0, 2 * MiB));
 	EXPECT_EQ(ACK, ms_virtio_mem__unplug_all(d));
 	EXPECT_EQ(0, STATUS(d).active_memslots);
-	EXPECT_EQ(0, stats(self->m).used_memslots);
-	EXPECT_EQ(3, stats(self->m).reserved_memslots);
+	EXPECT_EQ(0, devmem_stats(self->m).used_memslots);
+	EXPECT_EQ(3, devmem_stats(self->m).reserved_memslots);
 	s = fv_of_region(ms_as__flatview(ms_machine__memory_as(self->m)), ms_backend__region(b));
 	EXPECT_STREQ("", s);
 	free(s);
@@ -878,7 +797,7 @@ TEST_F(vm, rule_10_8_vhost_not_merged)
 	/* memslots 0 and 1: adjacent, one region, contiguous host memory */
 	EXPECT_EQ(ACK, ms_virtio_mem__plug(d, GiB - 2 * MiB, 4 * MiB));
 	EXPECT_EQ(used0 + 2, vhost_used(self->m));
-	EXPECT_EQ(2, stats(self->m).used_memslots);
+	EXPECT_EQ(2, devmem_stats(self->m).used_memslots);
 }
 
 /* ---- RAM discard manager (10.5, 10.10) ------------------------------------------------ */
@@ -1003,12 +922,12 @@ TEST_F(vm, rule_10_5_refused_populate_activates_nothing)
 	EXPECT_STR_FREE(before, snap(self->m));
 	free(before);
 	EXPECT_EQ(0, STATUS(d).active_memslots);
-	EXPECT_EQ(0, stats(self->m).used_memslots);
+	EXPECT_EQ(0, devmem_stats(self->m).used_memslots);
 	EXPECT_EQ(0, STATUS(d).plugged_size);
 	EXPECT_EQ(MS_VIRTIO_MEM_UNPLUGGED, ms_virtio_mem__state(d, GiB - 2 * MiB, 4 * MiB));
 	r.refuse = 0;
 	EXPECT_EQ(ACK, ms_virtio_mem__plug(d, GiB - 2 * MiB, 4 * MiB));
-	EXPECT_EQ(2, stats(self->m).used_memslots);
+	EXPECT_EQ(2, devmem_stats(self->m).used_memslots);
 	ms_virtio_mem__rdm_unregister(d, &r);
 	evlog_free(&log);
 }
@@ -1235,9 +1154,8 @@ FIXTURE_VARIANT(rnd) {
 
 FIXTURE_SETUP(rnd)
 {
-	warn_len = 0;
-	warn_buf[0] = '\0';
-	self->old_print = ms_set_print(capture_print);
+	warn_clear();
+	self->old_print = ms_set_print(warn_capture);
 	self->ctx = ms_ctx__new();
 	ASSERT_NE(NULL, self->ctx);
 }
@@ -1314,7 +1232,7 @@ static bool check_model(struct __test_metadata *_metadata, struct ms_machine *m,
 {
 	struct ms_as *dmas = find_as(ms_machine__ctx(m), "device-memory");
 	struct ms_virtio_mem_status vs;
-	struct ms_devmem_stats st = stats(m);
+	struct ms_devmem_stats st = devmem_stats(m);
 	uint32_t active = 0;
 	char *want, *got;
 	bool ok = true;
@@ -1412,7 +1330,7 @@ TEST_F(rnd, rule_10_random)
 	vs = STATUS(d);
 	ASSERT_EQ(cfg->n, vs.nr_memslots);
 	ASSERT_EQ(cfg->ms, vs.memslot_size);
-	EXPECT_EQ(cfg->n > 1 ? 1 : 0, stats(self->m).auto_decision_active);
+	EXPECT_EQ(cfg->n > 1 ? 1 : 0, devmem_stats(self->m).auto_decision_active);
 
 	memset(&md, 0, sizeof(md));
 	md.region = cfg->region;

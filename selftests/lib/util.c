@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Test helpers: event log, recording listener, text dumpers, logging
- * I/O device. See util.h for the text formats.
+ * I/O device, captured library warnings. See util.h for the text formats.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -539,4 +539,66 @@ const char *kvm_no_vm(void)
 		close(vm);
 	close(fd);
 	return vm < 0 ? why : NULL;
+}
+
+/* ---- captured library warnings ----------------------------------------------------- */
+
+static char warn_buf[16384];
+static size_t warn_len;
+
+int warn_capture(enum ms_print_level level, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (level != MS_WARN || warn_len >= sizeof(warn_buf) - 2)
+		return 0;
+	n = vsnprintf(warn_buf + warn_len, sizeof(warn_buf) - warn_len - 1, fmt, ap);
+	if (n < 0)
+		return 0;
+	warn_len += (size_t)n < sizeof(warn_buf) - warn_len - 1 ? (size_t)n
+								 : sizeof(warn_buf) - warn_len - 2;
+	if (warn_len && warn_buf[warn_len - 1] != '\n')
+		warn_buf[warn_len++] = '\n';
+	warn_buf[warn_len] = '\0';
+	return n;
+}
+
+void warn_clear(void)
+{
+	warn_len = 0;
+	warn_buf[0] = '\0';
+}
+
+const char *warn_text(void)
+{
+	return warn_buf;
+}
+
+int warn_count(const char *text)
+{
+	int n = 0;
+
+	for (const char *p = warn_buf; (p = strstr(p, text)); p += strlen(text))
+		n++;
+	return n;
+}
+
+/* ---- machines ----------------------------------------------------------------------- */
+
+struct ms_devmem_stats devmem_stats(struct ms_machine *m)
+{
+	struct ms_devmem_stats st;
+
+	memset(&st, 0, sizeof(st));
+	ms_machine__devmem_stats(m, &st);
+	return st;
+}
+
+int memslot_line(const struct ms_memslot *s, void *opaque)
+{
+	const char *name = s->mr ? ms_region__name(s->mr) : "-";
+
+	fprintf(opaque, "kvm %u 0x%" PRIx64 "+0x%" PRIx64 " f=%u %s@0x%" PRIx64 "\n", s->slot,
+		s->gpa, s->size, s->flags, name ? name : "(null)", s->offset_in_region);
+	return 0;
 }

@@ -2,7 +2,8 @@
 /*
  * Helpers shared by the hand-written selftests: an event log, a recording
  * memory listener that logs every callback as one line of text, dumpers
- * for flat views and `info mtree` output, and a logging I/O device.
+ * for flat views and `info mtree` output, a logging I/O device, and the
+ * library's warnings captured for a test to read.
  *
  * Text formats (used by the expected strings in the tests):
  *   section:  "<name> <start>+<size> @<offset>[ ro][ nv][ um]"
@@ -13,6 +14,7 @@
 #ifndef SELFTESTS_LIB_UTIL_H
 #define SELFTESTS_LIB_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -242,6 +244,55 @@ const char *kvm_no_vm(void);
  */
 bool kvm_smm(void);
 
+/**
+ * warn_capture() - an ms_print_fn_t that keeps the library's warnings
+ * @level: message level; only MS_WARN is kept
+ * @fmt: printf format
+ * @ap: arguments
+ *
+ * Install it with ms_set_print(). Each warning is appended to one buffer
+ * (16 KiB, static storage, the rest is dropped) as a line ending in "\n".
+ * Other levels are dropped.
+ *
+ * Return: the length of the message, 0 if it was not kept.
+ */
+int warn_capture(enum ms_print_level level, const char *fmt, va_list ap);
+
+/* Forget the captured warnings. */
+void warn_clear(void);
+
+/* The captured warnings, one per line ("" if there were none). */
+const char *warn_text(void);
+
+/**
+ * warn_count() - how often @text occurs in the captured warnings
+ * @text: text to count, not overlapping
+ *
+ * Return: the number of occurrences.
+ */
+int warn_count(const char *text);
+
+/**
+ * devmem_stats() - ms_machine__devmem_stats() as a value
+ * @m: machine
+ *
+ * Return: the statistics, all zero where the library left them unset.
+ */
+struct ms_devmem_stats devmem_stats(struct ms_machine *m);
+
+/**
+ * memslot_line() - ms_slotmap__for_each() callback that prints a KVM slot
+ * @s: the slot
+ * @opaque: a FILE *
+ *
+ * Prints "kvm <id> <gpa>+<size> f=<flags> <region>@<offset in region>\n",
+ * numbers as "0x%" PRIx64 except the id and flags (decimal), "-" for a
+ * slot without region.
+ *
+ * Return: 0 (go on).
+ */
+int memslot_line(const struct ms_memslot *s, void *opaque);
+
 /*
  * EXPECT_NO_LEAKS() - in a teardown, after everything is freed: the harness
  * leaves tests with _exit(), so under ASan check for leaks explicitly.
@@ -320,6 +371,9 @@ bool kvm_smm(void);
 	NEW_OK(ms_region__new_rom(self->ctx, (name), (size), NULL))
 #define ALIAS(name, target, off, size)						\
 	NEW_OK(ms_region__new_alias(self->ctx, (name), (target), (off), (size), NULL))
+/* A ROM device without callbacks; it starts in ROMD mode. */
+#define ROMDEV(name, size)							\
+	NEW_OK(ms_region__new_rom_device(self->ctx, (name), (size), NULL, NULL, NULL))
 
 /* Map and ASSERT success; the caller keeps its own reference. */
 #define ADD(c, off, sub)							\
