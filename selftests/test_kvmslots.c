@@ -105,7 +105,9 @@ static const char *kind_str(enum ms_slot_op_kind k)
 	return "?";
 }
 
-static char *ops_str(const struct ms_slotmap *map)
+/* Ops [@from, @from + @n) of the log, one @line each. */
+static char *ops_fmt(const struct ms_slotmap *map, size_t from, size_t n,
+		     void (*line)(FILE *f, const struct ms_slot_op *op))
 {
 	const struct ms_slot_op *ops;
 	char *buf = NULL;
@@ -115,19 +117,27 @@ static char *ops_str(const struct ms_slotmap *map)
 	if (!f)
 		return NULL;
 	ops = ms_slotmap__ops(map, &nr);
-	for (size_t i = 0; i < nr; i++) {
-		const struct ms_slot_op *op = &ops[i];
-
-		fprintf(f, "%s %u 0x%" PRIx64 "+0x%" PRIx64 " f=%s", kind_str(op->kind),
-			op->slot.slot, op->slot.gpa, op->slot.size, fl(op->slot.flags));
-		if (op->kind == MS_SLOT_OP_UPDATE)
-			fprintf(f, " old=%s", fl(op->old_flags));
-		if (op->slot.as_id)
-			fprintf(f, " as=%u", op->slot.as_id);
-		fputc('\n', f);
-	}
+	for (size_t i = from; i < nr && i - from < n; i++)
+		line(f, &ops[i]);
 	fclose(f);
 	return buf;
+}
+
+static void op_line(FILE *f, const struct ms_slot_op *op)
+{
+	fprintf(f, "%s %u 0x%" PRIx64 "+0x%" PRIx64 " f=%s", kind_str(op->kind), op->slot.slot,
+		op->slot.gpa, op->slot.size, fl(op->slot.flags));
+	if (op->kind == MS_SLOT_OP_UPDATE)
+		fprintf(f, " old=%s", fl(op->old_flags));
+	if (op->slot.as_id)
+		fprintf(f, " as=%u", op->slot.as_id);
+	fputc('\n', f);
+}
+
+/* The whole op log, as op_line() prints it. */
+static char *ops_str(const struct ms_slotmap *map)
+{
+	return ops_fmt(map, 0, SIZE_MAX, op_line);
 }
 
 static int slot_line(const struct ms_memslot *s, void *opaque)
@@ -305,29 +315,23 @@ static char *kops_str(const struct kop *k, size_t n)
 	return buf;
 }
 
+/* The ioctl arguments of @op, as kop_line() prints them. */
+static void op_kline(FILE *f, const struct ms_slot_op *op)
+{
+	struct kop k = {
+		.slot = op->slot.slot | (uint32_t)op->slot.as_id << 16,
+		.flags = op->slot.flags,
+		.gpa = op->slot.gpa,
+		.size = op->slot.size,
+	};
+
+	kop_line(f, &k);
+}
+
 /* The ioctl arguments of ops [@from, @from + @n) of the log, as kops_str() */
 static char *ops_kstr(const struct ms_slotmap *map, size_t from, size_t n)
 {
-	const struct ms_slot_op *ops;
-	char *buf = NULL;
-	size_t len = 0, nr;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f)
-		return NULL;
-	ops = ms_slotmap__ops(map, &nr);
-	for (size_t i = from; i < nr && i < from + n; i++) {
-		struct kop k = {
-			.slot = ops[i].slot.slot | (uint32_t)ops[i].slot.as_id << 16,
-			.flags = ops[i].slot.flags,
-			.gpa = ops[i].slot.gpa,
-			.size = ops[i].slot.size,
-		};
-
-		kop_line(f, &k);
-	}
-	fclose(f);
-	return buf;
+	return ops_fmt(map, from, n, op_kline);
 }
 
 /* Ops [@from, @from + @n) must be exactly trace calls [@kfrom, @kfrom + @n). */
@@ -449,10 +453,8 @@ TEST_F(km, rule_3_1_mmio_never)
  * the request is a delete, also when it came from region_add */
 TEST_F(km, rule_3_1_rom_device_romd)
 {
-	struct ms_region *fl0 = KEEP(ms_region__new_rom_device(self->ctx, "flash0", 0x20000,
-								NULL, NULL, NULL));
-	struct ms_region *fl1 = KEEP(ms_region__new_rom_device(self->ctx, "flash1", 0x20000,
-								NULL, NULL, NULL));
+	struct ms_region *fl0 = KEEP(ROMDEV("flash0", 0x20000));
+	struct ms_region *fl1 = KEEP(ROMDEV("flash1", 0x20000));
 
 	ADD(self->sys, 0xfffe0000, fl0);
 	MAP();
@@ -533,8 +535,7 @@ TEST_F(km, rule_3_2_pam_rom_segment)
  * devices are never mapped */
 TEST_F(km, rule_3_3_no_readonly_mem)
 {
-	struct ms_region *fl = KEEP(ms_region__new_rom_device(self->ctx, "flash", 0x20000,
-							       NULL, NULL, NULL));
+	struct ms_region *fl = KEEP(ROMDEV("flash", 0x20000));
 	struct ms_region *ram = KEEP(RAM("ram", 0x10000));
 
 	ADD_PUT(self->sys, 0x100000, ROM("rom", 0x20000));
@@ -951,7 +952,7 @@ TEST_F(km, rule_6_3_flags)
 	struct ms_region *ram = KEEP(RAM("ram", 0x10000)), *fl, *ptr_ram;
 	static char host[0x4000] __attribute__((aligned(0x1000)));
 
-	fl = KEEP(ms_region__new_rom_device(self->ctx, "flash", 0x10000, NULL, NULL, NULL));
+	fl = KEEP(ROMDEV("flash", 0x10000));
 	ptr_ram = KEEP(ms_region__new_ram_ptr(self->ctx, "ptr", sizeof(host), host, NULL));
 	ADD(self->sys, 0, ram);
 	ADD_PUT(self->sys, 0x100000, ROM("rom", 0x10000));
@@ -1284,8 +1285,7 @@ TEST_F(km, rule_6_7_readonly_change)
  * slot size); unaligned (trimmed) ranges and MMIO show no marker, ROMD does */
 TEST_F(km, rule_8_1_has_memory)
 {
-	struct ms_region *fl = KEEP(ms_region__new_rom_device(self->ctx, "flash", 0x10000,
-							       NULL, NULL, NULL));
+	struct ms_region *fl = KEEP(ROMDEV("flash", 0x10000));
 	struct ms_slotmap *maps[2];
 
 	ADD_PUT(self->sys, 0x0, RAM("lo", 0x1800));		/* slot [0, 0x1000) */
