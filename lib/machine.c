@@ -58,6 +58,7 @@
 #define APIC_MSI_SIZE		0x100000ULL
 #define APIC_MSI_PRIO		4096
 #define IO_SIZE			0x10000ULL
+#define KVMVAPIC_ROM_SIZE	0x3000ULL	/* kvmvapic.bin as SeaBIOS maps it */
 
 /* owner texts QEMU prints with `info mtree -o` */
 #define UNATTACHED		"obj path=/machine/unattached"
@@ -309,17 +310,17 @@ static int build_chipset(struct build *b, const char *pci_owner, const char *pam
 		 * only the PCI one is enabled before the firmware runs.
 		 */
 		if (later(b, STAGE_CHIPSET, start,
-			  alias(b, "pam-pci", m->pci, start, size, true, false, pam_owner, NULL),
-			  1) ||
+			  m->pam[i][0] = alias(b, "pam-pci", m->pci, start, size, true, false,
+					       pam_owner, NULL), 1) ||
 		    later(b, STAGE_CHIPSET, start,
-			  alias(b, "pam-rom", m->ram, start, size, false, true, pam_owner, NULL),
-			  1) ||
+			  m->pam[i][1] = alias(b, "pam-rom", m->ram, start, size, false, true,
+					       pam_owner, NULL), 1) ||
 		    later(b, STAGE_CHIPSET, start,
-			  alias(b, "pam-pci", m->ram, start, size, false, false, pam_owner, NULL),
-			  1) ||
+			  m->pam[i][2] = alias(b, "pam-pci", m->ram, start, size, false, false,
+					       pam_owner, NULL), 1) ||
 		    later(b, STAGE_CHIPSET, start,
-			  alias(b, "pam-ram", m->ram, start, size, false, false, pam_owner, NULL),
-			  1))
+			  m->pam[i][3] = alias(b, "pam-ram", m->ram, start, size, false, false,
+					       pam_owner, NULL), 1))
 			return b->ret;
 	}
 	return 0;
@@ -411,6 +412,34 @@ static int build_regions(struct build *b)
 	    later(b, STAGE_DEVICES, HPET_BASE, mmio(b, "hpet", HPET_SIZE, HPET_DEV), 0))
 		return b->ret;
 	return 0;
+}
+
+/*
+ * The layout after SeaBIOS's POST (enum ms_firmware), as QEMU 7.2 shows it
+ * for a pc or q35 machine without option ROMs: PAM block 0 (0xf0000) and
+ * blocks 1-10 (0xc0000-0xe7fff) in ROM mode (read-only RAM), blocks 11 and
+ * 12 in RAM mode, and the kvmvapic option ROM, an alias of the RAM at
+ * 0xc0000 above everything (priority 1000). One transaction, as the
+ * firmware's PAM writes end in the north bridge's one update each; the
+ * final layout is what counts.
+ */
+static int run_seabios(struct build *b)
+{
+	struct ms_machine *m = b->m;
+	int ret;
+
+	ms_ctx__begin(m->ctx);
+	for (int i = 0; i < PAM_BLOCKS; i++) {
+		int mode = i <= 10 ? 1 : 3;	/* pam-rom, else pam-ram */
+
+		for (int k = 0; k < 4; k++)
+			ms_region__set_enabled(m->pam[i][k], k == mode);
+	}
+	ret = now(b, m->system, PC_ROM_BASE,
+		  alias(b, "kvmvapic-rom", m->ram, PC_ROM_BASE, KVMVAPIC_ROM_SIZE, true, false,
+			"dev path=/machine/unattached/device[1]", NULL), 1000);
+	ms_ctx__commit(m->ctx);
+	return ret;
 }
 
 static int add_as(struct build *b, struct ms_as **as, struct ms_region *root, const char *name)
@@ -601,6 +630,8 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 		m->opts.kvm_memslots = ms_kvm__max_memslots(m->opts.kvm);
 	if (!ret)
 		ret = smm_wanted(m, &smm, err);
+	if (!ret && m->opts.firmware != MS_FIRMWARE_NONE && m->opts.firmware != MS_FIRMWARE_SEABIOS)
+		ret = ms_error_set(err, -EINVAL, "machine: bad firmware %d", (int)m->opts.firmware);
 	if (ret)
 		goto err_free;
 
@@ -646,6 +677,9 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 				ret = -(errno ?: ENOMEM);
 		}
 	}
+	/* 5. the firmware */
+	if (!ret && m->opts.firmware == MS_FIRMWARE_SEABIOS)
+		ret = run_seabios(b);
 	kerr = m->kvm ? ms_slotmap__error(m->kvm) : NULL;
 	if (!kerr && m->kvm_smm)
 		kerr = ms_slotmap__error(m->kvm_smm);

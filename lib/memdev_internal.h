@@ -76,6 +76,7 @@ struct ms_machine {
 	struct ms_region *smram_root;	/* "mem-container-smram", NULL without SMM */
 	struct ms_as *smram_as;		/* "KVM-SMRAM" */
 	struct ms_slotmap *kvm_smm;	/* its slot map, address space 1 */
+	struct ms_region *pam[13][4];	/* PAM aliases per block: pci, rom, pci-ram, ram */
 	struct list_head backends;
 	struct list_head devices;	/* plugged devices */
 	struct list_head vhosts;

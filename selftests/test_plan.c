@@ -30,6 +30,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "qmp.h"
 #include "util.h"	/* before the harness, see there */
 
 #include "harness.h"
@@ -409,7 +410,7 @@ TEST(json_shape)
 	static const char *const machine[] = { "type", "accel", "kvm_memslots", "ram_size",
 					       "slots", "maxmem", "below_4g", "above_4g",
 					       "above_4g_start", "devmem_base", "devmem_size",
-					       "hotpluggable", "reserved_end", "smm", NULL };
+					       "hotpluggable", "reserved_end", "smm", "firmware", NULL };
 	static const char *const dimm[] = { "id", "type", "addr", "size", "memslots",
 					    "plugged_size", "slot", "node", "memdev", "hotplugged",
 					    "hotpluggable", NULL };
@@ -931,6 +932,103 @@ TEST(smm_address_space)
 		json_object_put(doc);
 		cli_result_free(&r);
 	}
+}
+
+/* The project's QEMU corpus (selftests/corpus), $MEMSLOT_CORPUS overriding. */
+static const char *corpus_dir(void)
+{
+	const char *d = getenv("MEMSLOT_CORPUS");
+
+	return d && *d ? d : "selftests/corpus/qemu-7.2";
+}
+
+/*
+ * --firmware seabios: the layout QEMU 7.2 shows once SeaBIOS finished POST
+ * on a machine without option ROMs (corpus configurations pc-512m-seabios
+ * and q35-1g-seabios): per KVM address space, the plan's slots are the
+ * ranges QEMU marks " KVM" and the kernel's census holds, flags included
+ * (slot ids aside: the firmware's PAM writes renumber them one by one).
+ */
+TEST(firmware_seabios_as_qemu)
+{
+	struct cli_result r0;
+	static const struct {
+		const char *machine, *memory, *config;
+	} cases[] = {
+		{ "pc", "512", "pc-512m-seabios" },
+		{ "q35", "1G", "q35-1g-seabios" },
+		{ "pc,smm=off", "256", "pc-256m-smm-off-seabios" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gpa_range q[64], m[64];
+		struct json_object *doc, *slots, *census, *cslots;
+		struct cli_result r;
+		char path[512], *flat;
+
+		snprintf(path, sizeof(path), "%s/%s.mtree_f.txt", corpus_dir(), cases[i].config);
+		flat = slurp(path);
+		ASSERT_NE(NULL, flat) TH_LOG("%s: %s", path, strerror(errno));
+		ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", cases[i].machine, "-m", cases[i].memory,
+				     "--firmware", "seabios", "--kvm-smm", "on"));
+		ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+		doc = parse_one(r.out);
+		ASSERT_NE(NULL, doc);
+		EXPECT_STREQ("seabios", jget_str(jget(doc, "machine"), "firmware"));
+		slots = jget(doc, "memslots");
+		for (unsigned int as = 0; as < 2; as++) {
+			int nq = qemu_as_kvm_ranges(flat, as ? "KVM-SMRAM" : "memory", q, 64), nm = 0;
+
+			for (size_t k = 0; k < jget_len(slots) && nm < 64; k++)
+				if (jget_u64(jget_idx(slots, k), "as") == as)
+					m[nm++] = (struct gpa_range){
+						jget_u64(jget_idx(slots, k), "gpa"),
+						jget_u64(jget_idx(slots, k), "size") };
+			qsort(m, nm, sizeof(*m), gpa_range_cmp);
+			if (!as)
+				EXPECT_LT(0, nq);
+			EXPECT_EQ(nq, nm) TH_LOG("%s as %u", cases[i].config, as);
+			for (int k = 0; k < nq && k < nm; k++) {
+				EXPECT_EQ(0, gpa_range_cmp(&q[k], &m[k]))
+					TH_LOG("%s as %u: QEMU %#" PRIx64 "+%#" PRIx64 ", plan %#"
+					       PRIx64 "+%#" PRIx64, cases[i].config, as, q[k].gpa,
+					       q[k].size, m[k].gpa, m[k].size);
+			}
+		}
+		/* the kernel's table of that QEMU (its census): flags too */
+		snprintf(path, sizeof(path), "%s/%s.census.json", corpus_dir(), cases[i].config);
+		census = json_object_from_file(path);
+		ASSERT_NE(NULL, census) TH_LOG("%s", path);
+		cslots = jget(jget_idx(jget(census, "vms"), 0), "memslots");
+		EXPECT_EQ(jget_len(cslots), jget_len(slots));
+		for (size_t k = 0; k < jget_len(cslots); k++) {
+			struct json_object *c = jget_idx(cslots, k);
+			bool found = false;
+
+			for (size_t j = 0; j < jget_len(slots) && !found; j++) {
+				struct json_object *p = jget_idx(slots, j);
+
+				found = jget_u64(p, "as") == jget_u64(c, "as") &&
+					jget_u64(p, "gpa") == jget_u64(c, "gpa") &&
+					jget_u64(p, "size") == jget_u64(c, "size") &&
+					jget_u64(p, "flags") == jget_u64(c, "flags");
+			}
+			EXPECT_TRUE(found) TH_LOG("%s: census slot as %" PRIu64 " %#" PRIx64 "+%#"
+						  PRIx64 " flags %" PRIu64 " not planned",
+						  cases[i].config, jget_u64(c, "as"),
+						  jget_u64(c, "gpa"), jget_u64(c, "size"),
+						  jget_u64(c, "flags"));
+		}
+		json_object_put(census);
+		json_object_put(doc);
+		cli_result_free(&r);
+		free(flat);
+	}
+	/* a firmware the plan does not know */
+	ASSERT_EQ(0, CLI_RUN(&r0, "plan", "--firmware", "ovmf"));
+	EXPECT_EQ(2, r0.status);
+	EXPECT_STREQ("memslot: plan: invalid --firmware: ovmf (none or seabios)\n", r0.err);
+	cli_result_free(&r0);
 }
 
 TEST_HARNESS_MAIN

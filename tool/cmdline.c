@@ -238,7 +238,7 @@ static bool is_opt(const char *arg, const char *name, bool qemu_style)
 }
 
 enum arg_kind {
-	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_KVM_SMM, A_SCRIPT,
+	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_KVM_SMM, A_FIRMWARE, A_SCRIPT,
 	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY, A_KERNEL, A_MODULES, A_NO_VM,
 };
 
@@ -264,6 +264,7 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		{ "vhost-limit", false, A_VHOST, FOR_PLAN, false },
 		{ "kvm-memslots", false, A_KVM, FOR_PLAN, false },
 		{ "kvm-smm", false, A_KVM_SMM, FOR_PLAN, false },
+		{ "firmware", false, A_FIRMWARE, FOR_PLAN, false },
 		{ "script", false, A_SCRIPT, FOR_BOTH, false },
 		{ "cpu", false, A_CPU, FOR_RUN, false },
 		{ "dirty-log", false, A_DIRTY_LOG, FOR_RUN, true },
@@ -369,6 +370,14 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			if (parse_u64(val, &n) || !n || n > UINT32_MAX)
 				return usage_err("invalid number of KVM memslots: %s", val);
 			p->kvm_memslots = (uint32_t)n;
+			break;
+		case A_FIRMWARE:
+			if (!strcmp(val, "seabios"))
+				p->mo.firmware = MS_FIRMWARE_SEABIOS;
+			else if (!strcmp(val, "none"))
+				p->mo.firmware = MS_FIRMWARE_NONE;
+			else
+				return usage_err("invalid --firmware: %s (none or seabios)", val);
 			break;
 		case A_KVM_SMM:
 			if (strcmp(val, "on") && strcmp(val, "off"))

@@ -81,7 +81,7 @@ static void plan_usage(FILE *f)
 		"Usage: memslot [OPTIONS] plan [-M|-machine MACHINE] [-m MEMORY] [-object BACKEND]...\n"
 		"                              [-device DEVICE]... [--vhost-limit N[,...]]...\n"
 		"                              [--kvm-memslots N] [--kvm-smm on|off]\n"
-		"                              [--script FILE]\n"
+		"                              [--firmware none|seabios] [--script FILE]\n"
 		"\n"
 		"Predict, with QEMU's rules and nothing allocated, where a pc or q35 machine's\n"
 		"memory devices go, which KVM memslots it uses and how many memslots KVM and\n"
@@ -109,6 +109,10 @@ static void plan_usage(FILE *f)
 		"      --kvm-smm on|off\n"
 		"                      whether that KVM has SMM (address space 1; default:\n"
 		"                      asked of /dev/kvm, else on)\n"
+		"      --firmware none|seabios\n"
+		"                      the layout after this firmware's POST (default none:\n"
+		"                      a stopped machine); seabios: PAM shadowing and the\n"
+		"                      kvmvapic ROM of a machine without option ROMs\n"
 		"      --script FILE   replay hot(un)plug commands, reporting after each one\n"
 		"  -h, --help          print this help\n");
 }

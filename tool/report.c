@@ -124,6 +124,8 @@ void plan_print_machine(const struct plan *p, FILE *f)
 	if (p->kvm)
 		fprintf(f, ", %u KVM memslots per address space, SMM %s", p->mo.kvm_memslots,
 			ms_machine__kvm_smm(p->m) ? "on (address space 1)" : "off");
+	if (p->mo.firmware == MS_FIRMWARE_SEABIOS)
+		fprintf(f, ", after SeaBIOS's POST");
 	fprintf(f, "\n  ram: 0x%" PRIx64 " (below 4G 0x%" PRIx64, p->mo.ram_size, l.below_4g);
 	if (l.above_4g)
 		fprintf(f, ", above 4G 0x%" PRIx64 " at 0x%" PRIx64, l.above_4g,

@@ -26,6 +26,8 @@ struct json_object *plan_machine_json(const struct plan *p)
 	ADD(o, "accel", json_object_new_string(p->kvm ? "kvm" : "tcg"));
 	ADD(o, "kvm_memslots", json_u64(p->mo.kvm_memslots));
 	ADD(o, "smm", json_object_new_boolean(ms_machine__kvm_smm(p->m) != NULL));
+	ADD(o, "firmware", json_object_new_string(p->mo.firmware == MS_FIRMWARE_SEABIOS ?
+						  "seabios" : "none"));
 	ADD(o, "ram_size", json_u64(p->mo.ram_size));
 	ADD(o, "slots", json_u64(p->mo.slots));
 	ADD(o, "maxmem", json_u64(p->mo.maxmem ?: p->mo.ram_size));

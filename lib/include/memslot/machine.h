@@ -32,6 +32,20 @@ enum ms_smm {
 };
 
 /**
+ * enum ms_firmware - what has run in the guest before the plan starts
+ * @MS_FIRMWARE_NONE: nothing: the machine as a stopped QEMU (-S) has it
+ * @MS_FIRMWARE_SEABIOS: QEMU 7.2's SeaBIOS finished POST on a machine
+ *	without option ROMs of its own (only QEMU's kvmvapic): PAM shadowing
+ *	with 0xc0000-0xe7fff and 0xf0000-0xfffff read-only RAM, 0xe8000-0xeffff
+ *	writable RAM, and the kvmvapic ROM at 0xc0000 (3 pages). Option ROMs
+ *	(VGA, network boot) move the read-only end and are not modelled.
+ */
+enum ms_firmware {
+	MS_FIRMWARE_NONE,
+	MS_FIRMWARE_SEABIOS,
+};
+
+/**
  * struct ms_machine_opts - -M / -m options
  * @sz: MS_OPTS
  * @type: preset
@@ -57,6 +71,8 @@ enum ms_smm {
  *	(kvm-memslots.md 1.2, ms_machine__kvm_smm())
  * @kvm_no_smm: the KVM consumer lacks KVM_CAP_X86_SMM (with @kvm, its
  *	ms_kvm__has_smm() decides instead)
+ * @firmware: the layout after this firmware ran (enum ms_firmware), set
+ *	after machine-init-done in one transaction
  */
 struct ms_machine_opts {
 	size_t sz;
@@ -73,6 +89,7 @@ struct ms_machine_opts {
 	struct ms_kvm *kvm;
 	enum ms_smm smm;
 	bool kvm_no_smm;
+	enum ms_firmware firmware;
 };
 
 /**
