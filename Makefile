@@ -291,11 +291,24 @@ $(OUT)/bench/bench_bpf: bench/bench_bpf.c $(BPF_DIR)/census.skel.h $(OUT)/tool/t
 	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Ilib -Ibpf -Itool -I$(BPF_DIR) $(CFLAGS) -o $@ \
 		$< $(OUT)/tool/trace_prog.o $(OUT)/libmemslot.a $(TOOL_LIBS)
 
-BENCH_GUEST := $(if $(filter 1,$(KVM_USABLE)),,$(OUT)/memslot-vmtest -q -k $(VMTEST_DEFAULT) --)
+# Each bench writes its named figures (bench/bench.h) as a JSON fragment
+# into BENCH_FRAGS; scripts/bench-results.py gathers them into
+# $(OUT)/bench/results.json. The benches that need KVM run on the host when
+# it has a usable /dev/kvm, else together in one boot of the default guest
+# kernel, with BENCH_FRAGS shared read-write.
+BENCH_FRAGS := $(OUT)/bench/fragments
+BENCH_KVM := $(OUT)/bench/bench_run $(OUT)/bench/bench_bpf
+BENCH_HOST := $(filter-out $(BENCH_KVM),$(BENCH_BINS))
+BENCH_GUEST := $(if $(filter 1,$(KVM_USABLE)),,$(OUT)/memslot-vmtest -q -k $(VMTEST_DEFAULT) \
+	--rw $(abspath $(BENCH_FRAGS)) --)
 
 bench: $(BENCH_BINS) $(OUT)/memslot-vmtest
-	$(Q)for b in $(filter-out %/bench_bpf,$(BENCH_BINS)); do $$b || exit 1; done
-	$(Q)$(BENCH_GUEST) $(abspath $(OUT)/bench/bench_bpf)
+	$(Q)rm -rf $(BENCH_FRAGS) && mkdir -p $(BENCH_FRAGS) && date +%s > $(BENCH_FRAGS)/.start
+	$(Q)for b in $(BENCH_HOST); do $$b $(abspath $(BENCH_FRAGS)) && echo || exit 1; done
+	$(Q)$(BENCH_GUEST) bash -c 'for b; do "$$b" $(abspath $(BENCH_FRAGS)) && echo || exit 1; done' \
+		bench $(abspath $(BENCH_KVM))
+	$(Q)python3 scripts/bench-results.py $(OUT)/bench/results.json $(BENCH_FRAGS) \
+		$$(( $$(date +%s) - $$(cat $(BENCH_FRAGS)/.start) ))
 
 # --- man pages -------------------------------------------------------------
 # rst2man reads the page from stdin in man/, so that includes resolve there.

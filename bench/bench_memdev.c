@@ -8,8 +8,16 @@
  * 2. A virtio-mem device with dynamic memslots decided at 256 goes through
  *    10k random block plug/unplug requests; report the time per request
  *    by step bucket and by the number of active memslots.
+ * 3. The same device: the request that maps one memslot (plug of one
+ *    block into an inactive memslot) and the one that unmaps it, with all
+ *    other memslots unmapped ("empty") and with all of them mapped ("full").
  * Each request commits a transaction, so the whole "memory" view is
  * re-rendered and diffed by the KVM memslot mapping: QEMU semantics.
+ *
+ * Figures: dimm_plug_200th_vs_1st, the median over DIMM_REPS fresh
+ * machines of the 200th device_add over that of the 1st (goal <= 1.5);
+ * virtio_mem_map_full_vs_empty, the median memslot-mapping request with
+ * all other memslots mapped over the one with none mapped (goal <= 1.5).
  */
 #include <sched.h>
 #include <stdio.h>
@@ -19,8 +27,17 @@
 
 #include <memslot/memslot.h>
 
+#include "bench.h"
+
 #define GiB (1ull << 30)
 #define MiB (1ull << 20)
+
+#define NR_DIMMS	200
+#define DIMM_REPS	15	/* machines plugged with NR_DIMMS, after one warm-up */
+#define MAP_REPS	41	/* map + unmap requests per state */
+#define GROWTH_GOAL	1.5
+
+static struct bench_json bj;
 
 static double now_ns(void)
 {
@@ -70,15 +87,14 @@ static struct ms_backend *backend(struct ms_machine *m, const char *id, uint64_t
 	return b;
 }
 
-static void bench_dimms(void)
+/* Plug NR_DIMMS pc-dimms into a fresh machine; @ns[i] is the i-th device_add. */
+static void plug_dimms(double *ns, struct ms_devmem_stats *st, unsigned int *kvm_slots)
 {
 	struct ms_ctx *ctx = ms_ctx__new();
 	struct ms_machine *m = machine(ctx, 256, 2 * GiB + 256 * GiB);
-	double bucket[4] = { 0 };
-	struct ms_devmem_stats st;
 	char id[32], mid[32];
 
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < NR_DIMMS; i++) {
 		struct ms_error err = { 0 };
 		double t0;
 
@@ -89,19 +105,55 @@ static void bench_dimms(void)
 		t0 = now_ns();
 		if (!ms_machine__device_add(m, &o, &err))
 			die(id, &err);
-		bucket[i / 50] += now_ns() - t0;
+		ns[i] = now_ns() - t0;
 	}
-	ms_machine__devmem_stats(m, &st);
-	printf("200 pc-dimms (512 MiB each), q35 -m 2G,slots=256,maxmem=258G\n");
+	ms_machine__devmem_stats(m, st);
+	*kvm_slots = ms_slotmap__nr_used(ms_machine__kvm(m));
+	ms_machine__free(m);
+	ms_ctx__free(ctx);
+}
+
+static void bench_dimms(void)
+{
+	static double t[DIMM_REPS][NR_DIMMS];
+	double med[NR_DIMMS], p99[NR_DIMMS], col[DIMM_REPS], bucket[4] = { 0 };
+	struct ms_devmem_stats st;
+	unsigned int kvm_slots;
+	json_object *raw;
+
+	plug_dimms(t[0], &st, &kvm_slots);	/* warm-up, not counted */
+	for (int r = 0; r < DIMM_REPS; r++)
+		plug_dimms(t[r], &st, &kvm_slots);
+	for (int i = 0; i < NR_DIMMS; i++) {
+		for (int r = 0; r < DIMM_REPS; r++)
+			col[r] = t[r][i];
+		bench_stats(col, DIMM_REPS, &med[i], &p99[i]);
+		bucket[i / 50] += med[i];
+	}
+	printf("%d pc-dimms (512 MiB each), q35 -m 2G,slots=256,maxmem=258G, plan mode, "
+	       "%d machines\n", NR_DIMMS, DIMM_REPS);
 	printf("%-12s %14s\n", "dimms", "us/device_add");
 	for (int b = 0; b < 4; b++)
 		printf("%4d-%-7d %14.1f\n", b * 50 + 1, b * 50 + 50, bucket[b] / 50 / 1e3);
+	printf("(means of the per-index medians over the machines)\n");
 	printf("each device_add commits: full re-render and diff of the view, O(ranges)\n");
-	printf("last/first bucket: %.2fx   (memslots: required %u, used %u, KVM slots %u)\n\n",
-	       bucket[3] / bucket[0], st.required_memslots, st.used_memslots,
-	       ms_slotmap__nr_used(ms_machine__kvm(m)));
-	ms_machine__free(m);
-	ms_ctx__free(ctx);
+	printf("last/first bucket: %.2fx   1st: %.1f us, 200th: %.1f us (medians)   "
+	       "(memslots: required %u, used %u, KVM slots %u)\n",
+	       bucket[3] / bucket[0], med[0] / 1e3, med[NR_DIMMS - 1] / 1e3,
+	       st.required_memslots, st.used_memslots, kvm_slots);
+
+	raw = bench_json__raw_new();
+	bench_json__raw_u64(raw, "machines", DIMM_REPS);
+	bench_json__raw(raw, "first_median_ns", med[0]);
+	bench_json__raw(raw, "first_p99_ns", p99[0]);
+	bench_json__raw(raw, "last_median_ns", med[NR_DIMMS - 1]);
+	bench_json__raw(raw, "last_p99_ns", p99[NR_DIMMS - 1]);
+	bench_json__raw(raw, "bucket_1_50_mean_ns", bucket[0] / 50);
+	bench_json__raw(raw, "bucket_151_200_mean_ns", bucket[3] / 50);
+	bench_json__figure(&bj, "dimm_plug_200th_vs_1st", med[NR_DIMMS - 1] / med[0], GROWTH_GOAL,
+			   "library time of the 200th pc-dimm device_add / the 1st, plan mode "
+			   "(no executor), q35 slots=256", raw);
+	printf("\n");
 }
 
 static void bench_virtio_mem(void)
@@ -180,17 +232,105 @@ static void bench_virtio_mem(void)
 	ms_ctx__free(ctx);
 }
 
-int main(void)
+/* Map then unmap memslot @k with one block, MAP_REPS times; ns per request. */
+static void map_unmap(struct ms_memdev *d, uint64_t off, uint64_t block, double *map,
+		      double *unmap)
+{
+	for (int r = 0; r < MAP_REPS; r++) {
+		double t0 = now_ns();
+
+		if (ms_virtio_mem__plug(d, off, block) != MS_VIRTIO_MEM_ACK)
+			die("virtio-mem plug", NULL);
+		map[r] = now_ns() - t0;
+		t0 = now_ns();
+		if (ms_virtio_mem__unplug(d, off, block) != MS_VIRTIO_MEM_ACK)
+			die("virtio-mem unplug", NULL);
+		unmap[r] = now_ns() - t0;
+	}
+}
+
+static void bench_virtio_mem_map(void)
+{
+	const uint64_t size = 256 * GiB, block = 2 * MiB;
+	struct ms_ctx *ctx = ms_ctx__new();
+	struct ms_machine *m = machine(ctx, 0, 2 * GiB + size);
+	double map[2][MAP_REPS], unmap[2][MAP_REPS], mmed[2], mp99[2], umed[2], up99[2];
+	struct ms_virtio_mem_status vs;
+	struct ms_error err = { 0 };
+	uint32_t active[2];
+	struct ms_memdev *d;
+	json_object *raw;
+	uint64_t off;
+
+	MS_OPTS(ms_memdev_opts, o, .type = MS_MEMDEV_VIRTIO_MEM, .id = "vmem0",
+		.memdev = backend(m, "vm0", size), .requested_size = size, .block_size = block,
+		.dynamic_memslots = true, .unplugged_inaccessible = MS_ON);
+	d = ms_machine__device_add(m, &o, &err);
+	if (!d)
+		die("virtio-mem", &err);
+	ms_virtio_mem__status(d, &vs);
+	/* the same memslot both times, in the middle */
+	off = vs.nr_memslots / 2 * vs.memslot_size;
+	active[0] = vs.active_memslots;
+	map_unmap(d, off, block, map[0], unmap[0]);
+	for (uint32_t k = 0; k < vs.nr_memslots; k++) {
+		uint64_t start = k * vs.memslot_size, len = vs.memslot_size;
+
+		if (start == off)
+			continue;
+		if (start + len > vs.usable_region_size)
+			len = vs.usable_region_size - start;
+		if (ms_virtio_mem__plug(d, start, len) != MS_VIRTIO_MEM_ACK)
+			die("virtio-mem fill", NULL);
+	}
+	ms_virtio_mem__status(d, &vs);
+	active[1] = vs.active_memslots;
+	map_unmap(d, off, block, map[1], unmap[1]);
+	for (int s = 0; s < 2; s++) {
+		bench_stats(map[s], MAP_REPS, &mmed[s], &mp99[s]);
+		bench_stats(unmap[s], MAP_REPS, &umed[s], &up99[s]);
+	}
+	printf("\nvirtio-mem 256 GiB, %u memslots: map one memslot (plug 1 block) and unmap it, "
+	       "medians of %d\n", vs.nr_memslots, MAP_REPS);
+	printf("%-28s %10s %10s %10s %10s\n", "other memslots", "map us", "p99", "unmap us",
+	       "p99");
+	for (int s = 0; s < 2; s++)
+		printf("%-28s %10.1f %10.1f %10.1f %10.1f\n",
+		       s ? "all mapped (full)" : "none mapped (empty)", mmed[s] / 1e3,
+		       mp99[s] / 1e3, umed[s] / 1e3, up99[s] / 1e3);
+
+	raw = bench_json__raw_new();
+	bench_json__raw_u64(raw, "memslots", vs.nr_memslots);
+	bench_json__raw_u64(raw, "requests", MAP_REPS);
+	bench_json__raw_u64(raw, "empty_active_memslots", active[0]);
+	bench_json__raw_u64(raw, "full_active_memslots", active[1]);
+	bench_json__raw(raw, "empty_map_median_ns", mmed[0]);
+	bench_json__raw(raw, "empty_map_p99_ns", mp99[0]);
+	bench_json__raw(raw, "full_map_median_ns", mmed[1]);
+	bench_json__raw(raw, "full_map_p99_ns", mp99[1]);
+	bench_json__raw(raw, "empty_unmap_median_ns", umed[0]);
+	bench_json__raw(raw, "full_unmap_median_ns", umed[1]);
+	bench_json__raw(raw, "unmap_ratio", umed[1] / umed[0]);
+	bench_json__figure(&bj, "virtio_mem_map_full_vs_empty", mmed[1] / mmed[0], GROWTH_GOAL,
+			   "library time of a virtio-mem request that maps a memslot, all other "
+			   "memslots mapped / none mapped, plan mode", raw);
+	ms_machine__free(m);
+	ms_ctx__free(ctx);
+}
+
+int main(int argc, char **argv)
 {
 	cpu_set_t set;
 	bool pinned;
 
+	bench_json__init(&bj, "bench_memdev", argc, argv);
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
 	pinned = !sched_setaffinity(0, sizeof(set), &set);
-	printf("bench_memdev: memory-device planning cost, libmemslot %s, %s\n\n", ms_version(),
-	       pinned ? "pinned to CPU 0" : "not pinned");
+	printf("bench_memdev: memory-device planning cost (%s), libmemslot %s, %s\n\n", bj.where,
+	       ms_version(), pinned ? "pinned to CPU 0" : "not pinned");
 	bench_dimms();
 	bench_virtio_mem();
-	return 0;
+	bench_virtio_mem_map();
+	return bench_json__write(&bj) ? 1 : 0;
 }

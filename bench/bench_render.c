@@ -4,7 +4,12 @@
  * ms_flatview__render() and through the commit path (an address space with
  * a counting listener), for random disjoint and random overlapping region
  * trees of 1k, 10k and 100k regions; then the growth from 10k to 100k
- * against n log n, and the cost of one small change in a 100k-region tree.
+ * against n log n, and the cost of one small change at each size.
+ *
+ * Figures: commit_one_change_vs_full_render_{1k,10k,100k}, the median
+ * commit after a one-region change (set_enabled or set_address of a
+ * leaf) in the disjoint tree over the median full render of that tree;
+ * goal <= 0.01.
  *
  * The rendering algorithm is regions-and-flatview.md section 5; the diff a
  * commit runs is listeners-and-transactions.md section 2, which calls
@@ -14,6 +19,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +27,8 @@
 #include <time.h>
 
 #include <memslot/memslot.h>
+
+#include "bench.h"
 
 #define BENCH_NAME	"bench_render"
 #define PAGE		4096ull
@@ -43,7 +51,7 @@
 #define CELL_BUDGET_MS	2500.0
 /* Skip a size whose single render is projected to exceed this. */
 #define SKIP_PROJECTED_MS 20000.0
-#define NR_CHANGES	10
+#define CHANGE_GOAL	0.01
 
 enum layout {
 	LAYOUT_DISJOINT,
@@ -58,6 +66,9 @@ static const char *const layout_name[NR_LAYOUTS] = {
 
 static const size_t sizes[] = { 1000, 10000, 100000 };
 static const int max_runs[] = { 31, 21, 11 };
+/* one-region changes per leaf kind and size: 2 toggles + 1 move each */
+static const int nr_changes[] = { 100, 30, 10 };
+#define NR_CHANGES_MAX	100
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NR_SIZES ARRAY_SIZE(sizes)
 
@@ -83,7 +94,11 @@ struct row {
 	int done;
 	size_t regions, ranges;
 	double build_ms, as_ms, render_ms, commit_ms, free_ms;
+	double render_p99_ms, commit_p99_ms;
 	int render_runs, commit_runs;
+	/* every one-region change commit: median and p99 */
+	double change_ms, change_p99_ms;
+	int nr_change_commits;
 };
 
 struct change {
@@ -465,7 +480,7 @@ static void measure_render(struct tree *t, struct row *r, int runs, const char *
 		total += v[i];
 	}
 	r->render_runs = i;
-	r->render_ms = median(v, i);
+	bench_stats(v, i, &r->render_ms, &r->render_p99_ms);
 }
 
 /*
@@ -497,7 +512,7 @@ static void measure_commit(struct tree *t, struct row *r, int runs, const char *
 		total += v[i];
 	}
 	r->commit_runs = i;
-	r->commit_ms = median(v, i);
+	bench_stats(v, i, &r->commit_ms, &r->commit_p99_ms);
 }
 
 static void commit_one(struct tree *t, struct change *c, double *v,
@@ -536,15 +551,16 @@ static void move_overlap(struct tree *t, size_t i)
 }
 
 /* One-region changes: toggle enabled twice, and set_address once, per leaf. */
-static void measure_changes(struct tree *t, enum layout lay, struct change c[2])
+static void measure_changes(struct tree *t, enum layout lay, struct row *r, int nr,
+			    struct change c[2])
 {
-	double ven[2 * NR_CHANGES], vmv[NR_CHANGES];
+	double ven[2 * NR_CHANGES_MAX], vmv[NR_CHANGES_MAX], all[3 * NR_CHANGES_MAX];
 	int k;
 
 	memset(c, 0, 2 * sizeof(*c));
 	c[0].what = "set_enabled";
 	c[1].what = "set_address";
-	for (k = 0; k < NR_CHANGES; k++) {
+	for (k = 0; k < nr; k++) {
 		size_t i = rnd_below(t->nr_leaves);
 
 		commit_one(t, &c[0], ven, toggle, i);
@@ -557,6 +573,10 @@ static void measure_changes(struct tree *t, enum layout lay, struct change c[2])
 		c[k].del /= c[k].nr;
 		c[k].nop /= c[k].nr;
 	}
+	memcpy(all, ven, c[0].nr * sizeof(*all));
+	memcpy(all + c[0].nr, vmv, c[1].nr * sizeof(*all));
+	r->nr_change_commits = c[0].nr + c[1].nr;
+	bench_stats(all, r->nr_change_commits, &r->change_ms, &r->change_p99_ms);
 	c[0].ms = median(ven, c[0].nr);
 	c[1].ms = median(vmv, c[1].nr);
 }
@@ -593,7 +613,8 @@ static void print_growth(enum layout lay, const struct row *a, const struct row 
 }
 
 /* Build one tree, measure it, free it; skip if its render is projected too slow. */
-static void run_cell(enum layout lay, size_t s, struct row rows[NR_SIZES], struct change c[2])
+static void run_cell(enum layout lay, size_t s, struct row rows[NR_SIZES],
+		     struct change c[NR_SIZES][2])
 {
 	struct row *r = &rows[s];
 	size_t n = sizes[s];
@@ -628,8 +649,7 @@ static void run_cell(enum layout lay, size_t s, struct row rows[NR_SIZES], struc
 	attach(&t);
 	r->as_ms = now_ms() - t0;
 	measure_commit(&t, r, max_runs[s], layout_name[lay]);
-	if (s == NR_SIZES - 1)
-		measure_changes(&t, lay, c);
+	measure_changes(&t, lay, r, nr_changes[s], c[s]);
 
 	t0 = now_ms();
 	free_tree(&t);
@@ -637,14 +657,56 @@ static void run_cell(enum layout lay, size_t s, struct row rows[NR_SIZES], struc
 	r->done = 1;
 }
 
-int main(void)
+/*
+ * commit_one_change_vs_full_render_<n>: the disjoint tree, where every
+ * region is one range, so N regions are N ranges for the render and the
+ * commit alike.
+ */
+static void add_figures(struct bench_json *bj, const struct row rows[NR_LAYOUTS][NR_SIZES])
+{
+	for (size_t s = 0; s < NR_SIZES; s++) {
+		const struct row *r = &rows[LAYOUT_DISJOINT][s];
+		const struct row *o = &rows[LAYOUT_OVERLAP][s];
+		json_object *raw;
+		char name[64];
+
+		if (!r->done)
+			continue;	/* not measured: the figure is absent */
+		raw = bench_json__raw_new();
+		bench_json__raw_str(raw, "layout", layout_name[LAYOUT_DISJOINT]);
+		bench_json__raw_u64(raw, "regions", r->regions);
+		bench_json__raw_u64(raw, "ranges", r->ranges);
+		bench_json__raw(raw, "change_commit_median_ms", r->change_ms);
+		bench_json__raw(raw, "change_commit_p99_ms", r->change_p99_ms);
+		bench_json__raw_u64(raw, "change_commits", r->nr_change_commits);
+		bench_json__raw(raw, "render_median_ms", r->render_ms);
+		bench_json__raw(raw, "render_p99_ms", r->render_p99_ms);
+		bench_json__raw_u64(raw, "renders", r->render_runs);
+		bench_json__raw(raw, "full_commit_median_ms", r->commit_ms);
+		bench_json__raw(raw, "full_commit_p99_ms", r->commit_p99_ms);
+		if (o->done) {
+			bench_json__raw(raw, "overlap_ratio", o->change_ms / o->render_ms);
+			bench_json__raw(raw, "overlap_change_commit_median_ms", o->change_ms);
+			bench_json__raw(raw, "overlap_render_median_ms", o->render_ms);
+		}
+		snprintf(name, sizeof(name), "commit_one_change_vs_full_render_%zuk",
+			 sizes[s] / 1000);
+		bench_json__figure(bj, name, r->change_ms / r->render_ms, CHANGE_GOAL,
+				   "commit after a one-region change / full render, "
+				   "disjoint tree, address space + counting listener", raw);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	struct row rows[NR_LAYOUTS][NR_SIZES] = { 0 };
-	struct change changes[NR_LAYOUTS][2];
+	struct change changes[NR_LAYOUTS][NR_SIZES][2];
+	struct bench_json bj;
 	size_t last = NR_SIZES - 1, s;
 	cpu_set_t set;
 	int pinned, lay, k;
 
+	bench_json__init(&bj, BENCH_NAME, argc, argv);
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
 	pinned = !sched_setaffinity(0, sizeof(set), &set);
@@ -653,8 +715,8 @@ int main(void)
 	if (!host_buf)
 		die("allocate", ENOMEM, NULL);
 
-	printf("%s: flat view render and commit cost, libmemslot %s, %s, "
-	       "medians of up to %d/%d/%d runs\n", BENCH_NAME, ms_version(),
+	printf("%s: flat view render and commit cost (%s), libmemslot %s, %s, "
+	       "medians of up to %d/%d/%d runs\n", BENCH_NAME, bj.where, ms_version(),
 	       pinned ? "pinned to CPU 0" : "not pinned", max_runs[0], max_runs[1], max_runs[2]);
 	printf("%-9s %7s %7s %9s %9s %10s %9s %10s %9s %8s %s\n", "layout", "regions", "ranges",
 	       "build ms", "attach ms", "render ms", "ns/region", "commit ms", "ns/region",
@@ -671,24 +733,31 @@ int main(void)
 	for (lay = 0; lay < NR_LAYOUTS; lay++)
 		print_growth(lay, &rows[lay][last - 1], &rows[lay][last]);
 
-	printf("one-region change, %zuk regions, address space + counting listener\n",
-	       sizes[last] / 1000);
-	printf("%-9s %-12s %9s %10s %8s %10s %10s %10s\n", "layout", "change", "commit ms",
-	       "ns/region", "commits", "add/commit", "del/commit", "nop/commit");
+	printf("one-region change, address space + counting listener; "
+	       "vs render: median change commit / median render\n");
+	printf("%-9s %7s %-12s %9s %10s %8s %10s %10s %10s %9s\n", "layout", "regions", "change",
+	       "commit ms", "ns/region", "commits", "add/commit", "del/commit", "nop/commit",
+	       "vs render");
 	for (lay = 0; lay < NR_LAYOUTS; lay++) {
-		if (!rows[lay][last].done) {
-			printf("%-9s skipped\n", layout_name[lay]);
-			continue;
-		}
-		for (k = 0; k < 2; k++) {
-			const struct change *c = &changes[lay][k];
+		for (s = 0; s < NR_SIZES; s++) {
+			if (!rows[lay][s].done) {
+				printf("%-9s %7zu skipped\n", layout_name[lay], sizes[s]);
+				continue;
+			}
+			for (k = 0; k < 2; k++) {
+				const struct change *c = &changes[lay][s][k];
 
-			printf("%-9s %-12s %9.3f %10.1f %8d %10.2f %10.2f %10.1f\n",
-			       layout_name[lay], c->what, c->ms, c->ms * 1e6 / sizes[last], c->nr,
-			       c->add, c->del, c->nop);
+				printf("%-9s %7zu %-12s %9.3f %10.1f %8d %10.2f %10.2f %10.1f "
+				       "%9.3f\n", layout_name[lay], sizes[s], c->what, c->ms,
+				       c->ms * 1e6 / sizes[s], c->nr, c->add, c->del, c->nop,
+				       c->ms / rows[lay][s].render_ms);
+			}
 		}
 	}
 
+	add_figures(&bj, rows);
 	free(host_buf);
+	if (bench_json__write(&bj))
+		return 1;
 	return failed;
 }

@@ -22,6 +22,12 @@
  *
  * The minimum is one ioctl per memslot created or deleted and none when no
  * memslot changes; the target for the ratio is at most 1.05 and flat in N.
+ *
+ * Figures: hotplug_wall_vs_kernel_ioctl_<N> for N = 8, 64, 200, the median
+ * over the N plugs of wall time / memslot ioctl time (goal <= 1.05), and
+ * ioctls_per_dimm_plug, memslot ioctls per plug at N = 200; its goal is
+ * the memslots a plug creates (one per KVM address space the DIMM appears
+ * in: "memory", and "KVM-SMRAM" on a machine with SMM).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +46,12 @@
 
 #include <memslot/memslot.h>
 
+#include "bench.h"
+
 #define GiB (1ull << 30)
 #define MiB (1ull << 20)
+
+#define RATIO_GOAL	1.05
 
 static uint64_t now_ns(void)
 {
@@ -200,7 +210,10 @@ struct summary {
 	uint64_t wall, ioctl, n, ops;
 	double lib_median;		/* wall - ioctl, median over the operations */
 	double ratio_median;		/* wall / ioctl, median over the operations */
+	double ratio_p99;
+	double wall_median, wall_p99, ioctl_median, ioctl_p99;
 	double first_over, last_over;	/* library time per op, first and last tenth */
+	double slots_per_op;		/* memslots created (plug) or deleted per op */
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -220,9 +233,10 @@ static void summarize(const struct cost *c, size_t n, struct summary *s)
 {
 	size_t tenth = n >= 10 ? n / 10 : 1;
 	double *lib = calloc(n, sizeof(*lib)), *ratio = calloc(n, sizeof(*ratio));
+	double *wall = calloc(n, sizeof(*wall)), *io = calloc(n, sizeof(*io));
 	uint64_t a = 0, b = 0;
 
-	if (!lib || !ratio)
+	if (!lib || !ratio || !wall || !io)
 		die("memory", NULL);
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < n; i++) {
@@ -231,6 +245,8 @@ static void summarize(const struct cost *c, size_t n, struct summary *s)
 		s->n += c[i].n;
 		lib[i] = (double)(c[i].wall - c[i].ioctl);
 		ratio[i] = c[i].ioctl ? (double)c[i].wall / (double)c[i].ioctl : 0;
+		wall[i] = (double)c[i].wall;
+		io[i] = (double)c[i].ioctl;
 		if (i < tenth)
 			a += c[i].wall - c[i].ioctl;
 		if (i >= n - tenth)
@@ -238,24 +254,37 @@ static void summarize(const struct cost *c, size_t n, struct summary *s)
 	}
 	s->ops = n;
 	s->lib_median = median(lib, n);
-	s->ratio_median = median(ratio, n);
+	bench_stats(ratio, n, &s->ratio_median, &s->ratio_p99);
+	bench_stats(wall, n, &s->wall_median, &s->wall_p99);
+	bench_stats(io, n, &s->ioctl_median, &s->ioctl_p99);
 	s->first_over = (double)a / tenth;
 	s->last_over = (double)b / tenth;
 	free(lib);
 	free(ratio);
+	free(wall);
+	free(io);
 }
 
 static void print_row(unsigned int n, const char *op, const struct summary *s)
 {
-	printf("%5u  %-7s %9.1f %9.1f %8.1f %8.1f %7.3f %7.3f %9.2f %9.1f %9.1f\n", n, op,
+	printf("%5u  %-7s %9.1f %9.1f %8.1f %8.1f %7.3f %7.3f %9.2f %8.2f %9.1f %9.1f\n", n, op,
 	       s->wall / 1e3 / s->ops, s->ioctl / 1e3 / s->ops,
 	       (s->wall - s->ioctl) / 1e3 / s->ops, s->lib_median / 1e3,
 	       (double)s->wall / (double)s->ioctl, s->ratio_median, (double)s->n / s->ops,
-	       s->first_over / 1e3, s->last_over / 1e3);
+	       s->slots_per_op, s->first_over / 1e3, s->last_over / 1e3);
+}
+
+/* Slots in use in both KVM address spaces. */
+static unsigned int slots_used(const struct vm *v)
+{
+	struct ms_slotmap *smm = ms_machine__kvm_smm(v->m);
+
+	return ms_slotmap__nr_used(ms_machine__kvm(v->m)) + (smm ? ms_slotmap__nr_used(smm) : 0);
 }
 
 static void bench_dimms(unsigned int n, struct summary *plug, struct summary *unplug)
 {
+	unsigned int before, plugged;
 	struct cost *cp = calloc(n, sizeof(*cp)), *cu = calloc(n, sizeof(*cu));
 	struct ms_memdev **d = calloc(n, sizeof(*d));
 	struct vm v;
@@ -263,6 +292,7 @@ static void bench_dimms(unsigned int n, struct summary *plug, struct summary *un
 	if (!cp || !cu || !d)
 		die("memory", NULL);
 	vm_new(&v, 256, 512 * MiB + (uint64_t)n * GiB);
+	before = slots_used(&v);
 	for (unsigned int i = 0; i < n; i++) {
 		struct ms_error err = { 0 };
 		char id[32], mid[32];
@@ -279,6 +309,7 @@ static void bench_dimms(unsigned int n, struct summary *plug, struct summary *un
 		if (!d[i])
 			die(id, &err);
 	}
+	plugged = slots_used(&v);
 	for (unsigned int i = 0; i < n; i++) {
 		struct ms_error err = { 0 };
 		struct probe p;
@@ -290,6 +321,8 @@ static void bench_dimms(unsigned int n, struct summary *plug, struct summary *un
 	}
 	summarize(cp, n, plug);
 	summarize(cu, n, unplug);
+	plug->slots_per_op = (double)(plugged - before) / n;
+	unplug->slots_per_op = (double)(plugged - slots_used(&v)) / n;
 	vm_free(&v);
 	free(cp);
 	free(cu);
@@ -419,16 +452,60 @@ static void bench_slot_sizes(void)
 	vm_free(&v);
 }
 
-int main(void)
+static void add_figures(struct bench_json *bj, const unsigned int *ns,
+			const struct summary *plug, const struct summary *unplug, size_t nr)
+{
+	json_object *raw;
+	char name[64];
+
+	for (size_t i = 0; i < nr; i++) {
+		if (ns[i] < 8)
+			continue;	/* N = 1 is in the table only */
+		raw = bench_json__raw_new();
+		bench_json__raw_u64(raw, "dimms", ns[i]);
+		bench_json__raw(raw, "wall_median_ns", plug[i].wall_median);
+		bench_json__raw(raw, "wall_p99_ns", plug[i].wall_p99);
+		bench_json__raw(raw, "ioctl_median_ns", plug[i].ioctl_median);
+		bench_json__raw(raw, "ioctl_p99_ns", plug[i].ioctl_p99);
+		bench_json__raw(raw, "lib_median_ns", plug[i].lib_median);
+		bench_json__raw(raw, "ratio_p99", plug[i].ratio_p99);
+		bench_json__raw(raw, "sum_wall_vs_sum_ioctl",
+				(double)plug[i].wall / (double)plug[i].ioctl);
+		bench_json__raw(raw, "unplug_ratio_median", unplug[i].ratio_median);
+		bench_json__raw(raw, "ioctls_per_plug", (double)plug[i].n / plug[i].ops);
+		snprintf(name, sizeof(name), "hotplug_wall_vs_kernel_ioctl_%u", ns[i]);
+		bench_json__figure(bj, name, plug[i].ratio_median, RATIO_GOAL,
+				   "pc-dimm hot-plug through libmemslot's KVM binding: wall time "
+				   "of device_add / time inside the memslot ioctls, median per plug",
+				   raw);
+	}
+	raw = bench_json__raw_new();
+	bench_json__raw_u64(raw, "dimms", ns[nr - 1]);
+	bench_json__raw_u64(raw, "ioctls", plug[nr - 1].n);
+	bench_json__raw_u64(raw, "unplug_ioctls", unplug[nr - 1].n);
+	bench_json__raw(raw, "memslots_created_per_plug", plug[nr - 1].slots_per_op);
+	bench_json__raw(raw, "memslots_deleted_per_unplug", unplug[nr - 1].slots_per_op);
+	bench_json__figure(bj, "ioctls_per_dimm_plug", (double)plug[nr - 1].n / plug[nr - 1].ops,
+			   plug[nr - 1].slots_per_op, "memslot ioctls per pc-dimm device_add; "
+			   "goal: the memslots it creates (one per KVM address space)", raw);
+}
+
+int main(int argc, char **argv)
 {
 	static const unsigned int ns[] = { 1, 8, 64, 200 };
 	struct summary plug[4], unplug[4];
+	struct bench_json bj;
 	cpu_set_t set;
 	int fd, cpu = -1;
 
+	bench_json__init(&bj, "bench_run", argc, argv);
+
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		printf("bench_run: skipped: /dev/kvm cannot be opened: %s\n", strerror(errno));
+		/* no fragment: the figures are absent, not zero */
+		printf("bench_run: skipped (%s): /dev/kvm cannot be opened: %s\n", bj.where,
+		       strerror(errno));
+		json_object_put(bj.root);
 		return 0;
 	}
 	close(fd);
@@ -438,12 +515,12 @@ int main(void)
 		cpu = 0;	/* the vCPU threads inherit it */
 	signal(SIGUSR1, kick);
 
-	printf("bench_run: memory hot-plug into a KVM VM, libmemslot %s, %s\n", ms_version(),
-	       cpu == 0 ? "pinned to CPU 0" : "not pinned");
+	printf("bench_run: memory hot-plug into a KVM VM (%s), libmemslot %s, %s\n", bj.where,
+	       ms_version(), cpu == 0 ? "pinned to CPU 0" : "not pinned");
 	printf("pc-dimms of 1 GiB into q35 -m 512M,slots=256, guest idle (vCPU halted in KVM_RUN, "
 	       "in-kernel irqchip); us per operation\n");
-	printf("%5s  %-7s %9s %9s %8s %8s %7s %7s %9s %9s %9s\n", "N", "op", "wall", "ioctl",
-	       "lib", "lib med", "ratio", "r med", "ioctls/op", "lib 1st", "lib last");
+	printf("%5s  %-7s %9s %9s %8s %8s %7s %7s %9s %8s %9s %9s\n", "N", "op", "wall", "ioctl",
+	       "lib", "lib med", "ratio", "r med", "ioctls/op", "slots/op", "lib 1st", "lib last");
 	for (size_t i = 0; i < 4; i++) {
 		bench_dimms(ns[i], &plug[i], &unplug[i]);
 		print_row(ns[i], "plug", &plug[i]);
@@ -451,8 +528,10 @@ int main(void)
 	}
 	printf("wall, ioctl, lib (= wall - ioctl): means; lib med: median; ratio: sum of wall / sum\n"
 	       "of ioctl (target <= 1.05, flat in N); r med: median of the per-op ratios;\n"
+	       "slots/op: memslots created or deleted per operation, both KVM address spaces;\n"
 	       "lib 1st / lib last: mean lib of the first and last tenth of the operations\n");
+	add_figures(&bj, ns, plug, unplug, 4);
 	bench_virtio_mem();
 	bench_slot_sizes();
-	return 0;
+	return bench_json__write(&bj) ? 1 : 0;
 }
