@@ -934,6 +934,32 @@ TEST(smm_address_space)
 	}
 }
 
+/*
+ * Several --vhost-limit without a name: each gets "vhostN" (its position).
+ * The default name once pointed into the array the next option grows, a
+ * use after free that ASan reports (make SAN=1 check).
+ */
+TEST(vhost_default_names)
+{
+	static const char *const want[] = { "vhost0", "vhost1", "x", "vhost3" };
+	struct json_object *doc, *c;
+	struct cli_result r;
+
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "--vhost-limit", "8", "--vhost-limit", "9",
+			     "--vhost-limit", "10,name=x", "--vhost-limit", "11"));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc);
+	c = jget(doc, "consumers");
+	ASSERT_EQ(5, jget_len(c));
+	for (size_t i = 0; i < 4; i++) {
+		EXPECT_STREQ(want[i], jget_str(jget_idx(c, i + 1), "name"));
+		EXPECT_EQ(8 + i, jget_u64(jget_idx(c, i + 1), "max"));
+	}
+	json_object_put(doc);
+	cli_result_free(&r);
+}
+
 /* The project's QEMU corpus (selftests/corpus), $MEMSLOT_CORPUS overriding. */
 static const char *corpus_dir(void)
 {

@@ -181,8 +181,9 @@ static int parse_vhost(struct vhost_arg *v, size_t index)
 
 	if (qopts_parse(v->text, "limit", &v->q, err))
 		return usage_err("--vhost-limit %s: %s", v->text, err);
+	/* no pointer into the array: it moves as more --vhost-limit grow it */
 	snprintf(v->default_name, sizeof(v->default_name), "vhost%zu", index);
-	v->name = v->default_name;
+	v->name = NULL;
 	for (size_t i = 0; i < v->q.nr; i++) {
 		const char *k = v->q.opt[i].key, *val = v->q.opt[i].value;
 

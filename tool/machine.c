@@ -121,7 +121,8 @@ static int attach_vhosts(struct plan *p, bool late)
 
 		if (v->late != late)
 			continue;
-		if (ms_machine__add_vhost(p->m, v->name, v->limit, v->user, &e)) {
+		if (ms_machine__add_vhost(p->m, v->name ? v->name : v->default_name, v->limit,
+					  v->user, &e)) {
 			p_err("--vhost-limit %s: %s", v->text, err_text(&e, errno));
 			return 1;
 		}

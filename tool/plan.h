@@ -34,7 +34,7 @@ struct vhost_arg {
 	const char *text;
 	struct qopts q;
 	uint32_t limit;
-	const char *name;
+	const char *name;		/* name=, NULL for default_name */
 	char default_name[24];
 	bool user;
 	bool late;
