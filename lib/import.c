@@ -224,6 +224,10 @@ static struct node *section_region(struct parser *p, const struct section *sec)
 {
 	struct node *r = sec->root;
 
+	/* a section whose first line is indented deeper has a hidden, nameless root */
+	if (!r || !r->name)
+		return r;
+
 	for (size_t i = 0; i < p->nr_nodes; i++) {
 		struct node *n = p->nodes[i];
 

@@ -289,6 +289,11 @@ int parse_sections(struct parser *p, struct lines *ls)
 				return perr(p, ls->v[i].no,
 					    "wrong indentation: a second top-level region",
 					    ls->v[i].s);
+			/* the header names the region its first line prints */
+			if (depth == 0 && n->level > 1 && !sec.is_as)
+				return perr(p, ls->v[i].no,
+					    "wrong indentation: a memory-region section starts "
+					    "deeper than the first level", ls->v[i].s);
 			while (depth + 1 < n->level) {
 				struct node *h = new_node(p, ls->v[i].no);
 

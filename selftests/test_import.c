@@ -685,6 +685,22 @@ TEST(base_text_imports)
 	EXPECT_OK(base);
 }
 
+/*
+ * A memory-region section whose first line is indented for the second
+ * level has no region of the header's name: an error naming the line (it
+ * used to pass a NULL name to strcmp(), a crash under UBSan).
+ */
+TEST(memory_region_section_starts_deep)
+{
+	EXPECT_FAIL("address-space: memory\n"
+		    "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+		    "    0000000000000000-0000000007ffffff (prio 0, ram): pc.ram\n"
+		    "\n"
+		    "memory-region: pc.ram\n"
+		    "    0000000000000000-0000000007ffffff (prio 0, ram): pc.ram\n"
+		    "\n", 6, "memory-region section starts deeper");
+}
+
 /* empty input, NULL input and lone line ends are no dump */
 TEST(empty)
 {
