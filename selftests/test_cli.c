@@ -1414,4 +1414,56 @@ TEST(import_usage_errors)
 	cli_result_free(&r);
 }
 
+/*
+ * Input files are bounded (64 MiB): an endless one such as /dev/zero is
+ * refused instead of read until memory runs out; a missing or malformed
+ * --expect says what is wrong with it, not that it has no table.
+ */
+TEST(inputs_bounded_and_named)
+{
+	static const char *const cases[][6] = {
+		{ "mtree", "--import", "/dev/zero" },
+		{ "plan", "--script", "/dev/zero" },
+		{ "verify", "-p", "1", "--expect", "/nonexistent/plan.json" },
+		{ "verify", "-p", "1", "--expect", "/dev/zero" },
+		{ "verify", "-p", "1", "--expect", NULL },
+		{ "verify", "-p", "1", "--expect", NULL },
+	};
+	static const char *const errs[] = {
+		"memslot: mtree: /dev/zero: larger than 64 MiB, not an input of memslot\n",
+		"memslot: plan: /dev/zero: larger than 64 MiB, not an input of memslot\n",
+		"memslot: verify: /nonexistent/plan.json: No such file or directory\n",
+		"memslot: verify: /dev/zero: larger than 64 MiB, not an input of memslot\n",
+		"empty or incomplete JSON (byte 0)",
+		"text after the JSON document (byte 8)",
+	};
+	static const char *const texts[] = { "", "{\"a\":1} x\n" };
+	char path[2][PATH_MAX], want[PATH_MAX + 100];
+	const char *args[6];
+	struct cli_result r;
+
+	for (int k = 0; k < 2; k++)
+		ASSERT_EQ(0, write_temp(path[k], texts[k], strlen(texts[k])));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = 0;
+
+		for (; n < 5 && cases[i][n]; n++)
+			args[n] = cases[i][n];
+		if (n == 4)
+			args[n++] = path[i - 4];
+		args[n] = NULL;
+		if (i < 4)
+			snprintf(want, sizeof(want), "%s", errs[i]);
+		else
+			snprintf(want, sizeof(want), "memslot: verify: %s: %s\n", path[i - 4], errs[i]);
+		ASSERT_EQ(0, cli_run(&r, NULL, args));
+		EXPECT_EQ(1, r.status) TH_LOG("case %zu", i);
+		EXPECT_STREQ("", r.out);
+		EXPECT_STREQ(want, r.err);
+		cli_result_free(&r);
+	}
+	for (int k = 0; k < 2; k++)
+		unlink(path[k]);
+}
+
 TEST_HARNESS_MAIN

@@ -441,7 +441,7 @@ int plan_load_script(struct plan *p)
 
 	ret = read_file(p->script, &text, &len);
 	if (ret) {
-		p_err("%s: %s", p->script, strerror(-ret));
+		p_err("%s: %s", p->script, read_file_strerror(ret));
 		return 1;
 	}
 	if (strlen(text) != len) {

@@ -207,6 +207,11 @@ int parse_size(const char *str, uint64_t unit, uint64_t *out)
 	return 0;
 }
 
+const char *read_file_strerror(int err)
+{
+	return err == -EFBIG ? "larger than 64 MiB, not an input of memslot" : strerror(-err);
+}
+
 int read_file(const char *path, char **buf, size_t *len)
 {
 	size_t n = 0, cap = 1 << 16;
@@ -237,6 +242,10 @@ int read_file(const char *path, char **buf, size_t *len)
 		if (!r)
 			break;
 		n += r;
+		if (n > READ_FILE_MAX) {
+			ret = -EFBIG;
+			goto free_buf;
+		}
 	}
 	close(fd);
 	b[n] = '\0';

@@ -171,13 +171,13 @@ static int import_load(struct ms_ctx *ctx, struct imported *im, const struct mtr
 
 	ret = read_file(o->import, &tree, &tree_len);
 	if (ret) {
-		p_err("%s: %s", o->import, strerror(-ret));
+		p_err("%s: %s", o->import, read_file_strerror(ret));
 		return -1;
 	}
 	if (o->check_flat) {
 		ret = read_file(o->check_flat, &flat, &flat_len);
 		if (ret) {
-			p_err("%s: %s", o->check_flat, strerror(-ret));
+			p_err("%s: %s", o->check_flat, read_file_strerror(ret));
 			goto free_text;
 		}
 		/*

@@ -129,6 +129,9 @@ int parse_size(const char *str, uint64_t unit, uint64_t *out);
  */
 int parse_u64(const char *str, uint64_t *out);
 
+/* The largest input file read_file() takes: dumps, scripts and plans are far smaller. */
+#define READ_FILE_MAX	(64u << 20)
+
 /**
  * read_file() - read a whole file into memory
  * @path: file name
@@ -136,9 +139,20 @@ int parse_u64(const char *str, uint64_t *out);
  *	is not counted in @len); the caller frees it
  * @len: set to the number of bytes read
  *
+ * Reads at most READ_FILE_MAX bytes (an endless file such as /dev/zero
+ * ends with -EFBIG, not with the memory exhausted).
+ *
  * Return: 0, or a negative errno (nothing allocated).
  */
 int read_file(const char *path, char **buf, size_t *len);
+
+/**
+ * read_file_strerror() - the text of a read_file() error
+ * @err: its negative errno
+ *
+ * Return: strerror(), or for -EFBIG a text naming the limit.
+ */
+const char *read_file_strerror(int err);
 
 /**
  * memslot_flags_str() - KVM slot flags as short text

@@ -4,6 +4,7 @@
  * the memslot table a plan predicted ("memslots" of `memslot plan -j`, or
  * a bare array of its rows).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -66,7 +67,11 @@ int do_verify(int argc, char **argv)
 	const struct census *c;
 	uint64_t pid = 0;
 	const char *expect = NULL;
-	size_t nr_exp, matched = 0, nr_diff = 0;
+	struct json_tokener *tok;
+	size_t nr_exp, matched = 0, nr_diff = 0, len, end;
+	const char *why;
+	char *text;
+	int ret;
 	const struct census_vm *v;
 	bool *seen = NULL;
 	int opt, err, status = 1;
@@ -95,8 +100,31 @@ int do_verify(int argc, char **argv)
 		return usage_err("unexpected argument: %s", argv[optind]);
 	if (!pid || !expect)
 		return usage_err("missing option: %s", !pid ? "-p" : "--expect");
-	doc = json_object_from_file(expect);
-	rows = doc ? expected_rows(doc) : NULL;
+	ret = read_file(expect, &text, &len);
+	if (ret) {
+		p_err("%s: %s", expect, read_file_strerror(ret));
+		return 1;
+	}
+	tok = json_tokener_new();
+	doc = tok ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+	end = tok ? json_tokener_get_parse_end(tok) : 0;
+	while (end < len && isspace((unsigned char)text[end]))
+		end++;
+	why = !tok ? "out of memory" :
+	      doc && end < len ? "text after the JSON document" :
+	      doc ? NULL :
+	      json_tokener_get_error(tok) == json_tokener_continue ? "empty or incomplete JSON" :
+	      json_tokener_error_desc(json_tokener_get_error(tok));
+	if (why) {
+		p_err("%s: %s (byte %zu)", expect, why, end);
+		json_object_put(doc);
+		json_tokener_free(tok);
+		free(text);
+		return 1;
+	}
+	json_tokener_free(tok);
+	free(text);
+	rows = expected_rows(doc);
 	if (!rows) {
 		p_err("no memslot table in JSON file: %s", expect);
 		goto out;
