@@ -1466,4 +1466,39 @@ TEST(inputs_bounded_and_named)
 		unlink(path[k]);
 }
 
+/*
+ * Numbers as a user means them: process ids are decimal ("0123" is pid
+ * 123, not octal 83; "0x10" is no pid), -m slots= is reported as given, and a trace
+ * duration beyond the clock's range runs until a signal instead of
+ * wrapping around and ending at once.
+ */
+TEST(numbers_as_given)
+{
+	const char *trace[] = { "/usr/bin/timeout", "--preserve-status", "-s", "INT", "2",
+				cli_tool_path(), "trace", "-D", "18446744073709551615", NULL };
+	struct cli_result r;
+	char pid[24];
+
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "-m", "1G,slots=4294967297,maxmem=8G"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("memslot: plan: unsupported amount of memory slots: 4294967297\n", r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "census", "-p", "0x10"));
+	EXPECT_EQ(2, r.status);
+	EXPECT_STREQ("memslot: census: invalid process id: 0x10\n", r.err);
+	cli_result_free(&r);
+	if (geteuid())
+		SKIP(return, "census and trace need root (CAP_BPF, CAP_PERFMON)");
+	/* this process with a leading zero: as octal it would be another one */
+	snprintf(pid, sizeof(pid), "0%d", (int)getpid());
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "-p", pid));
+	EXPECT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, cli_exec(&r, NULL, trace));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	/* it ran until timeout's SIGINT, two seconds on */
+	EXPECT_LE(1.9, r.secs);
+	cli_result_free(&r);
+}
+
 TEST_HARNESS_MAIN

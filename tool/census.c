@@ -240,6 +240,7 @@ int do_census(int argc, char **argv)
 	const struct census *c;
 	struct census_prog *cp;
 	uint64_t pid = 0;
+	uint32_t pid32;
 	uint32_t max_slots;
 	int opt, err, status = 1;
 
@@ -247,8 +248,9 @@ int do_census(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:p:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_u64(optarg, &pid) || !pid || pid > INT32_MAX)
+			if (parse_pid(optarg, &pid32))
 				return usage_err("invalid process id: %s", optarg);
+			pid = pid32;
 			break;
 		case 'j':
 			json_output = true;

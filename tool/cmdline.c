@@ -66,6 +66,7 @@ static int parse_memory(struct plan *p, const char *text)
 			}
 			/* Anything above 256 fails the same way (rule 4.5). */
 			p->mo.slots = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+			p->slots_raw = n;
 			p->slots_given = true;
 		} else if (!strcmp(k, "maxmem")) {
 			if (parse_size(v, 1, &n)) {

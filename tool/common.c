@@ -128,6 +128,22 @@ int parse_u64(const char *str, uint64_t *out)
 	return 0;
 }
 
+int parse_pid(const char *str, uint32_t *pid)
+{
+	uint64_t v = 0;
+
+	/* decimal only, as ps and kill print it: "010" is no octal 8 */
+	for (const char *c = str; c && *c; c++) {
+		if (!isdigit((unsigned char)*c) || v > INT32_MAX)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*c - '0');
+	}
+	if (!str || !*str || !v || v > INT32_MAX)
+		return -EINVAL;
+	*pid = (uint32_t)v;
+	return 0;
+}
+
 static int suffix_shift(char c)
 {
 	switch (tolower((unsigned char)c)) {

@@ -154,6 +154,11 @@ int plan_build(struct plan *p)
 		p_err("slots specified but no max-size");
 		return 1;
 	}
+	/* rule 4.5 with the value as given, beyond what the options hold */
+	if (p->slots_raw > UINT32_MAX && p->mo.maxmem > p->mo.ram_size) {
+		p_err("unsupported amount of memory slots: %" PRIu64, p->slots_raw);
+		return 1;
+	}
 
 	p->ctx = ms_ctx__new();
 	if (!p->ctx) {

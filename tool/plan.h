@@ -69,6 +69,7 @@ struct plan {
 	struct ms_machine_opts mo;
 	bool ram_given;
 	bool slots_given, maxmem_given;
+	uint64_t slots_raw;		/* -m slots= as given (mo.slots saturates) */
 	struct object_arg *objs;
 	size_t nr_objs;
 	struct device_arg *devs;

@@ -129,6 +129,15 @@ int parse_size(const char *str, uint64_t unit, uint64_t *out);
  */
 int parse_u64(const char *str, uint64_t *out);
 
+/**
+ * parse_pid() - parse a process id: decimal digits only, 1 to INT32_MAX
+ * @str: text
+ * @pid: result
+ *
+ * Return: 0, or -EINVAL (leading zeros are decimal, signs and blanks refused).
+ */
+int parse_pid(const char *str, uint32_t *pid);
+
 /* The largest input file read_file() takes: dumps, scripts and plans are far smaller. */
 #define READ_FILE_MAX	(64u << 20)
 

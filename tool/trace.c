@@ -647,6 +647,7 @@ int do_trace(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t pid = 0, vm = 0, duration = 0, count = 0, deadline = 0;
+	uint32_t pid32;
 	struct tracer t = { 0 };
 	struct trace_prog *tp;
 	struct timespec mono, real;
@@ -658,8 +659,9 @@ int do_trace(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:p:D:c:a:Lsgjh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_u64(optarg, &pid) || !pid || pid > INT32_MAX)
+			if (parse_pid(optarg, &pid32))
 				return usage_err("invalid process id: %s", optarg);
+			pid = pid32;
 			break;
 		case 'V':
 			if (parse_u64(optarg, &vm) || !vm)
@@ -734,8 +736,10 @@ int do_trace(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &real);
 	t.mono_to_real = (uint64_t)(real.tv_sec - mono.tv_sec) * NS_PER_SEC +
 			 (uint64_t)(real.tv_nsec - mono.tv_nsec);
+	/* a duration beyond the clock's range never ends */
 	if (duration)
-		deadline = (uint64_t)mono.tv_sec + duration;
+		deadline = duration > UINT64_MAX - (uint64_t)mono.tv_sec ? UINT64_MAX :
+			   (uint64_t)mono.tv_sec + duration;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);

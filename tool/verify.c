@@ -66,6 +66,7 @@ int do_verify(int argc, char **argv)
 	struct census_prog *cp = NULL;
 	const struct census *c;
 	uint64_t pid = 0;
+	uint32_t pid32;
 	const char *expect = NULL;
 	struct json_tokener *tok;
 	size_t nr_exp, matched = 0, nr_diff = 0, len, end;
@@ -80,8 +81,9 @@ int do_verify(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:p:e:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_u64(optarg, &pid) || !pid || pid > INT32_MAX)
+			if (parse_pid(optarg, &pid32))
 				return usage_err("invalid process id: %s", optarg);
+			pid = pid32;
 			break;
 		case 'e':
 			expect = optarg;
