@@ -1501,4 +1501,36 @@ TEST(numbers_as_given)
 	cli_result_free(&r);
 }
 
+/*
+ * -j output is valid UTF-8 whatever the input: a byte that starts no valid
+ * sequence (in a region name of an imported dump, in a file name of an
+ * error) becomes U+FFFD; valid multi-byte text stays as it is.
+ */
+TEST(json_output_is_utf8)
+{
+	static const char tree[] =
+		"address-space: memory\n"
+		"  0000000000000000-ffffffffffffffff (prio 0, i/o): sys\xfftem\n"
+		"    0000000000000000-0000000007ffffff (prio 0, ram): caf\xc3\xa9 \xc3\n"
+		"\n";
+	char path[PATH_MAX], bad[PATH_MAX];
+	struct cli_result r;
+
+	ASSERT_EQ(0, write_temp(path, tree, strlen(tree)));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", path));
+	EXPECT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	EXPECT_EQ(NULL, strchr(r.out, '\xff'));
+	EXPECT_NE(NULL, strstr(r.out, "\"sys\xef\xbf\xbdtem\""));
+	EXPECT_NE(NULL, strstr(r.out, "\"caf\xc3\xa9 \xef\xbf\xbd\""));
+	cli_result_free(&r);
+	unlink(path);
+
+	snprintf(bad, sizeof(bad), "/nonexistent/\xfe.txt");
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", bad));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("{\"error\":\"mtree: /nonexistent/\xef\xbf\xbd.txt: No such file or "
+		     "directory\"}\n", r.out);
+	cli_result_free(&r);
+}
+
 TEST_HARNESS_MAIN

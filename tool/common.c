@@ -79,6 +79,45 @@ const char *error_text(const struct ms_error *e, int errnum)
 	return e->msg[0] ? e->msg : strerror(errnum);
 }
 
+/* Length of the valid UTF-8 sequence at @s (RFC 3629), 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80 ||
+		    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+void json_write_text(FILE *f, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+
+	while (*s) {
+		size_t n = utf8_len(s);
+
+		if (n) {
+			fwrite(s, 1, n, f);
+			s += n;
+		} else {
+			fputs("\xef\xbf\xbd", f);	/* U+FFFD for the byte */
+			s++;
+		}
+	}
+}
+
 int json_print(struct json_object *obj)
 {
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
@@ -94,7 +133,7 @@ int json_print(struct json_object *obj)
 			cmd_name ? ": " : "", strerror(ENOMEM));
 		return 1;
 	}
-	fputs(s, stdout);
+	json_write_text(stdout, s);
 	fputc('\n', stdout);
 	json_object_put(obj);
 	return 0;

@@ -89,6 +89,18 @@ const char *error_text(const struct ms_error *e, int errnum);
 int json_print(struct json_object *obj);
 
 /**
+ * json_write_text() - write serialised JSON, valid UTF-8 whatever the input
+ * @f: output
+ * @text: NUL-terminated JSON text from json-c
+ *
+ * json-c copies string bytes as they are, so names and messages taken from
+ * inputs (imported dumps, task names, file names) could make the output
+ * invalid JSON; every byte that does not start a valid UTF-8 sequence
+ * becomes U+FFFD. Outside strings json-c writes ASCII only.
+ */
+void json_write_text(FILE *f, const char *text);
+
+/**
  * json_u64() - exact unsigned 64-bit JSON integer
  * @v: value
  *

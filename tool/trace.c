@@ -257,8 +257,9 @@ static struct json_object *old_json(const struct tslot *old)
 
 static void print_json(struct json_object *o)
 {
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						      JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_write_text(stdout, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	putchar('\n');
 	json_object_put(o);
 }
 
