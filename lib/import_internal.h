@@ -43,6 +43,7 @@ struct section {
 };
 
 struct parser {
+	bool seen_memory;	/* an "address-space: memory" header was read */
 	struct ms_ctx *ctx;
 	struct ms_error *err;
 	struct section *secs;

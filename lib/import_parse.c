@@ -236,7 +236,21 @@ int parse_sections(struct parser *p, struct lines *ls)
 		if (!strncmp(ls->v[i].s, "address-space: ", 15)) {
 			sec.is_as = true;
 			while (i < ls->nr && !strncmp(ls->v[i].s, "address-space: ", 15)) {
-				char **v = realloc(sec.names, (sec.nr_names + 1) * sizeof(*v));
+				char **v;
+
+				/* QEMU has one: a second one is a second dump */
+				if (!strcmp(ls->v[i].s + 15, "memory")) {
+					if (p->seen_memory) {
+						for (size_t k = 0; k < sec.nr_names; k++)
+							free(sec.names[k]);
+						free(sec.names);
+						return perr(p, ls->v[i].no,
+							    "a second address space \"memory\" "
+							    "(two dumps in one file?)", ls->v[i].s);
+					}
+					p->seen_memory = true;
+				}
+				v = realloc(sec.names, (sec.nr_names + 1) * sizeof(*v));
 
 				if (!v || !(v[sec.nr_names] = strdup(ls->v[i].s + 15))) {
 					free(v ? v : sec.names);

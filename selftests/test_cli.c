@@ -1533,4 +1533,30 @@ TEST(json_output_is_utf8)
 	cli_result_free(&r);
 }
 
+/* a dump cut before "address-space: memory" has no memslot table to print */
+TEST(import_memslots_need_memory)
+{
+	static const char tree[] =
+		"address-space: I/O\n"
+		"  0000000000000000-000000000000ffff (prio 0, i/o): io\n"
+		"\n";
+	char path[PATH_MAX], want[PATH_MAX + 100];
+	struct cli_result r;
+
+	ASSERT_EQ(0, write_temp(path, tree, strlen(tree)));
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", path, "--memslots"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("", r.out);
+	snprintf(want, sizeof(want), "memslot: mtree: %s: no address space \"memory\": not a "
+		 "whole info mtree dump\n", path);
+	EXPECT_STREQ(want, r.err);
+	cli_result_free(&r);
+	/* the tree alone still prints */
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--import", path));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ(tree, r.out);
+	cli_result_free(&r);
+	unlink(path);
+}
+
 TEST_HARNESS_MAIN

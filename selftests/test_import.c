@@ -685,6 +685,17 @@ TEST(base_text_imports)
 	EXPECT_OK(base);
 }
 
+/* Two dumps in one file: QEMU has one address space "memory", not two. */
+TEST(two_dumps_in_one)
+{
+	EXPECT_FAIL("address-space: memory\n"
+		    "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+		    "\n"
+		    "address-space: memory\n"
+		    "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+		    "\n", 4, "a second address space \"memory\"");
+}
+
 /*
  * A memory-region section whose first line is indented for the second
  * level has no region of the header's name: an error naming the line (it

@@ -196,6 +196,11 @@ static int import_load(struct ms_ctx *ctx, struct imported *im, const struct mtr
 		p_err("%s: %s", o->import, error_text(&err, errno));
 		goto free_text;
 	}
+	/* the KVM memslots of a dump without "memory" would be an empty table */
+	if (o->memslots && !ms_import__find_as(im->imp, "memory")) {
+		p_err("%s: no address space \"memory\": not a whole info mtree dump", o->import);
+		goto free_text;
+	}
 	if (add_slotmap(im, "memory", 0, "kvm-memory") ||
 	    add_slotmap(im, "KVM-SMRAM", 1, "kvm-smram"))
 		goto free_text;
