@@ -452,7 +452,7 @@ static int vmem_create(struct ms_memdev *d, const struct ms_memdev_opts *o, stru
 	struct vmem *s;
 
 	/* property setters run before realize (virtio_mem_set_block_size) */
-	if (o->block_size) {
+	if (o->block_size || o->block_size_set) {
 		if (o->block_size < VIRTIO_MEM_MIN_BLOCK_SIZE)
 			return ms_error_set(err, -EINVAL,
 					    "'block-size' property has to be at least 0x%llx",

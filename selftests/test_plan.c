@@ -315,6 +315,10 @@ TEST(virtio_mem_errors)	/* rules 8.2, 8.4, 5.2 step 3 */
 		{ { PC1G, OBJ("m1", "1G"), "-device", "virtio-mem-pci,memdev=m1,block-size=3M" }, 1,
 		  "memslot: plan: -device virtio-mem-pci,memdev=m1,block-size=3M: 'block-size' "
 		  "property has to be a power of two" },
+		/* given as 0 it is QEMU's setter's error, not the automatic size */
+		{ { PC1G, OBJ("m1", "1G"), "-device", "virtio-mem-pci,memdev=m1,block-size=0" }, 1,
+		  "memslot: plan: -device virtio-mem-pci,memdev=m1,block-size=0: 'block-size' "
+		  "property has to be at least 0x100000" },
 		/* get_memory_region in pre_plug fails before realize (rule 5.1.3; QEMU 7.2) */
 		{ { PC1G, "-device", "virtio-mem-pci,id=vm" }, 1,
 		  "memslot: plan: -device virtio-mem-pci,id=vm: 'memdev' property must be set" },

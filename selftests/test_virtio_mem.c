@@ -342,6 +342,9 @@ TEST_F(vm, rule_8_2_block_size)
 		 "'block-size' property has to be a power of two");
 	ADD_FAIL(VMEM("v", b, .block_size = MiB + 1),
 		 "'block-size' property has to be a power of two");
+	/* 0 given explicitly is below the minimum, as QEMU's setter says */
+	ADD_FAIL(VMEM("v", b, .block_size = 0, .block_size_set = true),
+		 "'block-size' property has to be at least 0x100000");
 	/* automatic: max(page size, THP size) for host-page RAM */
 	d = ADD_OK(VMEM("v", b, .block_size = 0));
 	memset(&i, 0, sizeof(i));

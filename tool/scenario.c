@@ -266,6 +266,7 @@ enum prop_kind {
 	P_I32,		/* int32 */
 	P_U32,		/* uint32 */
 	P_SIZE,		/* size */
+	P_BLOCK_SIZE,	/* size, and said to be given (0 is no default) */
 	P_BOOL,
 	P_ONOFFAUTO,
 	P_IGNORED,	/* PCI placement of the virtio proxies */
@@ -296,7 +297,7 @@ static const struct prop vpmem_props[] = {
 static const struct prop vmem_props[] = {
 	{ "id", P_ID, MO(id) }, { "memdev", P_LINK, 0 }, { "memaddr", P_U64, MO(addr) },
 	{ "node", P_U32, MO(node) }, { "requested-size", P_SIZE, MO(requested_size) },
-	{ "block-size", P_SIZE, MO(block_size) },
+	{ "block-size", P_BLOCK_SIZE, MO(block_size) },
 	{ "dynamic-memslots", P_BOOL, MO(dynamic_memslots) },
 	{ "unplugged-inaccessible", P_ONOFFAUTO, MO(unplugged_inaccessible) },
 	{ "prealloc", P_BOOL, MO(prealloc) },
@@ -369,11 +370,14 @@ static int set_prop(struct device_spec *s, const struct prop *p, const char *v, 
 		*(uint32_t *)(base + p->off) = (uint32_t)i;
 		return 0;
 	case P_SIZE:
+	case P_BLOCK_SIZE:
 		if (parse_size(v, 1, &u)) {
 			ERR(err, "Parameter '%s' expects size", p->name);
 			return -EINVAL;
 		}
 		*(uint64_t *)(base + p->off) = u;
+		if (p->kind == P_BLOCK_SIZE)
+			s->o.block_size_set = true;
 		return 0;
 	case P_BOOL:
 		if (qopt_bool(p->name, v, &b, err))

@@ -134,6 +134,8 @@ enum ms_onoffauto {
  * @unarmed: nvdimm [unarmed]
  * @prealloc: virtio-mem [prealloc]
  * @hotplugged: added after machine start (reported by queries)
+ * @block_size_set: [block-size] was given, 0 included: QEMU's setter
+ *	refuses a value below its minimum, so 0 is no request for the default
  */
 struct ms_memdev_opts {
 	size_t sz;
@@ -151,6 +153,7 @@ struct ms_memdev_opts {
 	bool unarmed;
 	bool prealloc;
 	bool hotplugged;
+	bool block_size_set;
 };
 
 #define MS_MEMDEV_SLOT_AUTO	(-1)
