@@ -964,14 +964,6 @@ TEST(vhost_default_names)
 	cli_result_free(&r);
 }
 
-/* The project's QEMU corpus (selftests/corpus), $MEMSLOT_CORPUS overriding. */
-static const char *corpus_dir(void)
-{
-	const char *d = getenv("MEMSLOT_CORPUS");
-
-	return d && *d ? d : "selftests/corpus/qemu-7.2";
-}
-
 /*
  * --firmware seabios: the layout QEMU 7.2 shows once SeaBIOS finished POST
  * on a machine without option ROMs (corpus configurations pc-512m-seabios

@@ -21,12 +21,10 @@
  * QEMU nor KVM and never builds one (make corpus does).
  */
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -37,29 +35,6 @@
 #include "harness.h"
 
 #include <memslot/memslot.h>
-
-#define CORPUS_REL	"selftests/corpus/qemu-7.2"
-
-static const char *corpus_dir(void)
-{
-	static char buf[PATH_MAX];
-	const char *env = getenv("MEMSLOT_CORPUS");
-	char exe[PATH_MAX];
-	struct stat st;
-	ssize_t n;
-
-	if (env && *env)
-		return env;
-	if (!stat(CORPUS_REL, &st) && S_ISDIR(st.st_mode))
-		return CORPUS_REL;
-	/* build/selftests/test_qemu, two levels below the repository root */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return CORPUS_REL;
-	exe[n] = '\0';
-	snprintf(buf, sizeof(buf), "%s/../../" CORPUS_REL, dirname(exe));
-	return buf;
-}
 
 /* File @name of the corpus, '\r' kept; NULL if missing. */
 static char *corpus_read(const char *name, size_t *len)

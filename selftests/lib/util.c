@@ -404,27 +404,42 @@ char *slurp(const char *path)
 	return buf;
 }
 
-#define SAMPLES_REL	"selftests/samples/qemu-7.2"
+/*
+ * A directory of the tree: $@env when set and not empty, else @rel from
+ * the working directory when it is the repository root, else from the
+ * test binary in build/selftests, two levels below it.
+ */
+static const char *tree_dir(const char *env, const char *rel, char *buf, size_t len)
+{
+	const char *e = getenv(env);
+	char exe[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (e && *e)
+		return e;
+	if (!stat(rel, &st) && S_ISDIR(st.st_mode))
+		return rel;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return rel;
+	exe[n] = '\0';
+	snprintf(buf, len, "%s/../../%s", dirname(exe), rel);
+	return buf;
+}
 
 const char *samples_dir(void)
 {
 	static char buf[PATH_MAX];
-	const char *env = getenv("MEMSLOT_SAMPLES");
-	struct stat st;
-	char exe[PATH_MAX];
-	ssize_t n;
 
-	if (env && *env)
-		return env;
-	if (!stat(SAMPLES_REL, &st) && S_ISDIR(st.st_mode))
-		return SAMPLES_REL;
-	/* build/selftests/test_x, two levels below the repository root */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return SAMPLES_REL;
-	exe[n] = '\0';
-	snprintf(buf, sizeof(buf), "%s/../../" SAMPLES_REL, dirname(exe));
-	return buf;
+	return tree_dir("MEMSLOT_SAMPLES", "selftests/samples/qemu-7.2", buf, sizeof(buf));
+}
+
+const char *corpus_dir(void)
+{
+	static char buf[PATH_MAX];
+
+	return tree_dir("MEMSLOT_CORPUS", "selftests/corpus/qemu-7.2", buf, sizeof(buf));
 }
 
 /* ---- logging I/O device ------------------------------------------------------ */

@@ -182,6 +182,16 @@ char *slurp(const char *path);
 const char *samples_dir(void);
 
 /**
+ * corpus_dir() - the directory of the project's QEMU corpus
+ *
+ * $MEMSLOT_CORPUS when set and not empty, else selftests/corpus/qemu-7.2,
+ * found as samples_dir() finds its directory.
+ *
+ * Return: a path (static storage); the directory may not exist.
+ */
+const char *corpus_dir(void);
+
+/**
  * struct iodev - a device behind I/O region callbacks that logs accesses
  * @log: where "<name> r <addr> <size>" / "<name> w <addr> <size> <val>" go
  * @name: device name in the log
