@@ -239,8 +239,7 @@ int do_census(int argc, char **argv)
 	};
 	const struct census *c;
 	struct census_prog *cp;
-	uint64_t pid = 0;
-	uint32_t pid32;
+	uint32_t pid = 0;
 	uint32_t max_slots;
 	int opt, err, status = 1;
 
@@ -248,9 +247,8 @@ int do_census(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:p:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_pid(optarg, &pid32))
+			if (parse_pid(optarg, &pid))
 				return usage_err("invalid process id: %s", optarg);
-			pid = pid32;
 			break;
 		case 'j':
 			json_output = true;
@@ -265,14 +263,14 @@ int do_census(int argc, char **argv)
 	if (optind < argc)
 		return usage_err("unexpected argument: %s", argv[optind]);
 	if (pid && kill((pid_t)pid, 0) && errno == ESRCH) {
-		p_err("no such process: %" PRIu64, pid);
+		p_err("no such process: %" PRIu32, pid);
 		return 1;
 	}
 	if (bpf_check_privileges())
 		return 1;
 	bpf_setup_libbpf();
 
-	cp = census_prog_open((uint32_t)pid, &err);
+	cp = census_prog_open(pid, &err);
 	if (!cp) {
 		p_err("cannot run the census: %s (run with -d for details)", strerror(-err));
 		return 1;

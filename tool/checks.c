@@ -538,18 +538,23 @@ void run_probe_rom(struct run *r, struct step *s)
 		r->guest_dead = true;
 }
 
+/* The KVM consumer's figures: the library's rule 9.1 (the busiest address space). */
+static int take_kvm(const struct ms_consumer_info *c, void *opaque)
+{
+	struct acct *a = opaque;
+
+	if (c->kind != MS_CONSUMER_KVM)
+		return 0;
+	a->kvm_used = c->used;
+	a->kvm_free = c->free;
+	return 1;
+}
+
 void run_acct_take(const struct run *r, struct acct *a)
 {
-	struct ms_slotmap *maps[2];
-	size_t nr_maps = machine_kvm_maps(r->p.m, maps);
-
 	memset(a, 0, sizeof(*a));
 	ms_machine__devmem_stats(r->p.m, &a->st);
-	/* rule 9.1: the busiest address space */
-	for (size_t m = 0; m < nr_maps; m++)
-		if (ms_slotmap__nr_used(maps[m]) > a->kvm_used)
-			a->kvm_used = ms_slotmap__nr_used(maps[m]);
-	a->kvm_free = ms_slotmap__max_slots(maps[0]) - a->kvm_used;
+	ms_machine__for_each_consumer(r->p.m, take_kvm, a);
 }
 
 bool run_acct_same(const struct acct *a, const struct acct *b, char *why, size_t len)

@@ -228,21 +228,16 @@ int kverify_start(struct run *r)
 		r->cs = census_prog_open((uint32_t)getpid(), &err);
 	}
 	/* KVM's own changes where the kernel lets us probe kvm_set_memslot() */
-	if (r->ts && r->cs) {
+	for (int i = 0; r->ts && r->cs && !r->tk && i < 2; i++) {
+		static const char *const at[] = { "fentry/kvm_set_memslot", "kprobe/kvm_set_memslot" };
 		int kerr;
 
 		r->tk = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)getpid(),
-								   .attach = "fentry/kvm_set_memslot",
-								   .fn = on_kchange, .opaque = r },
-					&kerr, NULL, 0);
-		if (!r->tk)
-			r->tk = trace_prog_open(&(struct trace_prog_opts){
-						.tgid = (uint32_t)getpid(),
-						.attach = "kprobe/kvm_set_memslot",
-						.fn = on_kchange, .opaque = r }, &kerr, NULL, 0);
-		if (r->tk)
-			r->kattach = trace_prog_attach(r->tk);
+								   .attach = at[i], .fn = on_kchange,
+								   .opaque = r }, &kerr, NULL, 0);
 	}
+	if (r->tk)
+		r->kattach = trace_prog_attach(r->tk);
 	if (r->ts && r->cs)
 		return 0;
 	trace_prog_close(r->ts);

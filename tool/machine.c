@@ -27,36 +27,27 @@
 /* KVM_CAP_NR_MEMSLOTS of current x86 kernels, when /dev/kvm cannot be asked */
 #define KVM_MEMSLOTS_FALLBACK	32764
 
-/* KVM_CAP_NR_MEMSLOTS as QEMU reads it (0 from the kernel means 32, kvm-memslots.md 2.1). */
-static uint32_t probe_kvm_memslots(void)
+/*
+ * The KVM the plan is for, asked of /dev/kvm with one open when there is
+ * one: KVM_CAP_NR_MEMSLOTS as QEMU reads it (0 from the kernel means 32,
+ * kvm-memslots.md 2.1) and whether it takes SMM memslots (KVM_CAP_X86_SMM
+ * with a second address space). Without /dev/kvm: 32764 and yes, as on
+ * every x86 host with SVM or VMX.
+ */
+static void probe_kvm(uint32_t *memslots, bool *smm)
 {
 	int fd = open("/dev/kvm", O_RDONLY | O_CLOEXEC), r;
 
+	*memslots = KVM_MEMSLOTS_FALLBACK;
+	*smm = true;
 	if (fd < 0)
-		return KVM_MEMSLOTS_FALLBACK;
+		return;
 	r = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	if (r >= 0)
+		*memslots = r ? (uint32_t)r : MS_KVM_MEMSLOTS_DEFAULT;
+	*smm = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM) > 0 &&
+	       ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE) > 1;
 	close(fd);
-	if (r < 0)
-		return KVM_MEMSLOTS_FALLBACK;
-	return r ? (uint32_t)r : MS_KVM_MEMSLOTS_DEFAULT;
-}
-
-/*
- * Does the KVM of the plan take SMM memslots (KVM_CAP_X86_SMM with a second
- * address space)? Asked of /dev/kvm when there is one, else yes, as on
- * every x86 host with SVM or VMX.
- */
-static bool probe_kvm_smm(void)
-{
-	int fd = open("/dev/kvm", O_RDONLY | O_CLOEXEC);
-	bool smm;
-
-	if (fd < 0)
-		return true;
-	smm = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM) > 0 &&
-	      ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE) > 1;
-	close(fd);
-	return smm;
 }
 
 /* --- building ------------------------------------------------------------ */
@@ -133,6 +124,8 @@ static int attach_vhosts(struct plan *p, bool late)
 /* Everything before the script. Return: the exit status (0 to go on). */
 int plan_build(struct plan *p)
 {
+	uint32_t probed_memslots = KVM_MEMSLOTS_FALLBACK;
+	bool probed_smm = true;
 	struct ms_error e = { 0 };
 	char err[QOPT_ERR_LEN], kerr[QOPT_ERR_LEN + 512];
 
@@ -143,9 +136,11 @@ int plan_build(struct plan *p)
 		return 1;
 	}
 	p->mo.ram_size = (p->mo.ram_size + RAM_SIZE_ALIGN - 1) & ~(RAM_SIZE_ALIGN - 1);
-	p->mo.kvm_memslots = p->kvm ? (p->kvm_memslots ?: probe_kvm_memslots()) : 0;
+	if (p->kvm && !p->mo.kvm && (!p->kvm_memslots || !p->kvm_smm))
+		probe_kvm(&probed_memslots, &probed_smm);
+	p->mo.kvm_memslots = p->kvm ? (p->kvm_memslots ?: probed_memslots) : 0;
 	if (!p->mo.kvm)
-		p->mo.kvm_no_smm = p->kvm_smm ? p->kvm_smm < 0 : !probe_kvm_smm();
+		p->mo.kvm_no_smm = p->kvm_smm ? p->kvm_smm < 0 : !probed_smm;
 	/*
 	 * Rule 4.5: QEMU refuses slots without maxmem even for slots=0, which
 	 * the library's options cannot tell from "not given".

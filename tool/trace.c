@@ -647,9 +647,10 @@ int do_trace(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t pid = 0, vm = 0, duration = 0, count = 0, deadline = 0;
-	uint32_t pid32;
+	uint64_t vm = 0, duration = 0, count = 0, deadline = 0;
+	uint32_t pid = 0;
 	struct tracer t = { 0 };
+	struct trace_prog_opts po;
 	struct trace_prog *tp;
 	struct timespec mono, real;
 	const char *attach = NULL;
@@ -660,9 +661,8 @@ int do_trace(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:p:D:c:a:Lsgjh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_pid(optarg, &pid32))
+			if (parse_pid(optarg, &pid))
 				return usage_err("invalid process id: %s", optarg);
-			pid = pid32;
 			break;
 		case 'V':
 			if (parse_u64(optarg, &vm) || !vm)
@@ -709,18 +709,14 @@ int do_trace(int argc, char **argv)
 		return 1;
 	bpf_setup_libbpf();
 
-	t.vcpus = t.gap_mode;
-	tp = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)pid, .vm = vm,
-						      .attach = attach, .vcpus = t.vcpus,
-						      .fn = handle_event, .opaque = &t },
-			     &err, why, sizeof(why));
+	po = (struct trace_prog_opts){ .tgid = pid, .vm = vm, .attach = attach,
+				       .fn = handle_event, .opaque = &t };
+	po.vcpus = t.vcpus = t.gap_mode;
+	tp = trace_prog_open(&po, &err, why, sizeof(why));
 	if (!tp && t.vcpus) {
 		/* no kvm_entry/kvm_exit tracepoints: gaps without the vCPU column */
-		t.vcpus = false;
-		tp = trace_prog_open(&(struct trace_prog_opts){ .tgid = (uint32_t)pid, .vm = vm,
-							      .attach = attach,
-							      .fn = handle_event, .opaque = &t },
-				     &err, why, sizeof(why));
+		po.vcpus = t.vcpus = false;
+		tp = trace_prog_open(&po, &err, why, sizeof(why));
 	}
 	if (!tp) {
 		p_err("cannot load or attach the BPF programs: %s (%s; run with -d for details)",

@@ -65,8 +65,7 @@ int do_verify(int argc, char **argv)
 	struct json_object *doc = NULL, *rows, *diffs = NULL;
 	struct census_prog *cp = NULL;
 	const struct census *c;
-	uint64_t pid = 0;
-	uint32_t pid32;
+	uint32_t pid = 0;
 	const char *expect = NULL;
 	struct json_tokener *tok;
 	size_t nr_exp, matched = 0, nr_diff = 0, len, end;
@@ -81,9 +80,8 @@ int do_verify(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:p:e:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_pid(optarg, &pid32))
+			if (parse_pid(optarg, &pid))
 				return usage_err("invalid process id: %s", optarg);
-			pid = pid32;
 			break;
 		case 'e':
 			expect = optarg;
@@ -134,7 +132,7 @@ int do_verify(int argc, char **argv)
 	if (bpf_check_privileges())
 		goto out;
 	bpf_setup_libbpf();
-	cp = census_prog_open((uint32_t)pid, &err);
+	cp = census_prog_open(pid, &err);
 	c = cp ? census_prog_run(cp) : NULL;
 	if (!c) {
 		p_err("cannot run the census: %s", cp && errno == EAGAIN ?
@@ -142,7 +140,7 @@ int do_verify(int argc, char **argv)
 		goto out;
 	}
 	if (c->nr_vms != 1) {
-		p_err("process %" PRIu64 " has %zu KVM VMs, expected one", pid, c->nr_vms);
+		p_err("process %" PRIu32 " has %zu KVM VMs, expected one", pid, c->nr_vms);
 		goto out;
 	}
 	v = &c->vms[0];
