@@ -199,30 +199,26 @@ static int try_attach(struct trace_prog *tp, const struct trace_prog_opts *o, en
 		      const char *fn, bool btf_tp)
 {
 	struct trace_bpf *s = skel_open(o, m, fn, btf_tp);
-	struct bpf_link *in, *out;
 	int err;
 
 	if (!s)
 		return -errno;
 	err = trace_bpf__load(s) ?: trace_bpf__attach(s);
+	/*
+	 * SEC("kprobe") names no function: attach here, into the skeleton's
+	 * links (libbpf 1.x returns NULL and sets errno on failure;
+	 * trace_bpf__destroy() frees the links that are set)
+	 */
 	if (!err && m == M_KPROBE) {
-		struct bpf_program *p = !strcmp(fn, funcs[0]) ? s->progs.memslot_kprobe :
-				       s->progs.region_kprobe;
+		bool memslot = !strcmp(fn, funcs[0]);
+		struct bpf_link **in = memslot ? &s->links.memslot_kprobe : &s->links.region_kprobe;
 
-		in = bpf_program__attach_kprobe(p, false, fn);
-		err = libbpf_get_error(in);
-		if (!err) {
-			out = bpf_program__attach_kprobe(s->progs.func_kretprobe, true, fn);
-			err = libbpf_get_error(out);
-			if (err)
-				bpf_link__destroy(in);
-			else if (p == s->progs.memslot_kprobe)
-				s->links.memslot_kprobe = in;
-			else
-				s->links.region_kprobe = in;
-			if (!err)
-				s->links.func_kretprobe = out;
-		}
+		*in = bpf_program__attach_kprobe(memslot ? s->progs.memslot_kprobe :
+						 s->progs.region_kprobe, false, fn);
+		if (*in)
+			s->links.func_kretprobe =
+				bpf_program__attach_kprobe(s->progs.func_kretprobe, true, fn);
+		err = *in && s->links.func_kretprobe ? 0 : -errno;
 	}
 	if (err) {
 		trace_bpf__destroy(s);
