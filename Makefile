@@ -295,14 +295,16 @@ $(OUT)/bench/bench_bpf: bench/bench_bpf.c $(BPF_DIR)/census.skel.h $(OUT)/tool/t
 # into BENCH_FRAGS; scripts/bench-results.py gathers them into
 # $(OUT)/bench/results.json. The benches that need KVM run on the host when
 # it has a usable /dev/kvm, else together in one boot of the default guest
-# kernel, with BENCH_FRAGS shared read-write.
+# kernel, with BENCH_FRAGS shared read-write. bench_qemu (QEMU 7.2 under
+# TCG against the library) runs on the host; bench_qemu_kvm (QEMU with
+# accel=kvm, traced by $(OUT)/memslot) with the KVM ones.
 BENCH_FRAGS := $(OUT)/bench/fragments
-BENCH_KVM := $(OUT)/bench/bench_run $(OUT)/bench/bench_bpf
+BENCH_KVM := $(OUT)/bench/bench_run $(OUT)/bench/bench_bpf $(OUT)/bench/bench_qemu_kvm
 BENCH_HOST := $(filter-out $(BENCH_KVM),$(BENCH_BINS))
 BENCH_GUEST := $(if $(filter 1,$(KVM_USABLE)),,$(OUT)/memslot-vmtest -q -k $(VMTEST_DEFAULT) \
 	--rw $(abspath $(BENCH_FRAGS)) --)
 
-bench: $(BENCH_BINS) $(OUT)/memslot-vmtest
+bench: $(BENCH_BINS) $(OUT)/memslot $(OUT)/memslot-vmtest
 	$(Q)rm -rf $(BENCH_FRAGS) && mkdir -p $(BENCH_FRAGS) && date +%s > $(BENCH_FRAGS)/.start
 	$(Q)for b in $(BENCH_HOST); do $$b $(abspath $(BENCH_FRAGS)) && echo || exit 1; done
 	$(Q)$(BENCH_GUEST) bash -c 'for b; do "$$b" $(abspath $(BENCH_FRAGS)) && echo || exit 1; done' \
