@@ -299,7 +299,7 @@ $(OUT)/bench/bench_bpf: bench/bench_bpf.c $(BPF_DIR)/census.skel.h $(OUT)/tool/t
 # TCG against the library) runs on the host; bench_qemu_kvm (QEMU with
 # accel=kvm, traced by $(OUT)/memslot) with the KVM ones.
 BENCH_FRAGS := $(OUT)/bench/fragments
-BENCH_KVM := $(OUT)/bench/bench_run $(OUT)/bench/bench_bpf $(OUT)/bench/bench_qemu_kvm
+BENCH_KVM := $(OUT)/bench/bench_run $(OUT)/bench/bench_bpf $(OUT)/bench/bench_qemu_kvm $(OUT)/bench/bench_kvmslots
 BENCH_HOST := $(filter-out $(BENCH_KVM),$(BENCH_BINS))
 BENCH_GUEST := $(if $(filter 1,$(KVM_USABLE)),,$(OUT)/memslot-vmtest -q -k $(VMTEST_DEFAULT) \
 	--rw $(abspath $(BENCH_FRAGS)) --)
