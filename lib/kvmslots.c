@@ -2,6 +2,12 @@
 /*
  * Memslot mapping: the decisions of QEMU's KVM memory listener, without
  * ioctls (kvm-memslots.md sections 3-6 and 8).
+ *
+ * KVM allows tens of thousands of slots, so no step of an update walks
+ * the table: the entry of an id is its index, the free ids are a min-heap
+ * (rule 5.2's lowest free id in O(log n)), and the used ids are a treap
+ * ordered by (gpa, size), beside the table in the same entries (rule 5.3's
+ * exact lookup, insertion and removal in O(log n) expected).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +23,20 @@ struct section_queue {
 	size_t nr, alloc;
 };
 
+#define NIL UINT32_MAX
+
+/*
+ * One table entry. Treap order: (gpa, size), then the newest first, so that
+ * of two slots for the same range (one the kernel kept when its delete
+ * failed, one created since for another region) the newer one is found.
+ */
+struct slot_entry {
+	struct ms_memslot s;		/* size 0: free (rule 5.1) */
+	uint64_t seq;			/* creation number, for the order above */
+	uint32_t l, r;			/* treap children, NIL: none */
+	uint32_t prio;			/* treap heap order: parent >= child */
+};
+
 struct ms_slotmap {
 	struct ms_as *as;
 	struct ms_listener *listener;
@@ -29,12 +49,13 @@ struct ms_slotmap {
 	void *exec_opaque;
 	struct ms_kvm *kvm;		/* the executor is this binding */
 
-	struct ms_memslot *slots;	/* index = id; size 0 = free (rule 5.1) */
+	struct slot_entry *slots;	/* index = id */
 	uint32_t nr_alloc;
-	uint32_t first_free;		/* no free entry below this index */
 	unsigned int nr_used;
-	uint32_t *by_gpa;		/* used ids sorted by gpa */
-	unsigned int nr_by_gpa;
+	uint32_t *free_ids;		/* min-heap of the free ids below nr_alloc */
+	uint32_t nr_free;
+	uint32_t root;			/* treap of the used ids, NIL: empty */
+	uint64_t seq;			/* slots created so far */
 
 	struct section_queue q_add, q_del;
 	struct ms_slot_op *ops;
@@ -143,90 +164,191 @@ static int emit(struct ms_slotmap *map, enum ms_slot_op_kind kind, const struct 
 	return ret;
 }
 
-/* Position of the first used id whose slot gpa is >= @gpa. */
-static unsigned int gpa_lower_bound(const struct ms_slotmap *map, uint64_t gpa)
+/* Does entry @a come before entry @b in the treap? */
+static bool entry_before(const struct slot_entry *a, const struct slot_entry *b)
 {
-	unsigned int lo = 0, hi = map->nr_by_gpa;
+	if (a->s.gpa != b->s.gpa)
+		return a->s.gpa < b->s.gpa;
+	if (a->s.size != b->s.size)
+		return a->s.size < b->s.size;
+	return a->seq > b->seq;
+}
 
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
+static uint32_t rotate_right(struct ms_slotmap *map, uint32_t t)
+{
+	uint32_t l = map->slots[t].l;
 
-		if (map->slots[map->by_gpa[mid]].gpa < gpa)
-			lo = mid + 1;
-		else
-			hi = mid;
+	map->slots[t].l = map->slots[l].r;
+	map->slots[l].r = t;
+	return l;
+}
+
+static uint32_t rotate_left(struct ms_slotmap *map, uint32_t t)
+{
+	uint32_t r = map->slots[t].r;
+
+	map->slots[t].r = map->slots[r].l;
+	map->slots[r].l = t;
+	return r;
+}
+
+/* Insert @id below @t; returns the subtree's new root. */
+static uint32_t tree_insert(struct ms_slotmap *map, uint32_t t, uint32_t id)
+{
+	struct slot_entry *n;
+
+	if (t == NIL)
+		return id;
+	n = &map->slots[t];
+	if (entry_before(&map->slots[id], n)) {
+		n->l = tree_insert(map, n->l, id);
+		if (map->slots[n->l].prio > n->prio)
+			return rotate_right(map, t);
+	} else {
+		n->r = tree_insert(map, n->r, id);
+		if (map->slots[n->r].prio > n->prio)
+			return rotate_left(map, t);
 	}
-	return lo;
+	return t;
+}
+
+/* Rotate @id down until it has at most one child, then splice it out. */
+static void tree_remove(struct ms_slotmap *map, uint32_t id)
+{
+	struct slot_entry *e = &map->slots[id];
+	uint32_t *link = &map->root;
+
+	while (*link != id) {
+		struct slot_entry *n = &map->slots[*link];
+
+		link = entry_before(e, n) ? &n->l : &n->r;
+	}
+	while (e->l != NIL && e->r != NIL) {
+		if (map->slots[e->l].prio > map->slots[e->r].prio) {
+			*link = rotate_right(map, id);
+			link = &map->slots[*link].r;
+		} else {
+			*link = rotate_left(map, id);
+			link = &map->slots[*link].l;
+		}
+	}
+	*link = e->l != NIL ? e->l : e->r;
+}
+
+/* A well-spread treap priority for the creation number @seq (murmur3's
+ * 64-bit finalizer): independent of the address order and reproducible. */
+static uint32_t seq_prio(uint64_t seq)
+{
+	seq ^= seq >> 33;
+	seq *= 0xff51afd7ed558ccdull;
+	seq ^= seq >> 33;
+	seq *= 0xc4ceb9fe1a85ec53ull;
+	seq ^= seq >> 33;
+	return (uint32_t)seq;
 }
 
 static struct ms_memslot *lookup(const struct ms_slotmap *map, uint64_t gpa, uint64_t size)
 {
-	unsigned int i = gpa_lower_bound(map, gpa);
+	uint32_t t = map->root, found = NIL;
 
-	/* rule 5.3: exact start and size */
-	for (; i < map->nr_by_gpa && map->slots[map->by_gpa[i]].gpa == gpa; i++)
-		if (map->slots[map->by_gpa[i]].size == size)
-			return &map->slots[map->by_gpa[i]];
-	return NULL;
+	/* rule 5.3: exact start and size; the first such entry is the newest */
+	while (t != NIL) {
+		const struct slot_entry *n = &map->slots[t];
+
+		if (n->s.gpa < gpa || (n->s.gpa == gpa && n->s.size < size)) {
+			t = n->r;
+		} else {
+			if (n->s.gpa == gpa && n->s.size == size)
+				found = t;
+			t = n->l;
+		}
+	}
+	return found == NIL ? NULL : &map->slots[found].s;
 }
 
-/* rule 5.2: lowest free entry; the table grows by doubling up to the limit */
-static struct ms_memslot *alloc_slot(struct ms_slotmap *map, uint64_t gpa)
+static void free_push(struct ms_slotmap *map, uint32_t id)
 {
-	uint32_t id;
-	unsigned int pos;
-	uint32_t *idx;
+	uint32_t i = map->nr_free++;
 
-	for (id = map->first_free; id < map->nr_alloc; id++)
-		if (!map->slots[id].size)
+	for (; i && map->free_ids[(i - 1) / 2] > id; i = (i - 1) / 2)
+		map->free_ids[i] = map->free_ids[(i - 1) / 2];
+	map->free_ids[i] = id;
+}
+
+static uint32_t free_pop(struct ms_slotmap *map)
+{
+	uint32_t *h = map->free_ids, top = h[0], last = h[--map->nr_free], i = 0, c;
+
+	while ((c = 2 * i + 1) < map->nr_free) {
+		if (c + 1 < map->nr_free && h[c + 1] < h[c])
+			c++;
+		if (last <= h[c])
 			break;
-	if (id == map->nr_alloc) {
-		uint32_t n = map->nr_alloc ? 2 * map->nr_alloc : 16;
-		struct ms_memslot *s;
-
-		if (map->nr_alloc >= map->max_slots)
-			return NULL;
-		if (n > map->max_slots)
-			n = map->max_slots;
-		s = realloc(map->slots, n * sizeof(*s));
-		if (!s)
-			return NULL;
-		memset(&s[map->nr_alloc], 0, (n - map->nr_alloc) * sizeof(*s));
-		idx = realloc(map->by_gpa, n * sizeof(*idx));
-		if (!idx) {
-			map->slots = s;
-			return NULL;
-		}
-		map->slots = s;
-		map->by_gpa = idx;
-		map->nr_alloc = n;
+		h[i] = h[c];
+		i = c;
 	}
-	map->first_free = id + 1;
-	pos = gpa_lower_bound(map, gpa);
-	memmove(&map->by_gpa[pos + 1], &map->by_gpa[pos],
-		(map->nr_by_gpa - pos) * sizeof(*map->by_gpa));
-	map->by_gpa[pos] = id;
-	map->nr_by_gpa++;
+	h[i] = last;
+	return top;
+}
+
+/* rule 5.2: the table grows by doubling up to the limit; called with no
+ * free entry, so the new ids, ascending, are the whole heap */
+static int grow(struct ms_slotmap *map)
+{
+	uint32_t n = map->nr_alloc ? 2 * map->nr_alloc : 16;
+	struct slot_entry *s;
+	uint32_t *f;
+
+	if (map->nr_alloc >= map->max_slots)
+		return -ENOSPC;
+	if (n > map->max_slots)
+		n = map->max_slots;
+	s = realloc(map->slots, n * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	memset(&s[map->nr_alloc], 0, (n - map->nr_alloc) * sizeof(*s));
+	map->slots = s;
+	f = realloc(map->free_ids, n * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	map->free_ids = f;
+	for (uint32_t id = map->nr_alloc; id < n; id++)
+		f[map->nr_free++] = id;
+	map->nr_alloc = n;
+	return 0;
+}
+
+/* rule 5.2: the lowest free entry, indexed at (@gpa, @size) */
+static struct ms_memslot *alloc_slot(struct ms_slotmap *map, uint64_t gpa, uint64_t size)
+{
+	struct slot_entry *e;
+	uint32_t id;
+
+	if (!map->nr_free && grow(map))
+		return NULL;
+	id = free_pop(map);
+	e = &map->slots[id];
+	e->s.slot = id;
+	e->s.gpa = gpa;
+	e->s.size = size;
+	e->seq = ++map->seq;
+	e->prio = seq_prio(e->seq);
+	e->l = e->r = NIL;
+	map->root = tree_insert(map, map->root, id);
 	map->nr_used++;
-	map->slots[id].slot = id;
-	return &map->slots[id];
+	return &e->s;
 }
 
 static void release_slot(struct ms_slotmap *map, struct ms_memslot *s)
 {
-	unsigned int pos = gpa_lower_bound(map, s->gpa);
+	uint32_t id = s->slot;
 
-	while (map->by_gpa[pos] != s->slot)
-		pos++;
-	memmove(&map->by_gpa[pos], &map->by_gpa[pos + 1],
-		(map->nr_by_gpa - pos - 1) * sizeof(*map->by_gpa));
-	map->nr_by_gpa--;
+	tree_remove(map, id);
+	free_push(map, id);
 	map->nr_used--;
-	if (s->slot < map->first_free)
-		map->first_free = s->slot;
 	ms_region__unref(s->mr);
 	memset(s, 0, sizeof(*s));
-	s->slot = (uint32_t)(s - map->slots);
+	s->slot = id;
 }
 
 /* rule 6.3 */
@@ -315,7 +437,7 @@ static void set_phys_mem(struct ms_slotmap *map, const struct ms_section *sec, b
 			size -= chunk;
 			continue;
 		}
-		s = alloc_slot(map, start);
+		s = alloc_slot(map, start, chunk);
 		if (!s) {
 			map_fail(map, -ENOSPC,
 				 "%s: 0x%llx+0x%llx: no free slot available (limit %u)",
@@ -324,8 +446,6 @@ static void set_phys_mem(struct ms_slotmap *map, const struct ms_section *sec, b
 			return;
 		}
 		s->as_id = map->as_id;
-		s->gpa = start;
-		s->size = chunk;
 		s->flags = mem_flags(map, mr);
 		s->mr = ms_region__ref(mr);
 		s->offset_in_region = offset;
@@ -527,6 +647,7 @@ struct ms_slotmap *ms_slotmap__new(struct ms_as *as, const struct ms_slotmap_opt
 	map->max_slot_size = o.max_slot_size;
 	map->page_size = (uint64_t)page;
 	map->ro_mem = !o.no_readonly_mem;
+	map->root = NIL;
 	/* the binding is the library's own executor, not a callback out */
 	map->kvm = o.kvm;
 	map->exec = o.kvm ? ms_kvm__exec : o.exec;
@@ -562,11 +683,11 @@ void ms_slotmap__free(struct ms_slotmap *map)
 	queue_drain(&map->q_add);
 	queue_drain(&map->q_del);
 	for (uint32_t i = 0; i < map->nr_alloc; i++)
-		ms_region__unref(map->slots[i].mr);
+		ms_region__unref(map->slots[i].s.mr);
 	free(map->q_add.s);
 	free(map->q_del.s);
 	free(map->slots);
-	free(map->by_gpa);
+	free(map->free_ids);
 	free(map->ops);
 	free(map);
 }
@@ -582,9 +703,9 @@ int ms_slotmap__for_each(const struct ms_slotmap *map,
 	int ret;
 
 	for (uint32_t i = 0; i < map->nr_alloc; i++) {
-		if (!map->slots[i].size)
+		if (!map->slots[i].s.size)
 			continue;
-		ret = fn(&map->slots[i], opaque);
+		ret = fn(&map->slots[i].s, opaque);
 		if (ret)
 			return ret;
 	}
