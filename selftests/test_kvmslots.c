@@ -801,6 +801,301 @@ TEST_F(km, rule_5_3_exact_lookup_and_skip)
 	EXPECT_EQ(1, ms_slotmap__nr_used(self->map));
 }
 
+/*
+ * rules 5.1-5.4 at scale: thousands of slots created and deleted in random
+ * batches, with an executor that fails now and then, against a brute-force
+ * model of the table. Every op must carry the model's id (the lowest free
+ * one; none when the limit is reached), every lookup must find the model's
+ * slot: the one exactly at (gpa, size), and of two there (one the kernel
+ * kept when its delete failed, one created since for another region of the
+ * same size) the newer one.
+ */
+#define CHURN_POS	3000	/* places for a region, CHURN_STRIDE apart */
+#define CHURN_STRIDE	(16 * PAGE)
+#define CHURN_MAX	2000	/* the slot limit: some creates find no free id */
+#define CHURN_BATCHES	1600	/* transactions */
+#define CHURN_PHASE	400	/* of them mostly adding, then as many mostly deleting */
+#define CHURN_BATCH	24	/* at most this many changes in one */
+#define CHURN_FAIL	32	/* one executor call in this many fails */
+
+struct churn_slot {
+	bool used;
+	uint64_t gpa, size, seq;
+	const struct ms_region *mr;
+};
+
+struct churn {
+	struct churn_slot slot[CHURN_MAX];	/* index = id */
+	unsigned int nr_used;
+	uint64_t seq;
+	uint32_t rng, exec_rng;
+	/* at each place: a region of 1-3 pages, another of the same size, one a page larger */
+	struct ms_region *mr[CHURN_POS][3];
+	int mapped[CHURN_POS];			/* variant in the view, -1: none */
+	unsigned int touched[CHURN_POS];	/* last batch that changed the place */
+	unsigned int kept, newer, full;		/* what the run went through */
+};
+
+static uint32_t churn_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static int churn_exec(void *opaque, const struct ms_slot_op *op)
+{
+	struct churn *c = opaque;
+
+	(void)op;
+	return churn_rand(&c->exec_rng) % CHURN_FAIL ? 0 : -EIO;
+}
+
+static uint64_t churn_gpa(int pos)
+{
+	return (uint64_t)pos * CHURN_STRIDE;
+}
+
+static uint64_t churn_size(int pos, int variant)
+{
+	return (1 + pos % 3 + (variant == 2)) * PAGE;
+}
+
+/* The newest used slot exactly at (@gpa, @size), or -1. */
+static int churn_lookup(const struct churn *c, uint64_t gpa, uint64_t size)
+{
+	int found = -1;
+
+	for (int id = 0; id < CHURN_MAX; id++) {
+		const struct churn_slot *s = &c->slot[id];
+
+		if (s->used && s->gpa == gpa && s->size == size &&
+		    (found < 0 || s->seq > c->slot[found].seq))
+			found = id;
+	}
+	return found;
+}
+
+static int churn_lowest_free(const struct churn *c)
+{
+	for (int id = 0; id < CHURN_MAX; id++)
+		if (!c->slot[id].used)
+			return id;
+	return -1;
+}
+
+/* The next op of the log must be @kind on @id at @gpa; Return: its result. */
+static int churn_op(struct __test_metadata *_metadata, const struct ms_slot_op *ops, size_t nr,
+		    size_t *i, enum ms_slot_op_kind kind, int id, uint64_t gpa)
+{
+	const struct ms_slot_op *op;
+
+	if (*i >= nr) {
+		TH_LOG("missing %s %d 0x%" PRIx64, kind_str(kind), id, gpa);
+		_metadata->exit_code = KSFT_FAIL;
+		return 0;
+	}
+	op = &ops[(*i)++];
+	if (op->kind != kind || op->slot.slot != (uint32_t)id || op->slot.gpa != gpa) {
+		TH_LOG("op %s %u 0x%" PRIx64 ", model %s %d 0x%" PRIx64, kind_str(op->kind),
+		       op->slot.slot, op->slot.gpa, kind_str(kind), id, gpa);
+		_metadata->exit_code = KSFT_FAIL;
+	}
+	return op->ret;
+}
+
+/* The commit of one batch as the model sees it: deletions, then additions,
+ * each in address order (rule 6.4), against the op log. */
+static void churn_commit(struct __test_metadata *_metadata, struct churn *c, const int *del,
+			 int ndel, const int *add, int nadd, const struct ms_slotmap *map)
+{
+	const struct ms_slot_op *ops;
+	size_t nr, i = 0;
+
+	ops = ms_slotmap__ops(map, &nr);
+	for (int k = 0; k < ndel; k++) {
+		int pos = del[k] / 3, v = del[k] % 3;
+		int id = churn_lookup(c, churn_gpa(pos), churn_size(pos, v));
+
+		if (id < 0)
+			continue;
+		if (churn_op(_metadata, ops, nr, &i, MS_SLOT_OP_DELETE, id, churn_gpa(pos))) {
+			c->kept++;
+			continue;
+		}
+		c->slot[id].used = false;
+		c->nr_used--;
+	}
+	for (int k = 0; k < nadd; k++) {
+		int pos = add[k] / 3, v = add[k] % 3;
+		int id = churn_lookup(c, churn_gpa(pos), churn_size(pos, v));
+
+		if (id >= 0 && c->slot[id].mr == c->mr[pos][v])
+			continue;	/* the kept slot is the one wanted */
+		if (id >= 0)
+			c->newer++;
+		id = churn_lowest_free(c);
+		if (id < 0) {
+			c->full++;
+			continue;
+		}
+		if (churn_op(_metadata, ops, nr, &i, MS_SLOT_OP_CREATE, id, churn_gpa(pos)))
+			continue;
+		c->slot[id] = (struct churn_slot){
+			.used = true,
+			.gpa = churn_gpa(pos),
+			.size = churn_size(pos, v),
+			.seq = ++c->seq,
+			.mr = c->mr[pos][v],
+		};
+		c->nr_used++;
+	}
+	EXPECT_EQ(nr, i);
+}
+
+/* The places of the changes @places[0..@n) (all places if NULL), in both
+ * sizes: the map finds what the model finds. */
+static void churn_check_lookups(struct __test_metadata *_metadata, const struct churn *c,
+				const struct ms_slotmap *map, const int *places, int n)
+{
+	static int want[CHURN_POS][2];
+
+	memset(want, -1, sizeof(want));
+	for (int id = 0; id < CHURN_MAX; id++) {
+		const struct churn_slot *s = &c->slot[id];
+		int pos = (int)(s->gpa / CHURN_STRIDE), big = s->size != churn_size(pos, 0);
+
+		if (s->used && (want[pos][big] < 0 || s->seq > c->slot[want[pos][big]].seq))
+			want[pos][big] = id;
+	}
+	for (int k = 0; k < (places ? n : CHURN_POS); k++) {
+		int pos = places ? places[k] / 3 : k;
+
+		for (int big = 0; big < 2; big++) {
+			const struct ms_memslot *s;
+
+			s = ms_slotmap__lookup(map, churn_gpa(pos), churn_size(pos, 2 * big));
+			EXPECT_EQ(want[pos][big], s ? (int)s->slot : -1) {
+				TH_LOG("place %d, size %d", pos, big);
+			}
+		}
+		/* no slot starts inside a place or is larger than 4 pages */
+		EXPECT_EQ(NULL, ms_slotmap__lookup(map, churn_gpa(pos) + PAGE, PAGE));
+		EXPECT_EQ(NULL, ms_slotmap__lookup(map, churn_gpa(pos), 5 * PAGE));
+	}
+	EXPECT_EQ(c->nr_used, ms_slotmap__nr_used(map));
+}
+
+struct churn_walk {
+	const struct churn *c;
+	int next;		/* lowest id not visited yet */
+	int bad;
+};
+
+static int churn_visit(const struct ms_memslot *s, void *opaque)
+{
+	struct churn_walk *w = opaque;
+	const struct churn_slot *m = &w->c->slot[s->slot];
+
+	/* ascending ids, all used in the model, none left out */
+	for (; w->next < (int)s->slot; w->next++)
+		w->bad += w->c->slot[w->next].used;
+	w->next = (int)s->slot + 1;
+	w->bad += !m->used || m->gpa != s->gpa || m->size != s->size || m->mr != s->mr;
+	return 0;
+}
+
+static int churn_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+TEST_F(km, rule_5_many_slots_against_a_model)
+{
+	size_t len = CHURN_POS * 3 * 4 * PAGE;
+	struct churn *c = calloc(1, sizeof(*c));
+	struct churn_walk w;
+	char *host;
+
+	ASSERT_NE(NULL, c);
+	host = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, host);
+	c->rng = 0x5107;
+	c->exec_rng = 0xfa11;
+	for (int pos = 0; pos < CHURN_POS; pos++) {
+		c->mapped[pos] = -1;
+		for (int v = 0; v < 3; v++)
+			c->mr[pos][v] = NEW_OK(ms_region__new_ram_ptr(self->ctx, NULL,
+					churn_size(pos, v), host + (pos * 3 + v) * 4 * PAGE, NULL));
+	}
+	MAP(.max_slots = CHURN_MAX, .exec = churn_exec, .exec_opaque = c);
+
+	for (unsigned int b = 1; b <= CHURN_BATCHES; b++) {
+		bool adding = (b - 1) / CHURN_PHASE % 2 == 0;
+		int del[CHURN_BATCH], add[CHURN_BATCH], ndel = 0, nadd = 0;
+		int n = 1 + churn_rand(&c->rng) % CHURN_BATCH;
+
+		BEGIN();
+		for (int k = 0; k < n; k++) {
+			int pos = churn_rand(&c->rng) % CHURN_POS, v = c->mapped[pos];
+			/* one change in 16 goes against the phase */
+			bool with = churn_rand(&c->rng) % 16 != 0;
+
+			if (c->touched[pos] == b || (v < 0) != (adding == with))
+				continue;
+			c->touched[pos] = b;
+			if (v >= 0) {
+				DEL(self->sys, c->mr[pos][v]);
+				del[ndel++] = pos * 3 + v;
+				c->mapped[pos] = -1;
+			} else {
+				v = churn_rand(&c->rng) % 3;
+				ADD(self->sys, churn_gpa(pos), c->mr[pos][v]);
+				add[nadd++] = pos * 3 + v;
+				c->mapped[pos] = v;
+			}
+		}
+		COMMIT();
+		qsort(del, ndel, sizeof(*del), churn_cmp);
+		qsort(add, nadd, sizeof(*add), churn_cmp);
+		churn_commit(_metadata, c, del, ndel, add, nadd, self->map);
+		ms_slotmap__clear_ops(self->map);
+		churn_check_lookups(_metadata, c, self->map, del, ndel);
+		churn_check_lookups(_metadata, c, self->map, add, nadd);
+		if (b % 100 == 0) {
+			churn_check_lookups(_metadata, c, self->map, NULL, 0);
+			w = (struct churn_walk){ .c = c };
+			EXPECT_EQ(0, ms_slotmap__for_each(self->map, churn_visit, &w));
+			while (w.next < CHURN_MAX)
+				w.bad += c->slot[w.next++].used;
+			EXPECT_EQ(0, w.bad) {
+				TH_LOG("batch %u: %d slots differ from the model", b, w.bad);
+			}
+		}
+		if (_metadata->exit_code)
+			break;
+	}
+	TH_LOG("%u slots used, %u deletes failed, %u newer slots on a kept one, "
+	       "%u creates found the table full", c->nr_used, c->kept, c->newer, c->full);
+	/* the run went where it should */
+	EXPECT_LT(0, c->kept);
+	EXPECT_LT(0, c->newer);
+	EXPECT_LT(0, c->full);
+
+	/* the map's kept slots hold regions: free it before them and their memory */
+	ms_slotmap__free(self->map);
+	self->map = NULL;
+	for (int pos = 0; pos < CHURN_POS; pos++) {
+		if (c->mapped[pos] >= 0)
+			DEL(self->sys, c->mr[pos][c->mapped[pos]]);
+		for (int v = 0; v < 3; v++)
+			ms_region__unref(c->mr[pos][v]);
+	}
+	munmap(host, len);
+	free(c);
+}
+
 /* ---- 6. creating, deleting and updating slots ------------------------------------ */
 
 /* rules 6.1, 6.2: a create records as_id, gpa, size, flags, region, offset and
