@@ -11,8 +11,13 @@
  * The host memory behind the regions is one PROT_NONE reservation with
  * MAP_NORESERVE: no page is ever touched.
  *
+ * Where the probe goes: "top", above all other slots (the figure), or
+ * "bottom", in the place of the first region, removed before, so that it
+ * is indexed below every other slot and takes the lowest id, freed below
+ * all used ones: the case that costs a sorted array O(n).
+ *
  * Figure: slot_update_32k_vs_8, the median update with 32000 slots present
- * over the median with 8 (goal <= 2).
+ * over the median with 8 (goal <= 2), probe at the top.
  */
 #include <errno.h>
 #include <sched.h>
@@ -43,6 +48,7 @@ static const unsigned int sizes[] = { 8, 32000 };
 
 struct result {
 	unsigned int slots;
+	bool bottom;
 	int updates;
 	double build_ms;
 	double med, p99, add_med, add_p99, del_med, del_p99;
@@ -86,19 +92,22 @@ static void expect_slots(struct ms_slotmap *map, unsigned int want)
 	ms_slotmap__clear_ops(map);
 }
 
-static void measure(unsigned int n, char *hva, struct result *r)
+static void measure(unsigned int n, bool bottom, char *hva, struct result *r)
 {
 	static double all[2 * MAX_UPDATES], adds[MAX_UPDATES], dels[MAX_UPDATES];
 	struct ms_error e = { 0 };
-	struct ms_region *root, *probe;
+	struct ms_region *root, *probe, *first = NULL;
 	struct ms_slotmap *map;
 	double t0, spent = 0;
 	struct ms_ctx *ctx;
 	struct ms_as *as;
+	unsigned int base = n;
+	uint64_t at = (uint64_t)n * STRIDE;
 	int i, k = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->slots = n;
+	r->bottom = bottom;
 	t0 = now_ns();
 	ctx = ms_ctx__new();
 	if (!ctx)
@@ -124,11 +133,22 @@ static void measure(unsigned int n, char *hva, struct result *r)
 		if (!mr)
 			die("create region", errno, &e);
 		add(root, s * STRIDE, mr);
-		ms_region__unref(mr);	/* the container holds it */
+		if (s)
+			ms_region__unref(mr);	/* the container holds it */
+		else
+			first = mr;
 	}
 	ms_ctx__commit(ctx);
 	expect_slots(map, n);
 	r->build_ms = (now_ns() - t0) / 1e6;
+	if (bottom) {
+		int err = ms_region__del_subregion(root, first, &e);
+
+		if (err)
+			die("delete first region", err, &e);
+		expect_slots(map, --base);
+		at = 0;
+	}
 
 	/* our reference keeps the probe alive while it is not mapped */
 	probe = ms_region__new_ram_ptr(ctx, "probe", REGION, hva + n * REGION, &e);
@@ -140,10 +160,10 @@ static void measure(unsigned int n, char *hva, struct result *r)
 
 		t0 = now_ns();
 		ms_ctx__begin(ctx);
-		add(root, (uint64_t)n * STRIDE, probe);
+		add(root, at, probe);
 		ms_ctx__commit(ctx);
 		t1 = now_ns();
-		expect_slots(map, n + 1);
+		expect_slots(map, base + 1);
 
 		t2 = now_ns();
 		ms_ctx__begin(ctx);
@@ -153,7 +173,7 @@ static void measure(unsigned int n, char *hva, struct result *r)
 		dels[i] = now_ns() - t2;
 		if (err)
 			die("delete subregion", err, &e);
-		expect_slots(map, n);
+		expect_slots(map, base);
 		all[k++] = adds[i];
 		all[k++] = dels[i];
 		spent += adds[i] + dels[i];
@@ -164,6 +184,7 @@ static void measure(unsigned int n, char *hva, struct result *r)
 	bench_stats(dels, i, &r->del_med, &r->del_p99);
 
 	ms_region__unref(probe);
+	ms_region__unref(first);
 	ms_slotmap__free(map);
 	if (ms_as__free(as))
 		die("free address space", EBUSY, NULL);
@@ -173,7 +194,7 @@ static void measure(unsigned int n, char *hva, struct result *r)
 
 int main(int argc, char **argv)
 {
-	struct result res[NR_SIZES];
+	struct result res[NR_SIZES], low[NR_SIZES];
 	struct bench_json bj;
 	json_object *raw;
 	size_t len = (sizes[NR_SIZES - 1] + 1) * REGION;
@@ -193,15 +214,16 @@ int main(int argc, char **argv)
 	       BENCH_NAME, bj.where, ms_version(), pinned ? "pinned to CPU 0" : "not pinned");
 	printf("one update: begin, add or delete one 2 MiB RAM subregion, commit; "
 	       "us, medians and p99 of up to %d updates\n", 2 * MAX_UPDATES);
-	printf("%7s %9s %8s %9s %9s %9s %9s %9s %9s\n", "slots", "build ms", "updates",
-	       "update", "p99", "add", "p99", "delete", "p99");
-	for (size_t s = 0; s < NR_SIZES; s++) {
-		struct result *r = &res[s];
+	printf("%7s %6s %9s %8s %9s %9s %9s %9s %9s %9s\n", "slots", "probe", "build ms",
+	       "updates", "update", "p99", "add", "p99", "delete", "p99");
+	for (size_t p = 0; p < 2 * NR_SIZES; p++) {
+		struct result *r = p < NR_SIZES ? &res[p] : &low[p - NR_SIZES];
 
-		measure(sizes[s], hva, r);
-		printf("%7u %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", r->slots,
-		       r->build_ms, r->updates, r->med / 1e3, r->p99 / 1e3, r->add_med / 1e3,
-		       r->add_p99 / 1e3, r->del_med / 1e3, r->del_p99 / 1e3);
+		measure(sizes[p % NR_SIZES], p >= NR_SIZES, hva, r);
+		printf("%7u %6s %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", r->slots,
+		       r->bottom ? "bottom" : "top", r->build_ms, r->updates, r->med / 1e3,
+		       r->p99 / 1e3, r->add_med / 1e3, r->add_p99 / 1e3, r->del_med / 1e3,
+		       r->del_p99 / 1e3);
 		fflush(stdout);
 	}
 
@@ -216,6 +238,9 @@ int main(int argc, char **argv)
 	bench_json__raw_u64(raw, "large_updates", res[1].updates);
 	bench_json__raw(raw, "large_add_median_ns", res[1].add_med);
 	bench_json__raw(raw, "large_delete_median_ns", res[1].del_med);
+	bench_json__raw(raw, "small_bottom_update_median_ns", low[0].med);
+	bench_json__raw(raw, "large_bottom_update_median_ns", low[1].med);
+	bench_json__raw(raw, "large_bottom_update_p99_ns", low[1].p99);
 	bench_json__figure(&bj, "slot_update_32k_vs_8", res[1].med / res[0].med, UPDATE_GOAL,
 			   "library time per memslot update (2 MiB region added or removed + "
 			   "commit, ms_slotmap without executor), 32000 slots / 8 slots", raw);
