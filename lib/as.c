@@ -115,15 +115,16 @@ static void call_log(struct ms_as *as, struct ms_flatview *fv, const struct ms_f
 	}
 }
 
-/* rules 2.1, 2.2: one pass of the topology diff */
-void as_update_topology_pass(struct ms_as *as, struct ms_flatview *old,
-			     struct ms_flatview *new, bool adding)
+/* rules 2.1, 2.2: one pass of the topology diff, over ranges of two views */
+static void topology_pass(struct ms_as *as, struct ms_flatview *old,
+			  const struct ms_flat_range *ov, size_t nr_o, struct ms_flatview *new,
+			  const struct ms_flat_range *nv, size_t nr_n, bool adding)
 {
 	size_t io = 0, in = 0;
 
-	while (io < old->nr || in < new->nr) {
-		const struct ms_flat_range *o = io < old->nr ? &old->ranges[io] : NULL;
-		const struct ms_flat_range *n = in < new->nr ? &new->ranges[in] : NULL;
+	while (io < nr_o || in < nr_n) {
+		const struct ms_flat_range *o = io < nr_o ? &ov[io] : NULL;
+		const struct ms_flat_range *n = in < nr_n ? &nv[in] : NULL;
 
 		if (o && (!n || o->start < n->start ||
 			  (o->start == n->start && !flatrange_equal(o, n)))) {
@@ -154,6 +155,28 @@ void as_update_topology_pass(struct ms_as *as, struct ms_flatview *old,
 			}
 			in++;
 		}
+	}
+}
+
+void as_update_topology_pass(struct ms_as *as, struct ms_flatview *old,
+			     struct ms_flatview *new, bool adding)
+{
+	topology_pass(as, old, old->ranges, old->nr, new, new->ranges, new->nr, adding);
+}
+
+/*
+ * Outside the replacements the ranges are the same at the same places, so
+ * a full pass would only call region_nop there: the replacements are the
+ * diff.
+ */
+void as_update_topology_patch(struct ms_as *as, struct ms_flatview *fv,
+			      const struct fv_patch *p, bool adding)
+{
+	for (size_t k = 0; k < p->nr; k++) {
+		const struct fv_repl *x = &p->repl[k];
+
+		topology_pass(as, fv, x->old, x->old_hi - x->old_lo, fv, fv->ranges + x->new_lo,
+			      x->nr, adding);
 	}
 }
 

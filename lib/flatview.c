@@ -10,8 +10,15 @@
  * every interval is created and destroyed once and a render costs
  * O(n log n). The pieces produced are exactly QEMU's (the complement of
  * what was rendered before, rule 5.4); they are sorted once at the end.
- * The same coverage structure can later be restricted to a changed address
- * window to re-render only that window.
+ *
+ * A render clipped to an address window yields exactly the full render's
+ * pieces cut at the window's edges: coverage inside the window evolves the
+ * same way whatever lies outside. flatview_patch() uses this to render
+ * again only the windows a change touched and splice the pieces into the
+ * view, undoing the cuts at the edges. Every piece carries its render path
+ * (a hash of the aliases the render went through from the root): one path
+ * reaches a region once per render, so two adjacent pieces of one
+ * unmergeable region come from one gap exactly when their paths are equal.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,15 +41,24 @@ struct cov_chunk {
 	struct cov_node nodes[COV_CHUNK];
 };
 
+struct piece {
+	struct ms_flat_range fr;
+	uint64_t path;
+};
+
 struct render_state {
 	struct cov_node *cov;
 	struct cov_node *free_nodes;
 	struct cov_chunk *chunks;
 	uint32_t rng;
-	struct ms_flat_range *out;
+	struct piece *out;
 	size_t nr, alloc;
+	bool windowed;		/* a window, not the whole address space */
 	int err;
 };
+
+/* From this many subregions, a window's render looks them up by address. */
+#define INDEX_MIN_SUBREGIONS 16
 
 static uint32_t rnd(struct render_state *st)
 {
@@ -123,24 +139,25 @@ static struct cov_node *cov_alloc(struct render_state *st)
 	return &c->nodes[c->used++];
 }
 
-static int out_push(struct render_state *st, const struct ms_flat_range *fr)
+static int out_push(struct render_state *st, const struct ms_flat_range *fr, uint64_t path)
 {
 	if (st->nr == st->alloc) {
 		size_t n = st->alloc ? 2 * st->alloc : 64;
-		struct ms_flat_range *o = realloc(st->out, n * sizeof(*o));
+		struct piece *o = realloc(st->out, n * sizeof(*o));
 
 		if (!o)
 			return st->err = -ENOMEM;
 		st->out = o;
 		st->alloc = n;
 	}
-	st->out[st->nr++] = *fr;
+	st->out[st->nr++] = (struct piece){ *fr, path };
 	return 0;
 }
 
 struct gap_ctx {
 	struct render_state *st;
 	struct ms_flat_range tmpl;	/* region and attributes of the pieces */
+	uint64_t path;
 	ms_s128 base;
 };
 
@@ -153,7 +170,7 @@ static void emit_gap(struct gap_ctx *g, ms_u128 start, ms_u128 end)
 	fr.start = (uint64_t)start;
 	fr.size = end - start;
 	fr.offset_in_region = (uint64_t)((ms_s128)start - g->base);
-	out_push(g->st, &fr);
+	out_push(g->st, &fr, g->path);
 }
 
 /* In-order walk of the covered intervals inside the window, emitting gaps. */
@@ -231,9 +248,16 @@ static void fill_gaps(struct gap_ctx *g, ms_u128 cs, ms_u128 ce)
 	st->cov = cov_merge(cov_merge(l, n), r);
 }
 
+static uint64_t path_step(uint64_t path, const struct ms_region *alias)
+{
+	uint64_t x = (path ^ (uintptr_t)alias) * 0x9e3779b97f4a7c15ull;
+
+	return x ^ (x >> 29);
+}
+
 /* rule 5.3, with base and clip in signed 128-bit arithmetic (rule 2.3) */
 static void render(struct render_state *st, struct ms_region *mr, ms_s128 base, ms_s128 cs,
-		   ms_s128 ce, bool ro, bool nv, bool um)
+		   ms_s128 ce, bool ro, bool nv, bool um, uint64_t path)
 {
 	struct list_head *pos;
 	ms_s128 os, oe;
@@ -256,17 +280,34 @@ static void render(struct render_state *st, struct ms_region *mr, ms_s128 base, 
 	if (mr->alias) {
 		base -= mr->alias->addr;
 		base -= mr->alias_offset;
-		render(st, mr->alias, base, cs, ce, ro, nv, um);
+		render(st, mr->alias, base, cs, ce, ro, nv, um, path_step(path, mr));
 		return;
 	}
-	list_for_each(pos, &mr->subregions)
-		render(st, list_entry(pos, struct ms_region, node), base, cs, ce, ro, nv, um);
+	if (st->windowed && mr->nr_subregions >= INDEX_MIN_SUBREGIONS) {
+		/* only the subregions meeting the window, in the list's order */
+		struct ms_region **v = NULL;
+		ms_s128 lo = cs - base, hi = ce - base;
+		size_t cap = 0;
+		long n = hi <= 0 ? 0 : region_subs_in(mr, lo < 0 ? 0 : (ms_u128)lo, (ms_u128)hi,
+						      &v, &cap);
+
+		if (n < 0)
+			st->err = (int)n;
+		for (long i = 0; i < n; i++)
+			render(st, v[i], base, cs, ce, ro, nv, um, path);
+		free(v);
+	} else {
+		list_for_each(pos, &mr->subregions)
+			render(st, list_entry(pos, struct ms_region, node), base, cs, ce, ro, nv,
+			       um, path);
+	}
 	if (!mr->terminates)
 		return;
 
 	struct gap_ctx g = {
 		.st = st,
 		.base = base,
+		.path = path,
 		.tmpl = {
 			.mr = mr,
 			.dirty_log_mask = region_dirty_log_mask(mr),
@@ -279,11 +320,11 @@ static void render(struct render_state *st, struct ms_region *mr, ms_s128 base, 
 	fill_gaps(&g, (ms_u128)cs, (ms_u128)ce);
 }
 
-static int range_cmp(const void *a, const void *b)
+static int piece_cmp(const void *a, const void *b)
 {
-	const struct ms_flat_range *x = a, *y = b;
+	const struct piece *x = a, *y = b;
 
-	return x->start < y->start ? -1 : x->start > y->start;
+	return x->fr.start < y->fr.start ? -1 : x->fr.start > y->fr.start;
 }
 
 /* rule 6.1 */
@@ -299,17 +340,38 @@ static bool can_merge(const struct ms_flat_range *r1, const struct ms_flat_range
 	       !r1->unmergeable && !r2->unmergeable;
 }
 
-static size_t simplify(struct ms_flat_range *r, size_t nr)
+static size_t simplify(struct piece *r, size_t nr)
 {
 	size_t i, k = 0;
 
 	for (i = 0; i < nr; i++) {
-		if (k && can_merge(&r[k - 1], &r[i]))
-			r[k - 1].size += r[i].size;
+		if (k && can_merge(&r[k - 1].fr, &r[i].fr))
+			r[k - 1].fr.size += r[i].fr.size;
 		else
 			r[k++] = r[i];
 	}
 	return k;
+}
+
+/* Render @root inside [cs, ce): sorted, simplified pieces in st->out. */
+static int render_window(struct render_state *st, struct ms_region *root, ms_u128 cs, ms_u128 ce)
+{
+	st->windowed = cs != 0 || ce != MS_SIZE_2_64;
+	render(st, root, 0, (ms_s128)cs, (ms_s128)ce, false, false, false, 0);
+	while (st->chunks) {
+		struct cov_chunk *c = st->chunks;
+
+		st->chunks = c->next;
+		free(c);
+	}
+	st->cov = NULL;
+	st->free_nodes = NULL;
+	if (st->err)
+		return st->err;
+	if (st->nr)	/* qsort's array must not be NULL, even when empty */
+		qsort(st->out, st->nr, sizeof(*st->out), piece_cmp);
+	st->nr = simplify(st->out, st->nr);
+	return 0;
 }
 
 struct ms_flatview *flatview_new_empty(void)
@@ -325,42 +387,346 @@ struct ms_flatview *flatview_render(struct ms_region *root)
 {
 	struct render_state st = { .rng = 2463534242u };
 	struct ms_flatview *fv = flatview_new_empty();
-	struct ms_flat_range *shrunk;
 	size_t i;
 
 	if (!fv)
 		return NULL;
 	if (!root)
 		return fv;
-	render(&st, root, 0, 0, (ms_s128)MS_SIZE_2_64, false, false, false);
-	while (st.chunks) {
-		struct cov_chunk *c = st.chunks;
-
-		st.chunks = c->next;
-		free(c);
+	if (render_window(&st, root, 0, MS_SIZE_2_64))
+		goto err;
+	if (st.nr) {
+		fv->ranges = malloc(st.nr * sizeof(*fv->ranges));
+		fv->paths = malloc(st.nr * sizeof(*fv->paths));
+		if (!fv->ranges || !fv->paths) {
+			free(fv->ranges);
+			free(fv->paths);
+			goto err;
+		}
 	}
-	if (st.err) {
-		free(st.out);
-		free(fv);
-		errno = -st.err;
-		return NULL;
+	for (i = 0; i < st.nr; i++) {
+		fv->ranges[i] = st.out[i].fr;
+		fv->paths[i] = st.out[i].path;
+		ms_region__ref(fv->ranges[i].mr);
 	}
-	if (st.nr)	/* qsort's array must not be NULL, even when empty */
-		qsort(st.out, st.nr, sizeof(*st.out), range_cmp);
-	st.nr = simplify(st.out, st.nr);
-	shrunk = st.nr ? realloc(st.out, st.nr * sizeof(*st.out)) : NULL;
-	if (st.nr && shrunk)
-		st.out = shrunk;
-	if (!st.nr) {
-		free(st.out);
-		st.out = NULL;
-	}
+	free(st.out);
 	fv->root = ms_region__ref(root);
-	fv->ranges = st.out;
-	fv->nr = st.nr;
-	for (i = 0; i < fv->nr; i++)
+	fv->nr = fv->alloc = st.nr;
+	return fv;
+err:
+	free(st.out);
+	free(fv);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static ms_u128 range_end(const struct ms_flat_range *fr)
+{
+	return (ms_u128)fr->start + fr->size;
+}
+
+/* index of the first range of @fv that ends after @addr */
+static size_t first_ending_after(const struct ms_flatview *fv, ms_u128 addr)
+{
+	size_t lo = 0, hi = fv->nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (range_end(&fv->ranges[mid]) <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Adjacent pieces the full render would have made one range: rule 6.1, or
+ * one gap of an unmergeable region that a window edge cut in two.
+ */
+static bool edge_merge(const struct ms_flat_range *a, uint64_t pa, const struct ms_flat_range *b,
+		       uint64_t pb)
+{
+	if (!a->unmergeable && !b->unmergeable)
+		return can_merge(a, b);
+	return a->unmergeable && b->unmergeable && pa == pb &&
+	       range_end(a) == b->start && a->mr == b->mr &&
+	       (ms_u128)a->offset_in_region + a->size == b->offset_in_region &&
+	       a->dirty_log_mask == b->dirty_log_mask && a->romd_mode == b->romd_mode &&
+	       a->readonly == b->readonly && a->nonvolatile == b->nonvolatile;
+}
+
+static int repl_push(struct fv_repl *r, const struct ms_flat_range *fr, uint64_t path)
+{
+	if (r->nr == r->alloc) {
+		size_t n = r->alloc ? 2 * r->alloc : 8;
+		struct ms_flat_range *x = realloc(r->r, n * sizeof(*x));
+		uint64_t *y;
+
+		if (x)
+			r->r = x;
+		y = x ? realloc(r->paths, n * sizeof(*y)) : NULL;
+		if (!y)
+			return -ENOMEM;
+		r->paths = y;
+		r->alloc = n;
+	}
+	r->r[r->nr] = *fr;
+	r->paths[r->nr++] = path;
+	return 0;
+}
+
+static struct fv_repl *patch_new_repl(struct fv_patch *p)
+{
+	if (p->nr == p->alloc) {
+		size_t n = p->alloc ? 2 * p->alloc : 4;
+		struct fv_repl *x = realloc(p->repl, n * sizeof(*x));
+
+		if (!x)
+			return NULL;
+		p->repl = x;
+		p->alloc = n;
+	}
+	memset(&p->repl[p->nr], 0, sizeof(p->repl[p->nr]));
+	return &p->repl[p->nr++];
+}
+
+/*
+ * Splice the pieces rendered for old ranges [a, b) into the patch, undoing
+ * the cuts at the window's edges: a piece that continues the old range
+ * before or after it replaces that range too (edge_merge()).
+ */
+static int patch_add(struct fv_patch *p, const struct ms_flatview *fv, size_t a, size_t b,
+		     const struct piece *pc, size_t n)
+{
+	struct fv_repl *r = p->nr ? &p->repl[p->nr - 1] : NULL;
+	size_t i = 0;
+
+	if (n && a && edge_merge(&fv->ranges[a - 1], fv->paths[a - 1], &pc[0].fr, pc[0].path)) {
+		if (r && r->old_hi == a) {
+			/* the range before ended the previous replacement */
+			r->r[r->nr - 1].size += pc[0].fr.size;
+		} else {
+			if (!(r = patch_new_repl(p)))
+				return -ENOMEM;
+			r->old_lo = a - 1;
+			if (repl_push(r, &fv->ranges[a - 1], fv->paths[a - 1]))
+				return -ENOMEM;
+			r->r[0].size += pc[0].fr.size;
+		}
+		i = 1;
+	} else if (!r || r->old_hi != a) {
+		if (!(r = patch_new_repl(p)))
+			return -ENOMEM;
+		r->old_lo = a;
+	}
+	for (; i < n; i++)
+		if (repl_push(r, &pc[i].fr, pc[i].path))
+			return -ENOMEM;
+	r->old_hi = b;
+	if (r->nr && b < fv->nr &&
+	    edge_merge(&r->r[r->nr - 1], r->paths[r->nr - 1], &fv->ranges[b], fv->paths[b])) {
+		r->r[r->nr - 1].size += fv->ranges[b].size;
+		r->old_hi = b + 1;
+	}
+	return 0;
+}
+
+int flatview_patch(const struct ms_flatview *fv, const struct fv_window *win, size_t nr,
+		   struct fv_patch *patch)
+{
+	struct fv_window *w = NULL;
+	size_t nw = 0, delta_nr = fv->nr;
+	int ret = -ENOMEM;
+
+	memset(patch, 0, sizeof(*patch));
+	if (nr && !(w = malloc(nr * sizeof(*w))))
+		return -ENOMEM;
+	/* widen every window to whole ranges of the view, then join the ones
+	 * that overlap or touch: an edge then cuts no old range */
+	for (size_t i = 0; i < nr; i++) {
+		struct fv_window x = win[i];
+		size_t a = first_ending_after(fv, x.start), b;
+
+		if (a < fv->nr && fv->ranges[a].start < x.start)
+			x.start = fv->ranges[a].start;
+		b = x.end ? first_ending_after(fv, x.end - 1) : 0;
+		if (b < fv->nr && fv->ranges[b].start < x.end && range_end(&fv->ranges[b]) > x.end)
+			x.end = range_end(&fv->ranges[b]);
+		if (nw && x.start <= w[nw - 1].end) {
+			if (x.end > w[nw - 1].end)
+				w[nw - 1].end = x.end;
+		} else {
+			w[nw++] = x;
+		}
+	}
+	for (size_t i = 0; i < nw; i++) {
+		struct render_state st = { .rng = 2463534242u };
+		size_t a = first_ending_after(fv, w[i].start);
+		size_t b = first_ending_after(fv, w[i].end);
+
+		if (render_window(&st, fv->root, w[i].start, w[i].end) ||
+		    patch_add(patch, fv, a, b, st.out, st.nr)) {
+			free(st.out);
+			goto out;
+		}
+		free(st.out);
+	}
+	/* where each replacement lands in the view after */
+	for (size_t i = 0; i < patch->nr; i++) {
+		struct fv_repl *r = &patch->repl[i];
+
+		r->new_lo = r->old_lo + (delta_nr - fv->nr);
+		delta_nr += r->nr - (r->old_hi - r->old_lo);
+	}
+	patch->new_nr = delta_nr;
+	for (size_t i = 0; i < patch->nr; i++)
+		for (size_t k = 0; k < patch->repl[i].nr; k++)
+			ms_region__ref(patch->repl[i].r[k].mr);
+	ret = 0;
+out:
+	if (ret) {
+		for (size_t i = 0; i < patch->nr; i++) {
+			free(patch->repl[i].r);
+			free(patch->repl[i].paths);
+		}
+		free(patch->repl);
+		memset(patch, 0, sizeof(*patch));
+	}
+	free(w);
+	return ret;
+}
+
+/* Replace, in @r and @p (room for @new_nr), the old ranges by the patch's. */
+static void splice(struct ms_flat_range *r, uint64_t *p, size_t nr, const struct fv_patch *patch)
+{
+	/*
+	 * The runs of kept ranges between replacements move once each: those
+	 * going left from the left, those going right from the right, so that
+	 * no run overwrites one still to move.
+	 */
+	{
+		size_t n = patch->nr;
+		/* run k: old [old_hi of repl k-1 (0 for k = 0), old_lo of repl k),
+		 * run n: after the last replacement */
+		for (size_t k = 0; k <= n; k++) {
+			size_t from = k ? patch->repl[k - 1].old_hi : 0;
+			size_t to = k < n ? patch->repl[k].old_lo : nr;
+			size_t dst = k ? patch->repl[k - 1].new_lo + patch->repl[k - 1].nr : 0;
+
+			if (dst < from && to > from) {
+				memmove(&r[dst], &r[from], (to - from) * sizeof(*r));
+				memmove(&p[dst], &p[from], (to - from) * sizeof(*p));
+			}
+		}
+		for (size_t k = n + 1; k--;) {
+			size_t from = k ? patch->repl[k - 1].old_hi : 0;
+			size_t to = k < n ? patch->repl[k].old_lo : nr;
+			size_t dst = k ? patch->repl[k - 1].new_lo + patch->repl[k - 1].nr : 0;
+
+			if (dst > from && to > from) {
+				memmove(&r[dst], &r[from], (to - from) * sizeof(*r));
+				memmove(&p[dst], &p[from], (to - from) * sizeof(*p));
+			}
+		}
+	}
+	for (size_t i = 0; i < patch->nr; i++) {
+		const struct fv_repl *x = &patch->repl[i];
+
+		if (!x->nr)
+			continue;
+		memcpy(&r[x->new_lo], x->r, x->nr * sizeof(*r));
+		memcpy(&p[x->new_lo], x->paths, x->nr * sizeof(*p));
+	}
+}
+
+int flatview_apply_prepare(struct ms_flatview *fv, struct fv_patch *patch)
+{
+	size_t need = patch->new_nr > fv->nr ? patch->new_nr : fv->nr;
+
+	/* keep the replaced ranges for the diff, then make room */
+	for (size_t i = 0; i < patch->nr; i++) {
+		struct fv_repl *x = &patch->repl[i];
+		size_t n = x->old_hi - x->old_lo;
+
+		if (n && !(x->old = malloc(n * sizeof(*x->old))))
+			return -ENOMEM;
+		if (n)
+			memcpy(x->old, &fv->ranges[x->old_lo], n * sizeof(*x->old));
+	}
+	if (need > fv->alloc) {
+		size_t n = need > 2 * fv->alloc ? need : 2 * fv->alloc;
+		struct ms_flat_range *r = realloc(fv->ranges, n * sizeof(*r));
+		uint64_t *p;
+
+		if (r)
+			fv->ranges = r;
+		p = r ? realloc(fv->paths, n * sizeof(*p)) : NULL;
+		if (!p)
+			return -ENOMEM;
+		fv->paths = p;
+		fv->alloc = n;
+	}
+	return 0;
+}
+
+void flatview_apply(struct ms_flatview *fv, struct fv_patch *patch)
+{
+	splice(fv->ranges, fv->paths, fv->nr, patch);
+	fv->nr = patch->new_nr;
+	patch->applied = true;
+}
+
+struct ms_flatview *flatview_patched_copy(struct ms_flatview *old, const struct fv_patch *patch)
+{
+	struct ms_flatview *fv = flatview_new_empty();
+	size_t n = patch->new_nr > old->nr ? patch->new_nr : old->nr;
+
+	if (!fv)
+		return NULL;
+	if (n) {
+		fv->ranges = malloc(n * sizeof(*fv->ranges));
+		fv->paths = malloc(n * sizeof(*fv->paths));
+		if (!fv->ranges || !fv->paths) {
+			ms_flatview__unref(fv);
+			return NULL;
+		}
+		if (old->nr) {
+			memcpy(fv->ranges, old->ranges, old->nr * sizeof(*fv->ranges));
+			memcpy(fv->paths, old->paths, old->nr * sizeof(*fv->paths));
+		}
+	}
+	splice(fv->ranges, fv->paths, old->nr, patch);
+	fv->nr = patch->new_nr;
+	fv->alloc = n;
+	fv->root = ms_region__ref(old->root);
+	/* every range holds a reference: take the kept ones' (the patch's
+	 * stay with the patch and are dropped with it) */
+	for (size_t i = 0; i < fv->nr; i++)
 		ms_region__ref(fv->ranges[i].mr);
 	return fv;
+}
+
+void fv_patch_release(struct fv_patch *patch)
+{
+	for (size_t i = 0; i < patch->nr; i++) {
+		struct fv_repl *x = &patch->repl[i];
+
+		/* applied: the view took the new ranges' references, the old go;
+		 * not applied: the new ranges' references go */
+		if (patch->applied)
+			for (size_t k = 0; k < x->old_hi - x->old_lo; k++)
+				ms_region__unref(x->old[k].mr);
+		else
+			for (size_t k = 0; k < x->nr; k++)
+				ms_region__unref(x->r[k].mr);
+		free(x->old);
+		free(x->r);
+		free(x->paths);
+	}
+	free(patch->repl);
+	memset(patch, 0, sizeof(*patch));
 }
 
 struct ms_flatview *ms_flatview__render(struct ms_region *root, struct ms_error *err)
@@ -391,6 +757,7 @@ void ms_flatview__unref(struct ms_flatview *fv)
 		ms_region__unref(fv->ranges[i].mr);
 	ms_region__unref(fv->root);
 	free(fv->ranges);
+	free(fv->paths);
 	free(fv);
 }
 

@@ -97,6 +97,18 @@ struct ms_region {
 	struct ms_region *alias;
 	uint64_t alias_offset;
 	unsigned int mapped_via_alias;
+	/*
+	 * The subregions again, by address: a treap with the largest end of
+	 * each subtree, for renders of a window (flatview.c). @seq orders
+	 * links: among equal priorities the later one renders first.
+	 */
+	struct ms_region *sub_index, *idx_l, *idx_r;
+	uint32_t idx_prio;
+	uint64_t seq;
+	ms_u128 idx_max_end;
+	struct list_head aliases;	/* aliases of this region, by alias_node */
+	struct list_head alias_node;	/* in alias->aliases */
+	bool view_root;			/* root of a view in the context's cache */
 
 	uint8_t vga_log_mask;
 	unsigned int vga_log_count;
@@ -120,12 +132,44 @@ struct ms_flatview {
 	unsigned int refcount;
 	struct ms_region *root;
 	struct ms_flat_range *ranges;
-	size_t nr;
+	uint64_t *paths;		/* per range: the render path (see flatview.c) */
+	size_t nr, alloc;
+};
+
+/* An address window [start, end) of a view, end <= 2^64. */
+struct fv_window {
+	ms_u128 start, end;
+};
+
+/*
+ * One replacement of a patch: old ranges [old_lo, old_hi) of the view
+ * become @r (references held), at @new_lo in the view after. @old keeps
+ * copies of the replaced ranges once the patch is applied in place.
+ */
+struct fv_repl {
+	size_t old_lo, old_hi, new_lo;
+	struct ms_flat_range *r;
+	uint64_t *paths;
+	size_t nr, alloc;
+	struct ms_flat_range *old;
+};
+
+struct fv_patch {
+	struct fv_repl *repl;		/* in address order */
+	size_t nr, alloc;
+	size_t new_nr;			/* ranges in the view after */
+	bool applied;
 };
 
 struct view_cache_entry {
 	struct ms_region *root;
 	struct ms_flatview *fv;
+};
+
+/* An address window of a cached view's root that a change touched. */
+struct dirty_window {
+	struct ms_region *root;
+	struct fv_window w;
 };
 
 struct ms_ctx {
@@ -141,6 +185,12 @@ struct ms_ctx {
 	struct ms_flatview *empty_view;	/* rule 7.5 */
 	struct view_cache_entry *views;	/* rule 7.4 */
 	size_t nr_views, alloc_views;
+	/* since the last topology update: where the cached views changed,
+	 * or full_update when they must all be rendered again */
+	struct dirty_window *dirty;
+	size_t nr_dirty, alloc_dirty;
+	bool full_update;
+	uint64_t link_seq;
 };
 
 struct ms_as {
@@ -179,10 +229,23 @@ int ioeventfd_cmp(const struct ioeventfd *a, const struct ioeventfd *b);
 struct ms_region *region_new_described(struct ms_ctx *ctx, const char *name, uint64_t size,
 				       enum ms_region_kind kind, struct ms_error *err);
 void region_nohugepage(void *host, size_t size);
+/* the enabled subregions of @c meeting [lo, hi) of its coordinates, in
+ * rendering order (rule 3.3), in *v (grown as needed); count or -ENOMEM */
+long region_subs_in(const struct ms_region *c, ms_u128 lo, ms_u128 hi, struct ms_region ***v,
+		    size_t *cap);
 
 /* flatview.c */
 struct ms_flatview *flatview_new_empty(void);
 struct ms_flatview *flatview_render(struct ms_region *root);
+/* render @fv's root again inside @win (sorted, disjoint) only */
+int flatview_patch(const struct ms_flatview *fv, const struct fv_window *win, size_t nr,
+		   struct fv_patch *patch);
+/* apply in place: allocate first (may fail), then splice (cannot) */
+int flatview_apply_prepare(struct ms_flatview *fv, struct fv_patch *patch);
+void flatview_apply(struct ms_flatview *fv, struct fv_patch *patch);
+/* a new view: @old with the patch applied; @old stays as it was */
+struct ms_flatview *flatview_patched_copy(struct ms_flatview *old, const struct fv_patch *patch);
+void fv_patch_release(struct fv_patch *patch);
 struct ms_region *flatview_select_root(struct ms_region *mr);
 void flat_range_section(struct ms_flatview *fv, const struct ms_flat_range *fr,
 			struct ms_section *s);
@@ -192,7 +255,10 @@ void slotmap_mark(struct ms_slotmap *map);
 const struct ms_error *slotmap_window_error(const struct ms_slotmap *map);
 
 /* ctx.c */
+/* a change that needs every view rendered again */
 void ctx_mark_update(struct ms_ctx *ctx);
+/* a change to how @mr renders: call before and after changing it */
+void ctx_mark_region(struct ms_region *mr);
 void ctx_mark_ioeventfd(struct ms_ctx *ctx);
 /* rule 7.4: the shared view of @root, rendered on first use */
 struct ms_flatview *ctx_view_for_root(struct ms_ctx *ctx, struct ms_region *root);
@@ -204,6 +270,9 @@ void ctx_coalesced_notify(struct ms_region *mr, const struct coalesced *c, bool 
 /* rules 2.1, 2.2: one pass of the topology diff */
 void as_update_topology_pass(struct ms_as *as, struct ms_flatview *old,
 			     struct ms_flatview *new, bool adding);
+/* the same pass over the replacements of a patch applied in place to @fv */
+void as_update_topology_patch(struct ms_as *as, struct ms_flatview *fv,
+			      const struct fv_patch *p, bool adding);
 /* rule 4.3 */
 void as_update_ioeventfds(struct ms_as *as);
 void listener_coalesced(struct ms_listener *l, struct ms_flatview *fv,

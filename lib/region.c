@@ -48,6 +48,8 @@ static struct ms_region *region_alloc(struct ms_ctx *ctx, const char *name, uint
 	mr->fd = -1;
 	list_init(&mr->node);
 	list_init(&mr->subregions);
+	list_init(&mr->aliases);
+	list_init(&mr->alias_node);
 	return mr;
 
 err_nomem:
@@ -274,6 +276,7 @@ struct ms_region *ms_region__new_alias(struct ms_ctx *ctx, const char *name,
 		return NULL;
 	mr->alias = ms_region__ref(target);
 	mr->alias_offset = offset;
+	list_add_before(&mr->alias_node, &target->aliases);
 	return mr;
 }
 
@@ -305,6 +308,7 @@ void ms_region__unref(struct ms_region *mr)
 		if (--mr->refcount)
 			return;
 	}
+	list_del(&mr->alias_node);
 	ms_region__unref(mr->alias);
 	free(mr->groups);
 	free(mr->ioeventfds);
@@ -381,6 +385,141 @@ static void unlink_subregion(struct ms_region *c, struct ms_region *sub)
 	list_del(&sub->node);
 }
 
+/* --- the subregions by address ------------------------------------------ */
+
+static ms_u128 sub_end(const struct ms_region *r)
+{
+	return (ms_u128)r->addr + r->size;
+}
+
+static void idx_pull(struct ms_region *t)
+{
+	ms_u128 m = sub_end(t);
+
+	if (t->idx_l && t->idx_l->idx_max_end > m)
+		m = t->idx_l->idx_max_end;
+	if (t->idx_r && t->idx_r->idx_max_end > m)
+		m = t->idx_r->idx_max_end;
+	t->idx_max_end = m;
+}
+
+static bool idx_before(const struct ms_region *a, const struct ms_region *b)
+{
+	return a->addr < b->addr || (a->addr == b->addr && a->seq < b->seq);
+}
+
+/* Split @t into the nodes before @key (*l) and the others (*r). */
+static void idx_split(struct ms_region *t, const struct ms_region *key, struct ms_region **l,
+		      struct ms_region **r)
+{
+	if (!t) {
+		*l = *r = NULL;
+	} else if (idx_before(t, key)) {
+		idx_split(t->idx_r, key, &t->idx_r, r);
+		*l = t;
+		idx_pull(t);
+	} else {
+		idx_split(t->idx_l, key, l, &t->idx_l);
+		*r = t;
+		idx_pull(t);
+	}
+}
+
+static struct ms_region *idx_merge(struct ms_region *a, struct ms_region *b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (a->idx_prio > b->idx_prio) {
+		a->idx_r = idx_merge(a->idx_r, b);
+		idx_pull(a);
+		return a;
+	}
+	b->idx_l = idx_merge(a, b->idx_l);
+	idx_pull(b);
+	return b;
+}
+
+static void idx_insert(struct ms_region *c, struct ms_region *sub)
+{
+	struct ms_region *l, *r;
+	uint64_t x = sub->seq * 0x9e3779b97f4a7c15ull;
+
+	sub->idx_prio = (uint32_t)(x >> 32);
+	sub->idx_l = sub->idx_r = NULL;
+	sub->idx_max_end = sub_end(sub);
+	idx_split(c->sub_index, sub, &l, &r);
+	c->sub_index = idx_merge(idx_merge(l, sub), r);
+}
+
+static struct ms_region *idx_erase(struct ms_region *t, struct ms_region *sub)
+{
+	if (t == sub)
+		return idx_merge(t->idx_l, t->idx_r);
+	if (idx_before(sub, t))
+		t->idx_l = idx_erase(t->idx_l, sub);
+	else
+		t->idx_r = idx_erase(t->idx_r, sub);
+	idx_pull(t);
+	return t;
+}
+
+struct subs_acc {
+	struct ms_region **v;
+	size_t nr, cap;
+	int err;
+};
+
+static void idx_collect(struct ms_region *t, ms_u128 lo, ms_u128 hi, struct subs_acc *a)
+{
+	while (t && t->idx_max_end > lo && !a->err) {
+		idx_collect(t->idx_l, lo, hi, a);
+		if (t->addr >= hi)
+			return;
+		if (t->enabled && sub_end(t) > lo && t->size) {
+			if (a->nr == a->cap) {
+				size_t n = a->cap ? 2 * a->cap : 16;
+				struct ms_region **v = realloc(a->v, n * sizeof(*v));
+
+				if (!v) {
+					a->err = -ENOMEM;
+					return;
+				}
+				a->v = v;
+				a->cap = n;
+			}
+			a->v[a->nr++] = t;
+		}
+		t = t->idx_r;
+	}
+}
+
+static int render_order_cmp(const void *x, const void *y)
+{
+	const struct ms_region *a = *(struct ms_region *const *)x;
+	const struct ms_region *b = *(struct ms_region *const *)y;
+
+	if (a->priority != b->priority)
+		return a->priority > b->priority ? -1 : 1;
+	return a->seq > b->seq ? -1 : a->seq < b->seq;
+}
+
+long region_subs_in(const struct ms_region *c, ms_u128 lo, ms_u128 hi, struct ms_region ***v,
+		    size_t *cap)
+{
+	struct subs_acc a = { .v = *v, .cap = *cap };
+
+	idx_collect(c->sub_index, lo, hi, &a);
+	*v = a.v;
+	*cap = a.cap;
+	if (a.err)
+		return a.err;
+	if (a.nr > 1)
+		qsort(a.v, a.nr, sizeof(*a.v), render_order_cmp);
+	return (long)a.nr;
+}
+
 static void alias_chain_mapped(struct ms_region *sub, int delta)
 {
 	for (struct ms_region *a = sub->alias; a; a = a->alias)
@@ -431,13 +570,18 @@ int ms_region__add_subregion_overlap(struct ms_region *container, uint64_t offse
 	if (ret)
 		return ms_error_set(err, ret, "region %s: out of memory", rname(sub));
 	ms_ctx__begin(container->ctx);
+	/* a root's view moves with its address */
+	if (sub->view_root && offset != sub->addr)
+		container->ctx->full_update = true;
 	ms_region__ref(sub);
 	sub->container = container;
 	sub->addr = offset;
+	sub->seq = ++container->ctx->link_seq;
+	idx_insert(container, sub);
 	container->nr_subregions++;
 	alias_chain_mapped(sub, 1);
 	if (container->enabled && sub->enabled)	/* rule 3.9 */
-		ctx_mark_update(container->ctx);
+		ctx_mark_region(sub);
 	ms_ctx__commit(container->ctx);
 	return 0;
 }
@@ -451,12 +595,13 @@ int ms_region__add_subregion(struct ms_region *container, uint64_t offset,
 static int region_del_subregion(struct ms_region *container, struct ms_region *sub)
 {
 	ms_ctx__begin(container->ctx);
+	if (container->enabled && sub->enabled)
+		ctx_mark_region(sub);
 	unlink_subregion(container, sub);
+	container->sub_index = idx_erase(container->sub_index, sub);
 	container->nr_subregions--;
 	sub->container = NULL;
 	alias_chain_mapped(sub, -1);
-	if (container->enabled && sub->enabled)
-		ctx_mark_update(container->ctx);
 	ms_ctx__commit(container->ctx);
 	ms_region__unref(sub);
 	return 0;
@@ -477,6 +622,10 @@ void ms_region__set_address(struct ms_region *mr, uint64_t addr)
 	struct ms_region *c = mr->container;
 
 	if (addr == mr->addr || !c) {
+		/* no update, as in QEMU; but a root's view moves with it when one
+		 * is rendered next */
+		if (addr != mr->addr && mr->view_root)
+			mr->ctx->full_update = true;
 		mr->addr = addr;
 		return;
 	}
@@ -505,8 +654,13 @@ int ms_region__set_size(struct ms_region *mr, uint64_t size, struct ms_error *er
 				    rname(mr), (unsigned long long)size,
 				    (unsigned long long)mr->host_limit);
 	ms_ctx__begin(mr->ctx);
+	ctx_mark_region(mr);
+	if (mr->container)
+		mr->container->sub_index = idx_erase(mr->container->sub_index, mr);
 	mr->size = s;
-	ctx_mark_update(mr->ctx);
+	if (mr->container)
+		idx_insert(mr->container, mr);
+	ctx_mark_region(mr);
 	ms_ctx__commit(mr->ctx);
 	return 0;
 }
@@ -516,7 +670,7 @@ static void attr_changed(struct ms_region *mr)
 {
 	ms_ctx__begin(mr->ctx);
 	if (mr->enabled)
-		ctx_mark_update(mr->ctx);
+		ctx_mark_region(mr);
 	ms_ctx__commit(mr->ctx);
 }
 
@@ -536,8 +690,9 @@ void ms_region__set_enabled(struct ms_region *mr, bool enabled)
 	if (enabled == mr->enabled)
 		return;
 	ms_ctx__begin(mr->ctx);
+	ctx_mark_region(mr);
 	mr->enabled = enabled;
-	ctx_mark_update(mr->ctx);
+	ctx_mark_region(mr);
 	ms_ctx__commit(mr->ctx);
 }
 
