@@ -1087,4 +1087,151 @@ TEST_F(fv, rw_ram_device)
 	munmap(host, 0x1000);
 }
 
+/* ---- incremental updates against full renders ----------------------------- */
+
+struct shadow {
+	struct ms_section s[4096];
+	size_t nr;
+	int bad;
+};
+
+static void sh_add(void *o, const struct ms_section *s)
+{
+	struct shadow *sh = o;
+
+	if (sh->nr == ARRAY_SIZE(sh->s))
+		sh->bad = 1;
+	else
+		sh->s[sh->nr++] = *s;
+}
+
+static void sh_del(void *o, const struct ms_section *s)
+{
+	struct shadow *sh = o;
+
+	for (size_t i = 0; i < sh->nr; i++) {
+		if (sh->s[i].offset_within_address_space == s->offset_within_address_space &&
+		    sh->s[i].size == s->size && sh->s[i].mr == s->mr) {
+			sh->s[i] = sh->s[--sh->nr];
+			return;
+		}
+	}
+	sh->bad = 2;	/* a del of a range never added */
+}
+
+static uint64_t fv_rng = 0x243f6a8885a308d3ull;
+
+static uint64_t fv_rnd(uint64_t n)
+{
+	fv_rng ^= fv_rng << 13;
+	fv_rng ^= fv_rng >> 7;
+	fv_rng ^= fv_rng << 17;
+	return fv_rng % n;
+}
+
+/*
+ * Many subregions in one container (so a window's render looks them up by
+ * address), nested containers, aliases, priorities, unmergeable pieces:
+ * after every commit the installed view equals a full render of its root,
+ * and the listener (no region_nop, so only the changed windows are
+ * diffed) has seen adds and dels that leave exactly the view's ranges.
+ */
+TEST_F(fv, incremental_matches_full_render)
+{
+	enum { N = 300, OPS = 20000 };
+	static struct shadow sh;
+	struct ms_listener_ops ops = { .region_add = sh_add, .region_del = sh_del };
+	struct ms_region *r[N], *sub = CONT("sub", 0x100000), *ram;
+	struct ms_listener *l;
+	struct ms_as *as;
+	void *host;
+
+	host = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, host);
+	ram = ms_region__new_ram_ptr(self->ctx, "ram", 0x10000, host, NULL);
+	ASSERT_NE(NULL, ram);
+	ms_region__set_unmergeable(ram, true);
+	ASSERT_EQ(0, ms_region__add_subregion(self->root, 0x800000, sub, NULL));
+	for (int i = 0; i < N; i++) {
+		uint64_t size = (1 + fv_rnd(16)) * 0x1000;
+
+		switch (fv_rnd(3)) {
+		case 0:
+			r[i] = ms_region__new_io(self->ctx, "io", size, NULL, NULL, NULL);
+			break;
+		case 1:
+			r[i] = ms_region__new_alias(self->ctx, "a", ram, fv_rnd(8) * 0x1000,
+						    size, NULL);
+			break;
+		default:
+			r[i] = ms_region__new_io(self->ctx, "io2", size, NULL, NULL, NULL);
+			break;
+		}
+		ASSERT_NE(NULL, r[i]);
+		ASSERT_EQ(0, ms_region__add_subregion_overlap(i % 5 ? self->root : sub,
+							      fv_rnd(256) * 0x4000, r[i],
+							      (int32_t)fv_rnd(3) - 1, NULL));
+	}
+	as = ms_as__new(self->ctx, self->root, "as", NULL);
+	ASSERT_NE(NULL, as);
+	l = ms_listener__new(&ops, &sh, 0, "shadow");
+	ASSERT_EQ(0, ms_listener__register(l, as, NULL));
+	for (int op = 0; op < OPS; op++) {
+		int batch = fv_rnd(4) ? 1 : 1 + (int)fv_rnd(5);
+		struct ms_flatview *fv, *full;
+		size_t n;
+
+		ms_ctx__begin(self->ctx);
+		for (int b = 0; b < batch; b++) {
+			struct ms_region *x = r[fv_rnd(N)];
+
+			switch (fv_rnd(4)) {
+			case 0:
+				ms_region__set_enabled(x, !ms_region__enabled(x));
+				break;
+			case 1:
+				ms_region__set_address(x, fv_rnd(256) * 0x4000);
+				break;
+			case 2:
+				ASSERT_EQ(0, ms_region__set_size(x, (1 + fv_rnd(16)) * 0x1000,
+								 NULL));
+				break;
+			default:
+				ms_region__set_readonly(x, !ms_region__readonly(x));
+				break;
+			}
+		}
+		ms_ctx__commit(self->ctx);
+		fv = ms_as__flatview(as);
+		full = ms_flatview__render(ms_flatview__root(fv), NULL);
+		ASSERT_NE(NULL, full);
+		n = ms_flatview__nr_ranges(fv);
+		ASSERT_EQ(n, ms_flatview__nr_ranges(full)) TH_LOG("operation %d", op);
+		ASSERT_EQ(0, sh.bad) TH_LOG("operation %d", op);
+		ASSERT_EQ(n, sh.nr) TH_LOG("operation %d", op);
+		for (size_t i = 0; i < n; i++) {
+			const struct ms_flat_range *a = ms_flatview__range(fv, i);
+			const struct ms_flat_range *b = ms_flatview__range(full, i);
+
+			ASSERT_TRUE(a->mr == b->mr && a->start == b->start && a->size == b->size &&
+				    a->offset_in_region == b->offset_in_region &&
+				    a->readonly == b->readonly &&
+				    a->unmergeable == b->unmergeable)
+				TH_LOG("operation %d, range %zu", op, i);
+		}
+		ms_flatview__unref(full);
+	}
+	ms_listener__free(l);
+	ASSERT_EQ(0, ms_as__free(as));
+	for (int i = 0; i < N; i++) {
+		if (ms_region__container(r[i]))
+			ms_region__del_subregion(ms_region__container(r[i]), r[i], NULL);
+		ms_region__unref(r[i]);
+	}
+	ms_region__del_subregion(self->root, sub, NULL);
+	ms_region__unref(sub);
+	ms_region__unref(ram);
+	munmap(host, 0x10000);
+}
+
 TEST_HARNESS_MAIN

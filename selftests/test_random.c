@@ -115,6 +115,7 @@ struct lis {
 	unsigned int prio;
 	uint64_t regseq;
 	bool live;
+	bool nonop;		/* no region_nop callback */
 };
 
 struct world {
@@ -127,6 +128,14 @@ struct world {
 	int as_root[NR_AS];
 	struct ms_flatview *fv[NR_AS];		/* views installed at the last check */
 	struct model_view mv[NR_AS];		/* their expected contents */
+	/*
+	 * Quiet worlds: listeners without region_nop and no reference held on
+	 * the views, so that the library patches views in place and diffs
+	 * only the changed windows; snap[] keeps the ranges the views had.
+	 */
+	bool quiet;
+	struct ms_flat_range *snap[NR_AS];
+	size_t nsnap[NR_AS];
 	struct ms_flatview *empty;		/* the static empty view, once seen */
 	struct lis lis[NR_LIS];
 	uint64_t regseq;
@@ -251,6 +260,15 @@ static const struct ms_listener_ops lis_ops = {
 	.region_add = cb_add,
 	.region_del = cb_del,
 	.region_nop = cb_nop,
+	.log_start = cb_log_start,
+	.log_stop = cb_log_stop,
+};
+
+static const struct ms_listener_ops lis_ops_nonop = {
+	.begin = cb_begin,
+	.commit = cb_commit,
+	.region_add = cb_add,
+	.region_del = cb_del,
 	.log_start = cb_log_start,
 	.log_stop = cb_log_stop,
 };
@@ -462,7 +480,9 @@ static void want_diff(struct world *w, const int *ls, int nls, const struct mode
 			} else if (a && b && model_range_eq(a, b)) {
 				if (pass == 2) {
 					for (k = 0; k < nls; k++)
-						want_range(w, EV_NOP, ls[k], nfv, b, 0, 0);
+						if (!w->lis[ls[k]].nonop)
+							want_range(w, EV_NOP, ls[k], nfv, b, 0,
+								   0);
 					if (b->mask & ~a->mask)
 						for (k = 0; k < nls; k++)
 							want_range(w, EV_LOG_START, ls[k], nfv, b,
@@ -531,6 +551,14 @@ static bool sec_is_fr(const struct ms_section *s, const struct ms_flat_range *fr
 	       s->unmergeable == fr->unmergeable;
 }
 
+static ssize_t find_in(const struct ms_flat_range *r, size_t n, const struct ms_section *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sec_is_fr(s, &r[i]))
+			return (ssize_t)i;
+	return -1;
+}
+
 static ssize_t find_fr(const struct ms_flatview *fv, const struct ms_section *s)
 {
 	size_t i, n = ms_flatview__nr_ranges(fv);
@@ -539,6 +567,80 @@ static ssize_t find_fr(const struct ms_flatview *fv, const struct ms_section *s)
 		if (sec_is_fr(s, ms_flatview__range(fv, i)))
 			return (ssize_t)i;
 	return -1;
+}
+
+/* The ranges @fv had at the last check (in a quiet world, a copy). */
+static const struct ms_flat_range *old_ranges(const struct world *w, int as, size_t *n)
+{
+	if (w->quiet) {
+		*n = w->nsnap[as];
+		return w->snap[as];
+	}
+	*n = ms_flatview__nr_ranges(w->fv[as]);
+	return *n ? ms_flatview__range(w->fv[as], 0) : NULL;
+}
+
+static bool as_has_nop(const struct world *w, int as)
+{
+	for (int i = 0; i < NR_LIS; i++)
+		if (w->lis[i].live && w->lis[i].as == as && !w->lis[i].nonop)
+			return true;
+	return false;
+}
+
+static int snap_view(struct world *w, int as, const struct ms_flatview *fv)
+{
+	size_t n = ms_flatview__nr_ranges(fv);
+	struct ms_flat_range *r = n ? malloc(n * sizeof(*r)) : NULL;
+
+	if (n && !r) {
+		failf(w, "out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		r[i] = *ms_flatview__range(fv, i);
+	free(w->snap[as]);
+	w->snap[as] = r;
+	w->nsnap[as] = n;
+	return 0;
+}
+
+/*
+ * The reference: a full render of the view's root gives the same ranges,
+ * whatever patched the installed view.
+ */
+static int check_full_render(struct world *w, int as, struct ms_flatview *fv)
+{
+	struct ms_region *root = ms_flatview__root(fv);
+	struct ms_flatview *full;
+	size_t n = ms_flatview__nr_ranges(fv);
+	int ret = 0;
+
+	if (!root)
+		return 0;
+	full = ms_flatview__render(root, NULL);
+	if (!full) {
+		failf(w, "ms_flatview__render: out of memory\n");
+		return -1;
+	}
+	if (ms_flatview__nr_ranges(full) != n)
+		ret = -1;
+	for (size_t i = 0; !ret && i < n; i++) {
+		const struct ms_flat_range *a = ms_flatview__range(full, i);
+		const struct ms_flat_range *b = ms_flatview__range(fv, i);
+
+		if (a->mr != b->mr || a->start != b->start || a->size != b->size ||
+		    a->offset_in_region != b->offset_in_region ||
+		    a->dirty_log_mask != b->dirty_log_mask || a->romd_mode != b->romd_mode ||
+		    a->readonly != b->readonly || a->nonvolatile != b->nonvolatile ||
+		    a->unmergeable != b->unmergeable)
+			ret = -1;
+	}
+	if (ret)
+		failf(w, "as%d: installed view (%zu ranges) differs from a full render of its "
+		      "root (%zu ranges)\n", as, n, ms_flatview__nr_ranges(full));
+	ms_flatview__unref(full);
+	return ret;
 }
 
 /*
@@ -552,7 +654,9 @@ static ssize_t find_fr(const struct ms_flatview *fv, const struct ms_section *s)
 static int check_stream(struct world *w, int slot, int as, struct ms_flatview *ofv,
 			struct ms_flatview *nfv, bool same_view)
 {
-	size_t on = ms_flatview__nr_ranges(ofv), nn = ms_flatview__nr_ranges(nfv);
+	size_t on, nn = ms_flatview__nr_ranges(nfv);
+	const struct ms_flat_range *or = old_ranges(w, as, &on);
+	bool nonop = w->lis[slot].nonop;
 	char *odel = calloc(on + 1, 1), *nseen = calloc(nn + 1, 1);
 	int begins = 0, commits = 0, ret = -1;
 	bool seen_add = false, have_del = false, have_add = false;
@@ -607,7 +711,7 @@ static int check_stream(struct world *w, int slot, int as, struct ms_flatview *o
 			}
 			have_del = true;
 			last_del = e->s.offset_within_address_space;
-			k = find_fr(ofv, &e->s);
+			k = find_in(or, on, &e->s);
 			if (k < 0 || odel[k]) {
 				failf(w, "L%d: del of a range %s the old view: %s\n", slot,
 				      k < 0 ? "not in" : "deleted twice from", buf);
@@ -636,16 +740,16 @@ static int check_stream(struct world *w, int slot, int as, struct ms_flatview *o
 				goto out;
 			}
 			nseen[k] = 1;
-			k = find_fr(ofv, &e->s);
+			k = find_in(or, on, &e->s);
 			if (e->type == EV_NOP && (k < 0 || odel[k] ||
-			    ms_flatview__range(ofv, k)->romd_mode !=
+			    or[k].romd_mode !=
 			    ms_flatview__range(nfv, find_fr(nfv, &e->s))->romd_mode)) {
 				failf(w, "L%d: nop of a range not unchanged (rule 2.3): %s\n", slot,
 				      buf);
 				goto out;
 			}
 			if (e->type == EV_ADD && k >= 0 && !odel[k] &&
-			    ms_flatview__range(ofv, k)->romd_mode ==
+			    or[k].romd_mode ==
 			    ms_flatview__range(nfv, find_fr(nfv, &e->s))->romd_mode) {
 				failf(w, "L%d: add of a range that survived in the old view: %s\n",
 				      slot, buf);
@@ -665,14 +769,27 @@ static int check_stream(struct world *w, int slot, int as, struct ms_flatview *o
 	if (!same_view) {
 		/* Old minus dels plus adds must be the new view, each range once. */
 		for (i = 0; i < nn; i++) {
+			const struct ms_flat_range *fr = ms_flatview__range(nfv, i);
+			struct ms_section s = { .mr = fr->mr, .offset_within_region =
+						fr->offset_in_region, .size = fr->size,
+						.offset_within_address_space = fr->start,
+						.readonly = fr->readonly,
+						.nonvolatile = fr->nonvolatile,
+						.unmergeable = fr->unmergeable };
+			ssize_t k = find_in(or, on, &s);
+
+			/* without region_nop, a range that stayed gets nothing */
+			if (!nseen[i] && nonop && k >= 0 && !odel[k] &&
+			    or[k].romd_mode == fr->romd_mode)
+				continue;
 			if (!nseen[i]) {
-				fr_str(w, ms_flatview__range(nfv, i), buf, sizeof(buf));
+				fr_str(w, fr, buf, sizeof(buf));
 				failf(w, "L%d: new range neither added nor nop'd: %s\n", slot, buf);
 				goto out;
 			}
 		}
 		for (i = 0; i < on; i++) {
-			const struct ms_flat_range *fr = ms_flatview__range(ofv, i);
+			const struct ms_flat_range *fr = &or[i];
 			struct ms_section s = { .mr = fr->mr, .offset_within_region =
 						fr->offset_in_region, .size = fr->size,
 						.offset_within_address_space = fr->start,
@@ -801,10 +918,13 @@ static int check_commit(struct world *w, bool dirty)
 			      i);
 			goto out;
 		}
-		if (dirty && nv[i].root >= 0 && fv[i] == w->fv[i]) {
+		if (dirty && nv[i].root >= 0 && fv[i] == w->fv[i] && as_has_nop(w, i)) {
 			failf(w, "as%d: view object not re-rendered (rule 3.3)\n", i);
 			goto out;
 		}
+		/* without an update a view may be stale (a root moved, rule 3.7) */
+		if (dirty && check_full_render(w, i, fv[i]))
+			goto out;
 		if (dirty && nv[i].root < 0 && w->empty && fv[i] != w->empty) {
 			failf(w, "as%d: absent root but not the static empty view (rule 7.5)\n", i);
 			goto out;
@@ -857,8 +977,13 @@ static int check_commit(struct world *w, bool dirty)
 	for (i = 0; i < NR_AS; i++) {
 		if (nv[i].root < 0 && !w->empty)
 			w->empty = fv[i];
-		ms_flatview__ref(fv[i]);
-		ms_flatview__unref(w->fv[i]);
+		if (w->quiet) {
+			if (snap_view(w, i, fv[i]))
+				goto out;
+		} else {
+			ms_flatview__ref(fv[i]);
+			ms_flatview__unref(w->fv[i]);
+		}
 		w->fv[i] = fv[i];
 		model_view_free(&w->mv[i]);
 		w->mv[i] = nv[i];
@@ -916,7 +1041,8 @@ static int lis_register(struct world *w, int slot, int as, unsigned int prio)
 	li->slot = slot;
 	li->as = as;
 	li->prio = prio;
-	li->l = ms_listener__new(&lis_ops, li, prio, "test");
+	li->nonop = w->quiet;
+	li->l = ms_listener__new(w->quiet ? &lis_ops_nonop : &lis_ops, li, prio, "test");
 	if (!li->l) {
 		failf(w, "ms_listener__new: %s\n", strerror(errno));
 		return -1;
@@ -1348,6 +1474,7 @@ struct geometry {
 	const char *name;
 	uint64_t c2_size;		/* size of the root of as2 */
 	unsigned int high_pct;		/* share of values near 2^63 and 2^64 */
+	bool quiet;			/* see struct world */
 };
 
 static int world_init(struct world *w, const struct geometry *g, FILE *tr)
@@ -1367,6 +1494,7 @@ static int world_init(struct world *w, const struct geometry *g, FILE *tr)
 
 	memset(w, 0, sizeof(*w));
 	w->trace = tr;
+	w->quiet = g->quiet;
 	model_init(&w->m);
 	trace(w, "/* setup (ops: listener callbacks recording every event) */");
 	w->ctx = ms_ctx__new();
@@ -1386,7 +1514,9 @@ static int world_init(struct world *w, const struct geometry *g, FILE *tr)
 			failf(w, "ms_as__new: %s\n", err.msg);
 			return -1;
 		}
-		w->fv[i] = ms_flatview__ref(ms_as__flatview(w->as[i]));
+		w->fv[i] = ms_as__flatview(w->as[i]);
+		if (w->quiet ? snap_view(w, i, w->fv[i]) : !ms_flatview__ref(w->fv[i]))
+			return -1;
 		if (model_render(&w->m, i, &w->mv[i])) {
 			failf(w, "model: out of memory\n");
 			return -1;
@@ -1417,7 +1547,9 @@ static void world_fini(struct world *w)
 	for (i = 0; i < NR_LIS; i++)
 		ms_listener__free(w->lis[i].l);
 	for (i = 0; i < NR_AS; i++) {
-		ms_flatview__unref(w->fv[i]);
+		if (!w->quiet)
+			ms_flatview__unref(w->fv[i]);
+		free(w->snap[i]);
 		ms_as__free(w->as[i]);
 		model_view_free(&w->mv[i]);
 	}
@@ -2059,6 +2191,7 @@ FIXTURE_VARIANT(random) {
 	unsigned int episodes;
 	unsigned int ops;
 	int max_nodes;
+	bool quiet;
 };
 
 /* Small address space [0, 0x80): dense overlaps, ties, merges. */
@@ -2085,6 +2218,30 @@ FIXTURE_VARIANT_ADD(random, mixed) {
 	.episodes = 20, .ops = 5000, .max_nodes = 24,
 };
 
+/*
+ * The same geometries with quiet listeners (no region_nop) and no view
+ * references: views patched in place, only changed windows diffed.
+ */
+FIXTURE_VARIANT_ADD(random, small_quiet) {
+	.geometry = "small", .c2_size = 0x40, .high_pct = 0, .seed = 0x9e7a0001,
+	.episodes = 20, .ops = 5000, .max_nodes = 16, .quiet = true,
+};
+
+FIXTURE_VARIANT_ADD(random, deep_quiet) {
+	.geometry = "deep", .c2_size = 0x40, .high_pct = 0, .seed = 0x9e7a0002,
+	.episodes = 12, .ops = 8000, .max_nodes = 32, .quiet = true,
+};
+
+FIXTURE_VARIANT_ADD(random, high_quiet) {
+	.geometry = "high", .c2_size = UINT64_MAX, .high_pct = 30, .seed = 0x9e7a0003,
+	.episodes = 20, .ops = 5000, .max_nodes = 20, .quiet = true,
+};
+
+FIXTURE_VARIANT_ADD(random, mixed_quiet) {
+	.geometry = "mixed", .c2_size = 0x30, .high_pct = 5, .seed = 0x9e7a0004,
+	.episodes = 20, .ops = 5000, .max_nodes = 24, .quiet = true,
+};
+
 FIXTURE_SETUP(random)
 {
 	self->unused = 0;
@@ -2097,7 +2254,7 @@ FIXTURE_TEARDOWN(random)
 TEST_F_TIMEOUT(random, ops, 600)
 {
 	struct geometry geo = { .name = variant->geometry, .c2_size = variant->c2_size,
-				.high_pct = variant->high_pct };
+				.high_pct = variant->high_pct, .quiet = variant->quiet };
 	uint64_t seed = env_u64("MEMSLOT_SEED", variant->seed);
 	size_t nops = env_u64("MEMSLOT_OPS", variant->ops);
 	unsigned int e, failed = 0;
