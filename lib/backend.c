@@ -32,16 +32,18 @@
 
 struct ms_backend *backend_of_region(const struct ms_machine *m, const struct ms_region *mr)
 {
-	struct list_head *pos;
+	uint64_t hash;
+	struct hnode *n;
 
 	while (mr && ms_region__kind(mr) == MS_REGION_ALIAS)
 		mr = ms_region__alias(mr);
 	if (!mr)
 		return NULL;
-	list_for_each(pos, &m->backends) {
-		struct ms_backend *b = list_entry(pos, struct ms_backend, node);
+	hash = hash_ptr(mr);
+	for (n = htab_bucket(&m->backend_regions, hash); n; n = n->next) {
+		struct ms_backend *b = container_of(n, struct ms_backend, mr_node);
 
-		if (b->mr == mr)
+		if (n->hash == hash && b->mr == mr)
 			return b;
 	}
 	return NULL;
@@ -49,14 +51,16 @@ struct ms_backend *backend_of_region(const struct ms_machine *m, const struct ms
 
 struct ms_backend *ms_machine__find_backend(const struct ms_machine *m, const char *id)
 {
-	struct list_head *pos;
+	uint64_t hash;
+	struct hnode *n;
 
 	if (!m || !id)
 		return NULL;
-	list_for_each(pos, &m->backends) {
-		struct ms_backend *b = list_entry(pos, struct ms_backend, node);
+	hash = hash_str(id);
+	for (n = htab_bucket(&m->backend_ids, hash); n; n = n->next) {
+		struct ms_backend *b = container_of(n, struct ms_backend, id_node);
 
-		if (!strcmp(b->id, id))
+		if (n->hash == hash && !strcmp(b->id, id))
 			return b;
 	}
 	return NULL;
@@ -349,6 +353,8 @@ struct ms_backend *ms_machine__add_backend(struct ms_machine *m,
 			goto err_free;
 	}
 	list_add_before(&b->node, &m->backends);
+	htab_add(&m->backend_ids, &b->id_node, hash_str(b->id));
+	htab_add(&m->backend_regions, &b->mr_node, hash_ptr(b->mr));
 	return b;
 
 err_free:

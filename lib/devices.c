@@ -6,6 +6,7 @@
  * (&struct ms_memdev_ops, rule 1.1) with @opaque = the device, and the
  * model hooks that memdev.c calls in QEMU's order (see memdev_internal.h).
  * The models: dimm.c (pc-dimm, nvdimm), virtio_pmem.c, virtio_mem.c.
+ * Also the hash tables behind the lookups by id and by region.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +57,80 @@ void memdev_set_owner(const struct ms_memdev *d, struct ms_region *mr, const cha
 bool memdev_backend_busy(const struct ms_backend *b, const struct ms_memdev *d)
 {
 	return b->user && b->user != d;
+}
+
+/* --- lookup tables ---------------------------------------------------------- */
+
+/* FNV-1a */
+uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+static void htab_rehash(struct htab *t, struct hnode **b, size_t nb)
+{
+	for (size_t i = 0; i < t->nb; i++) {
+		struct hnode *n, *next;
+
+		for (n = t->b[i]; n; n = next) {
+			next = n->next;
+			n->next = b[n->hash & (nb - 1)];
+			b[n->hash & (nb - 1)] = n;
+		}
+	}
+	if (t->b != t->inl)
+		free(t->b);
+	t->b = b;
+	t->nb = nb;
+}
+
+void htab_add(struct htab *t, struct hnode *n, uint64_t hash)
+{
+	struct hnode **slot;
+
+	if (!t->nb) {
+		t->b = t->inl;
+		t->nb = HTAB_INLINE;
+	}
+	/* load factor 1; without memory the chains just grow longer */
+	if (t->n >= t->nb && t->nb <= SIZE_MAX / 2 / sizeof(*t->b)) {
+		struct hnode **b = calloc(t->nb * 2, sizeof(*b));
+
+		if (b)
+			htab_rehash(t, b, t->nb * 2);
+	}
+	n->hash = hash;
+	slot = &t->b[hash & (t->nb - 1)];
+	n->next = *slot;
+	*slot = n;
+	t->n++;
+}
+
+void htab_del(struct htab *t, struct hnode *n)
+{
+	struct hnode **p;
+
+	if (!t->nb)
+		return;
+	for (p = &t->b[n->hash & (t->nb - 1)]; *p; p = &(*p)->next) {
+		if (*p == n) {
+			*p = n->next;
+			n->next = NULL;
+			t->n--;
+			return;
+		}
+	}
+}
+
+void htab_fini(struct htab *t)
+{
+	if (t->b != t->inl)
+		free(t->b);
+	memset(t, 0, sizeof(*t));
 }
 
 /* --- the model table ------------------------------------------------------ */
@@ -111,6 +186,7 @@ struct ms_memdev *memdev_create(struct ms_machine *m, const struct ms_memdev_opt
 		goto err_free;
 	d->m = m;
 	list_init(&d->node);
+	list_init(&d->custom_node);
 	d->type = o.type;
 	d->opaque = d;
 	d->hotplugged = o.hotplugged;
@@ -140,7 +216,7 @@ err_nomem:
 	return NULL;
 }
 
-static struct ms_backend *memdev_backend(const struct ms_memdev *d)
+struct ms_backend *memdev_backend(const struct ms_memdev *d)
 {
 	if (!d->model || !d->model_state)
 		return NULL;

@@ -109,10 +109,10 @@ static int dimm_assign_slot(struct ms_memdev *d, struct ms_error *err)
 	struct ms_machine *m = d->m;
 	uint64_t slots = m->opts.slots;
 	struct dimm *s = to_dimm(d);
+	/* occupied: slots of realized DIMMs and NVDIMMs (m->dimm_slots) */
+	const uint64_t *busy = m->dimm_slots;
 	/* rule 2.3: the machine refuses more than 256 slots */
-	uint64_t busy[256 / 64] = { 0 };
 	uint64_t nbits = slots < 256 ? slots : 256;
-	struct list_head *pos;
 	int slot = s->slot;
 	uint64_t i;
 
@@ -123,19 +123,6 @@ static int dimm_assign_slot(struct ms_memdev *d, struct ms_error *err)
 	if (!slots)
 		return ms_error_set(err, -EINVAL,
 				    "no slots where allocated, please specify the 'slots' option");
-
-	/* occupied: slots of realized (plugged) DIMMs and NVDIMMs */
-	list_for_each(pos, &m->devices) {
-		struct ms_memdev *o = list_entry(pos, struct ms_memdev, node);
-		int os;
-
-		if (o == d || !o->plugged || !o->model_state ||
-		    (o->type != MS_MEMDEV_DIMM && o->type != MS_MEMDEV_NVDIMM))
-			continue;
-		os = to_dimm(o)->slot;
-		if (os >= 0 && (uint64_t)os < nbits)
-			busy[os / 64] |= 1ULL << (os % 64);
-	}
 
 	if (slot != MS_MEMDEV_SLOT_AUTO) {
 		if ((uint64_t)slot >= slots)
@@ -177,15 +164,26 @@ static int dimm_realize(struct ms_memdev *d, struct ms_error *err)
 	return 0;
 }
 
+/* the slot of a realized DIMM is busy (rule 5.4); it is below 256 */
+static void dimm_slot_mark(struct ms_memdev *d, bool busy)
+{
+	int slot = to_dimm(d)->slot;
+
+	if (slot >= 0 && slot < 256)
+		bits_assign(d->m->dimm_slots, (uint64_t)slot, 1, busy);
+}
+
 /* pc_dimm_plug / pc_dimm_unplug: dimm_size counts "real" DIMMs only */
 static void dimm_plug(struct ms_memdev *d)
 {
+	dimm_slot_mark(d, true);
 	if (d->type == MS_MEMDEV_DIMM)
 		d->m->dimm_size += to_dimm(d)->backend->size;
 }
 
 static void dimm_unplug(struct ms_memdev *d)
 {
+	dimm_slot_mark(d, false);
 	if (d->type == MS_MEMDEV_DIMM)
 		d->m->dimm_size -= to_dimm(d)->backend->size;
 }

@@ -584,6 +584,8 @@ static void machine_teardown(struct ms_machine *m)
 		free(b->qom_path);
 		free(b);
 	}
+	htab_fini(&m->backend_ids);
+	htab_fini(&m->backend_regions);
 	ms_region__unref(m->devmem);
 	ms_region__unref(m->pci);
 	ms_region__unref(m->ram);
@@ -621,6 +623,7 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 	m->opts.sz = sizeof(m->opts);
 	list_init(&m->backends);
 	list_init(&m->devices);
+	list_init(&m->custom_devices);
 	list_init(&m->vhosts);
 	b->m = m;
 	b->err = err;

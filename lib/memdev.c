@@ -181,18 +181,14 @@ static uint64_t region_alignment(const struct ms_machine *m, const struct ms_mem
 				 const struct ms_region *mr)
 {
 	const struct ms_backend *b = backend_of_region(m, mr);
-	struct list_head *pos;
 
 	if (b)
 		return b->align;
 	if (ms_region__kind(mr) != MS_REGION_CONTAINER)
 		return 0;
-	list_for_each(pos, &m->backends) {
-		b = list_entry(pos, struct ms_backend, node);
-		if (b->user == d)
-			return b->align;
-	}
-	return 0;
+	/* only a built-in device claims a backend */
+	b = memdev_backend(d);
+	return b && b->user == d ? b->align : 0;
 }
 
 /* rule 5.3 */
@@ -268,12 +264,202 @@ static bool align_up_checked(uint64_t v, uint64_t align, uint64_t *out)
 	return true;
 }
 
+/* -------------------------------------------------------------------------
+ * The address tree (struct addr_node): plugged devices in m->devices
+ * order, a treap with priorities hashed from the plug sequence. Each node
+ * sums up its subtree's ranges, so that rule 5.5's scan in address order
+ * passes over a whole subtree at once: O(log n) per plug, unplug and
+ * free-address search instead of O(devices).
+ */
+
+static bool an_less(const struct addr_node *a, const struct addr_node *b)
+{
+	return a->key < b->key || (a->key == b->key && a->seq < b->seq);
+}
+
+/* append ranges spanning [@lob, @upb] with widest inner gap @gap to @a's */
+static void an_append(struct addr_node *a, uint64_t lob, uint64_t upb, uint64_t gap)
+{
+	if (!a->any) {
+		a->any = true;
+		a->min_lob = lob;
+		a->max_upb = upb;
+		a->max_gap = gap;
+		return;
+	}
+	/* the gap to everything before; overlapping ranges leave none */
+	if (lob > a->max_upb && lob - a->max_upb - 1 > a->max_gap)
+		a->max_gap = lob - a->max_upb - 1;
+	if (gap > a->max_gap)
+		a->max_gap = gap;
+	if (upb > a->max_upb)
+		a->max_upb = upb;
+}
+
+static void an_pull(struct ms_memdev *d)
+{
+	struct addr_node *a = &d->an;
+	const struct addr_node *l = a->l ? &a->l->an : NULL, *r = a->r ? &a->r->an : NULL;
+
+	a->any = false;
+	a->max_gap = 0;
+	if (l && l->any)
+		an_append(a, l->min_lob, l->max_upb, l->max_gap);
+	if (a->ranged)
+		an_append(a, a->lob, a->upb, 0);
+	if (r && r->any)
+		an_append(a, r->min_lob, r->max_upb, r->max_gap);
+}
+
+/* split @t into the nodes before @d (*l) and the others (*r) */
+static void an_split(struct ms_memdev *t, const struct addr_node *d, struct ms_memdev **l,
+		     struct ms_memdev **r)
+{
+	if (!t) {
+		*l = *r = NULL;
+	} else if (an_less(&t->an, d)) {
+		an_split(t->an.r, d, &t->an.r, r);
+		an_pull(t);
+		*l = t;
+	} else {
+		an_split(t->an.l, d, l, &t->an.l);
+		an_pull(t);
+		*r = t;
+	}
+}
+
+static struct ms_memdev *an_merge(struct ms_memdev *a, struct ms_memdev *b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (a->an.prio > b->an.prio) {
+		a->an.r = an_merge(a->an.r, b);
+		an_pull(a);
+		return a;
+	}
+	b->an.l = an_merge(a, b->an.l);
+	an_pull(b);
+	return b;
+}
+
+static struct ms_memdev *an_insert(struct ms_memdev *t, struct ms_memdev *d)
+{
+	struct ms_memdev *l, *r;
+
+	an_split(t, &d->an, &l, &r);
+	d->an.l = d->an.r = NULL;
+	an_pull(d);
+	return an_merge(an_merge(l, d), r);
+}
+
+static struct ms_memdev *an_remove(struct ms_memdev *t, struct ms_memdev *d)
+{
+	struct ms_memdev *rest;
+
+	if (!t)
+		return NULL;
+	if (t == d) {
+		rest = an_merge(d->an.l, d->an.r);
+		d->an.l = d->an.r = NULL;
+		return rest;
+	}
+	if (an_less(&d->an, &t->an))
+		t->an.l = an_remove(t->an.l, d);
+	else
+		t->an.r = an_remove(t->an.r, d);
+	an_pull(t);
+	return t;
+}
+
+/* the first device with a key above @key, or NULL */
+static struct ms_memdev *an_first_above(struct ms_memdev *t, uint64_t key)
+{
+	struct ms_memdev *best = NULL;
+
+	while (t) {
+		if (t->an.key > key) {
+			best = t;
+			t = t->an.l;
+		} else {
+			t = t->an.r;
+		}
+	}
+	return best;
+}
+
+/*
+ * rule 5.5 step 6 without a hint: move @cand past a range ending at @upb,
+ * to round_up(upb + 1, align). true if no candidate is left.
+ */
+static bool move_past(struct range *cand, uint64_t upb, uint64_t size, uint64_t align)
+{
+	uint64_t next;
+
+	if (upb + 1 == 0 || !align_up_checked(upb + 1, align, &next) || !next ||
+	    !range_init(cand, next, size)) {
+		cand->empty = true;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * rule 5.5 step 6 without a hint: QEMU's scan of the ranges in address
+ * order, over the subtree @t. A subtree wholly below the candidate is
+ * passed over; one starting above it ends the scan; one whose free gaps are
+ * all narrower than @size cannot hold the candidate anywhere it overlaps,
+ * so the scan would leave it just past its last byte. true if the scan
+ * stops.
+ */
+static bool scan_free(const struct ms_memdev *t, struct range *cand, uint64_t size,
+		      uint64_t align)
+{
+	const struct addr_node *a = t ? &t->an : NULL;
+	struct range r;
+
+	if (!a || !a->any || a->max_upb < cand->lob)
+		return false;
+	if (a->min_lob > cand->upb)
+		return true;
+	if (a->max_gap < size)
+		return move_past(cand, a->max_upb, size, align);
+	if (scan_free(a->l, cand, size, align))
+		return true;
+	if (a->ranged) {
+		r = (struct range){ .lob = a->lob, .upb = a->upb };
+		if (range_overlaps(&r, cand)) {
+			if (move_past(cand, a->upb, size, align))
+				return true;
+		} else if (a->lob > cand->upb) {
+			return true;
+		}
+	}
+	return scan_free(a->r, cand, size, align);
+}
+
+/* rule 5.5 step 6 with a hint: the first device in address order overlapping @cand */
+static const struct ms_memdev *first_overlap(const struct ms_memdev *t, const struct range *cand)
+{
+	const struct addr_node *a = t ? &t->an : NULL;
+	const struct ms_memdev *o;
+
+	if (!a || !a->any || a->max_upb < cand->lob || a->min_lob > cand->upb)
+		return NULL;
+	o = first_overlap(a->l, cand);
+	if (o)
+		return o;
+	if (a->ranged && a->lob <= cand->upb && cand->lob <= a->upb)
+		return t;
+	return first_overlap(a->r, cand);
+}
+
 /* rule 5.5: memory_device_get_free_addr() */
 static int get_free_addr(struct ms_machine *m, const uint64_t *hint, uint64_t align,
 			 uint64_t size, uint64_t *addr, struct ms_error *err)
 {
-	struct range as, cand = { .empty = true }, t;
-	struct list_head *pos;
+	struct range as, cand = { .empty = true };
 	uint64_t start;
 
 	range_init(&as, m->layout.devmem_base, m->layout.devmem_size);
@@ -295,28 +481,15 @@ static int get_free_addr(struct ms_machine *m, const uint64_t *hint, uint64_t al
 		return ms_error_set(err, -ENOSPC, "can't add memory device, device too big");
 	}
 
-	/* m->devices is sorted by address */
-	list_for_each(pos, &m->devices) {
-		struct ms_memdev *o = list_entry(pos, struct ms_memdev, node);
-		struct ms_region *mr = device_region(o, NULL);
-		uint64_t next;
+	if (hint) {
+		const struct ms_memdev *o = first_overlap(m->addr_tree, &cand);
 
-		if (!mr)
-			continue;	/* empty (rule 1.3) */
-		range_init(&t, o->ops.get_addr(o->opaque), ms_region__size(mr));
-		if (range_overlaps(&t, &cand)) {
-			if (hint)
-				return ms_error_set(err, -EBUSY,
-						    "address range conflicts with memory device id='%s'",
-						    o->id ? o->id : "(unnamed)");
-			if (t.upb + 1 == 0 || !align_up_checked(t.upb + 1, align, &next) ||
-			    !next || !range_init(&cand, next, size)) {
-				cand.empty = true;
-				break;
-			}
-		} else if (t.lob > cand.upb) {
-			break;
-		}
+		if (o)
+			return ms_error_set(err, -EBUSY,
+					    "address range conflicts with memory device id='%s'",
+					    o->id ? o->id : "(unnamed)");
+	} else if (!cand.empty) {
+		scan_free(m->addr_tree, &cand, size, align);
 	}
 
 	if (!range_contains(&as, &cand))
@@ -485,12 +658,13 @@ void memory_device_unplug(struct ms_machine *m, struct ms_memdev *d)
 
 static struct ms_memdev *find_device(const struct ms_machine *m, const char *id)
 {
-	struct list_head *pos;
+	uint64_t hash = hash_str(id);
+	struct hnode *n;
 
-	list_for_each(pos, &m->devices) {
-		struct ms_memdev *d = list_entry(pos, struct ms_memdev, node);
+	for (n = htab_bucket(&m->device_ids, hash); n; n = n->next) {
+		struct ms_memdev *d = container_of(n, struct ms_memdev, id_node);
 
-		if (d->id && !strcmp(d->id, id))
+		if (n->hash == hash && !strcmp(d->id, id))
 			return d;
 	}
 	return NULL;
@@ -501,19 +675,58 @@ struct ms_memdev *ms_machine__find_device(const struct ms_machine *m, const char
 	return m && id ? find_device(m, id) : NULL;
 }
 
-/* Keep m->devices sorted by address, equal addresses in plug order (12.2). */
-static void device_list_insert(struct ms_machine *m, struct ms_memdev *d)
+/*
+ * A device has just been plugged: m->devices stays sorted by address,
+ * equal addresses in plug order (12.2); the address tree, the id table and
+ * the plugged-size total follow.
+ */
+static void index_add(struct ms_machine *m, struct ms_memdev *d)
 {
-	uint64_t addr = d->ops.get_addr(d->opaque);
-	struct list_head *pos;
+	struct ms_region *mr = device_region(d, NULL);
+	struct addr_node *a = &d->an;
+	struct ms_memdev *next;
+	struct range r;
 
-	list_for_each(pos, &m->devices) {
-		struct ms_memdev *o = list_entry(pos, struct ms_memdev, node);
-
-		if (o->ops.get_addr(o->opaque) > addr)
-			break;
+	memset(a, 0, sizeof(*a));
+	a->key = d->ops.get_addr(d->opaque);
+	a->seq = ++m->plug_seq;
+	a->prio = (uint32_t)hash_u64(a->seq);
+	/* what the scan of rule 5.5 sees: empty devices are skipped */
+	if (mr && range_init(&r, a->key, ms_region__size(mr)) && !r.empty) {
+		a->ranged = true;
+		a->lob = r.lob;
+		a->upb = r.upb;
 	}
-	list_add_before(&d->node, pos);
+	next = an_first_above(m->addr_tree, a->key);
+	list_add_before(&d->node, next ? &next->node : &m->devices);
+	m->addr_tree = an_insert(m->addr_tree, d);
+	if (d->id)
+		htab_add(&m->device_ids, &d->id_node, hash_str(d->id));
+	if (!d->model) {
+		list_add_before(&d->custom_node, &m->custom_devices);
+	} else if (mr) {
+		d->in_total = true;
+		m->plugged_size += d->ops.get_plugged_size(d->opaque);
+	}
+}
+
+static void index_del(struct ms_machine *m, struct ms_memdev *d)
+{
+	list_del(&d->node);
+	m->addr_tree = an_remove(m->addr_tree, d);
+	if (d->id)
+		htab_del(&m->device_ids, &d->id_node);
+	if (!d->model)
+		list_del(&d->custom_node);
+	if (d->in_total)
+		m->plugged_size -= d->ops.get_plugged_size(d->opaque);
+	d->in_total = false;
+}
+
+void memdev_plugged_size_changed(struct ms_memdev *d, uint64_t old, uint64_t new)
+{
+	if (d->in_total)
+		d->m->plugged_size += new - old;
 }
 
 static bool is_dimm(const struct ms_memdev *d)
@@ -553,7 +766,7 @@ static int plug_device(struct ms_machine *m, struct ms_memdev *d, struct ms_erro
 	ret = devmem_plug(m, d, err);
 	if (ret)
 		goto err_addr;
-	device_list_insert(m, d);
+	index_add(m, d);
 	d->plugged = true;
 	dimm_size = m->dimm_size;
 	if (model && model->plug)
@@ -650,6 +863,7 @@ struct ms_memdev *ms_machine__device_add_custom(struct ms_machine *m, const char
 	}
 	d->m = m;
 	list_init(&d->node);
+	list_init(&d->custom_node);
 	d->type = MS_MEMDEV_CUSTOM;
 	d->ops = *ops;
 	d->opaque = opaque;
@@ -674,7 +888,7 @@ static int unplug_device(struct ms_machine *m, struct ms_memdev *d, struct ms_er
 	ret = devmem_unplug(m, d, err);
 	if (ret)
 		return ret;
-	list_del(&d->node);
+	index_del(m, d);
 	d->plugged = false;
 	dimm_size = m->dimm_size;
 	if (d->model && d->model->unplug)
@@ -732,8 +946,9 @@ void ms_machine__devmem_stats(const struct ms_machine *m, struct ms_devmem_stats
 	st->auto_decision_active = m->auto_decision_active;
 	st->warnings = m->warnings;
 	/* rule 12.1: realized, non-empty devices */
-	list_for_each(pos, &m->devices) {
-		const struct ms_memdev *d = list_entry(pos, struct ms_memdev, node);
+	st->plugged_size = m->plugged_size;
+	list_for_each(pos, &m->custom_devices) {
+		const struct ms_memdev *d = list_entry(pos, struct ms_memdev, custom_node);
 
 		if (device_region(d, NULL))
 			st->plugged_size += d->ops.get_plugged_size(d->opaque);
@@ -750,11 +965,12 @@ void memdev_machine_fini(struct ms_machine *m)
 
 		if (unplug_device(m, d, NULL)) {
 			/* cannot fail without KVM executor errors; drop it anyway */
-			list_del(&d->node);
+			index_del(m, d);
 			d->plugged = false;
 		}
 		device_free(d);
 	}
+	htab_fini(&m->device_ids);
 	vhost_machine_fini(m);
 	ms_as__free(m->devmem_as);
 	m->devmem_as = NULL;

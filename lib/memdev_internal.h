@@ -2,8 +2,8 @@
 /*
  * libmemslot internals shared by machine.c, memdev.c (device memory,
  * plugging, accounting), vhost.c (vhost consumers), devices.c (the model
- * table and factory) and the device models (dimm.c, virtio_pmem.c,
- * virtio_mem.c).
+ * table, the factory and the lookup tables) and the device models
+ * (dimm.c, virtio_pmem.c, virtio_mem.c).
  * Not installed.
  */
 #ifndef MEMSLOT_MEMDEV_INTERNAL_H
@@ -11,9 +11,53 @@
 
 #include "internal.h"
 
+/*
+ * A chained hash table of intrusive nodes, for the lookups on every update
+ * path (device ids, backend ids, backend regions). The first buckets live
+ * in the table itself, so adding never fails; growing is best effort. A
+ * zeroed table is empty. Lookups walk htab_bucket() comparing hashes.
+ */
+#define HTAB_INLINE	16
+
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+};
+
+struct htab {
+	struct hnode **b;
+	size_t nb, n;
+	struct hnode *inl[HTAB_INLINE];
+};
+
+void htab_add(struct htab *t, struct hnode *n, uint64_t hash);
+void htab_del(struct htab *t, struct hnode *n);
+void htab_fini(struct htab *t);
+uint64_t hash_str(const char *s);
+
+static inline uint64_t hash_u64(uint64_t x)
+{
+	/* splitmix64's finaliser */
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static inline uint64_t hash_ptr(const void *p)
+{
+	return hash_u64((uint64_t)(uintptr_t)p);
+}
+
+static inline struct hnode *htab_bucket(const struct htab *t, uint64_t hash)
+{
+	return t->nb ? t->b[hash & (t->nb - 1)] : NULL;
+}
+
 struct ms_backend {
 	struct ms_machine *m;
 	struct list_head node;		/* in m->backends */
+	struct hnode id_node;		/* in m->backend_ids */
+	struct hnode mr_node;		/* in m->backend_regions, by @mr */
 	char *id;
 	char *qom_path;			/* "/objects/<id>" */
 	enum ms_backend_kind kind;
@@ -49,9 +93,31 @@ struct memdev_model {
 	void (*info)(const struct ms_memdev *d, struct ms_memdev_info *info);
 };
 
+/*
+ * A plugged device in the machine's address tree (memdev.c): a treap in
+ * m->devices order, (address at plug time, plug sequence), whose nodes sum
+ * up their subtree's mapped ranges so that the free-address search and the
+ * conflict check (rule 5.5) skip whole subtrees. Address and region are
+ * taken at plug time: a device keeps both while plugged (memory-device.h).
+ */
+struct addr_node {
+	struct ms_memdev *l, *r;
+	uint32_t prio;
+	uint64_t key, seq;
+	bool ranged;			/* the device maps [lob, upb] */
+	uint64_t lob, upb;
+	bool any;			/* a range in the subtree: then */
+	uint64_t min_lob, max_upb;	/* the span of its ranges and */
+	uint64_t max_gap;		/* the widest free gap inside it */
+};
+
 struct ms_memdev {
 	struct ms_machine *m;
 	struct list_head node;		/* in m->devices once plugged */
+	struct hnode id_node;		/* in m->device_ids once plugged, with an id */
+	struct list_head custom_node;	/* in m->custom_devices once plugged, custom */
+	struct addr_node an;		/* in m->addr_tree once plugged */
+	bool in_total;			/* counted in m->plugged_size */
 	enum ms_memdev_type type;
 	char *id;
 	struct ms_memdev_ops ops;	/* the memory-device interface (rule 1.1) */
@@ -81,6 +147,13 @@ struct ms_machine {
 	struct list_head devices;	/* plugged devices */
 	struct list_head vhosts;
 
+	/* indexes of backends and plugged devices */
+	struct htab backend_ids, backend_regions, device_ids;
+	struct ms_memdev *addr_tree;
+	uint64_t plug_seq;
+	struct list_head custom_devices;
+	uint64_t dimm_slots[256 / 64];	/* busy DIMM slots (rule 5.4, at most 256) */
+
 	/* device-memory state (rule 3.1); devmem == NULL without it */
 	struct ms_region *devmem;
 	struct ms_as *devmem_as;
@@ -91,6 +164,9 @@ struct ms_machine {
 	uint32_t used_memslots;
 	uint32_t auto_decision_active;
 	uint32_t warnings;
+	/* rule 12.1 as a running total over built-in devices; custom ones
+	 * report what they like and are asked each time */
+	uint64_t plugged_size;
 };
 
 /* the device models (dimm.c, virtio_pmem.c, virtio_mem.c) */
@@ -108,11 +184,15 @@ struct ms_memdev *memdev_create(struct ms_machine *m, const struct ms_memdev_opt
 				struct ms_error *err);
 /* devices.c: free a device that is not plugged */
 void memdev_destroy(struct ms_memdev *d);
+/* devices.c: the memdev of a built-in device, or NULL */
+struct ms_backend *memdev_backend(const struct ms_memdev *d);
 
 /* memdev.c: the generic steps (rules 5.2, 5.3, 5.5, 5.6) */
 int memory_device_pre_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_error *err);
 void memory_device_plug(struct ms_machine *m, struct ms_memdev *d);
 void memory_device_unplug(struct ms_machine *m, struct ms_memdev *d);
+/* memdev.c: a plugged built-in device's plugged size went from @old to @new */
+void memdev_plugged_size_changed(struct ms_memdev *d, uint64_t old, uint64_t new);
 uint32_t memdev_reserved_memslots(const struct ms_machine *m);
 bool memdev_auto_decision_active(const struct ms_machine *m);
 /* the decision limit for a region of @size with the machine's consumers */

@@ -126,14 +126,17 @@ static int vmem_activate(struct vmem *s, uint64_t off, uint64_t size)
 
 static int rdm_notify_populate(struct vmem *s, uint64_t off, uint64_t size);
 
-/* Map again every memslot holding a plugged block (after a failed
- * deactivation: the kernel kept those slots, so no ioctl is issued). */
-static void vmem_reactivate_plugged(struct vmem *s)
+/* Map again every memslot of [off, off + size) holding a plugged block
+ * (after a failed deactivation of that range: the kernel kept those slots,
+ * so no ioctl is issued). */
+static void vmem_reactivate_plugged(struct vmem *s, uint64_t off, uint64_t size)
 {
 	struct ms_ctx *ctx = s->d->m->ctx;
+	uint32_t i, first, last;
 
+	memslot_span(s, off, size, &first, &last);
 	ms_ctx__begin(ctx);
-	for (uint32_t i = 0; i < s->nr_memslots; i++) {
+	for (i = first; i < last; i++) {
 		if (!s->memslot_plugged[i] || memslot_mapped(s, i))
 			continue;
 		if (!ms_region__add_subregion(s->mr, (uint64_t)i * s->memslot_size,
@@ -141,6 +144,15 @@ static void vmem_reactivate_plugged(struct vmem *s)
 			s->nr_active++;
 	}
 	ms_ctx__commit(ctx);
+}
+
+/* the plugged size, which the machine's total follows (rule 12.1) */
+static void vmem_set_size(struct vmem *s, uint64_t size)
+{
+	uint64_t old = s->size;
+
+	s->size = size;
+	memdev_plugged_size_changed(s->d, old, size);
 }
 
 static int populate_all_cb(struct vmem *s, uint64_t off, uint64_t size, void *arg)
@@ -275,7 +287,7 @@ int ms_virtio_mem__plug(struct ms_memdev *dev, uint64_t offset, uint64_t size)
 		return MS_VIRTIO_MEM_BUSY;
 	}
 	vmem_set_range(s, offset, size, true);
-	s->size += size;
+	vmem_set_size(s, s->size + size);
 	return MS_VIRTIO_MEM_ACK;
 }
 
@@ -291,7 +303,7 @@ int ms_virtio_mem__unplug(struct ms_memdev *dev, uint64_t offset, uint64_t size)
 		return MS_VIRTIO_MEM_BUSY;
 	rdm_notify_discard(s, NULL, offset, size);
 	vmem_set_range(s, offset, size, false);
-	s->size -= size;
+	vmem_set_size(s, s->size - size);
 	/* rule 10.6: after the bitmap update */
 	if (s->dynamic_memslots) {
 		kvm_watch(s->d->m);
@@ -299,8 +311,8 @@ int ms_virtio_mem__unplug(struct ms_memdev *dev, uint64_t offset, uint64_t size)
 		if (kvm_failed(s->d->m)) {
 			/* KVM kept a slot: the blocks stay plugged (QEMU aborts) */
 			vmem_set_range(s, offset, size, true);
-			s->size += size;
-			vmem_reactivate_plugged(s);
+			vmem_set_size(s, s->size + size);
+			vmem_reactivate_plugged(s, offset, size);
 			rdm_notify_populate(s, offset, size);
 			return MS_VIRTIO_MEM_BUSY;
 		}
@@ -338,7 +350,7 @@ int ms_virtio_mem__unplug_all(struct ms_memdev *dev)
 		bits_assign(s->bitmap, 0, s->nr_blocks, false);
 		if (s->memslot_plugged)
 			memset(s->memslot_plugged, 0, s->nr_memslots * sizeof(*s->memslot_plugged));
-		s->size = 0;
+		vmem_set_size(s, 0);
 		if (s->dynamic_memslots) {
 			kvm_watch(s->d->m);
 			vmem_deactivate(s, 0, b->size);
@@ -346,8 +358,8 @@ int ms_virtio_mem__unplug_all(struct ms_memdev *dev)
 				memcpy(s->bitmap, bitmap, words * sizeof(*bitmap));
 				memcpy(s->memslot_plugged, plugged,
 				       s->nr_memslots * sizeof(*plugged));
-				s->size = old_size;
-				vmem_reactivate_plugged(s);
+				vmem_set_size(s, old_size);
+				vmem_reactivate_plugged(s, 0, b->size);
 				for_each_plugged(s, populate_all_cb, NULL);
 				free(bitmap);
 				free(plugged);
