@@ -117,6 +117,7 @@ static void bench_dimms(void)
 {
 	static double t[DIMM_REPS][NR_DIMMS];
 	double med[NR_DIMMS], p99[NR_DIMMS], col[DIMM_REPS], bucket[4] = { 0 };
+	double all[50 * DIMM_REPS], bmed[4], bp99[4];
 	struct ms_devmem_stats st;
 	unsigned int kvm_slots;
 	json_object *raw;
@@ -130,12 +131,20 @@ static void bench_dimms(void)
 		bench_stats(col, DIMM_REPS, &med[i], &p99[i]);
 		bucket[i / 50] += med[i];
 	}
+	for (int b = 0; b < 4; b++) {
+		for (int i = 0; i < 50; i++)
+			for (int r = 0; r < DIMM_REPS; r++)
+				all[i * DIMM_REPS + r] = t[r][b * 50 + i];
+		bench_stats(all, 50 * DIMM_REPS, &bmed[b], &bp99[b]);
+	}
 	printf("%d pc-dimms (512 MiB each), q35 -m 2G,slots=256,maxmem=258G, plan mode, "
 	       "%d machines\n", NR_DIMMS, DIMM_REPS);
-	printf("%-12s %14s\n", "dimms", "us/device_add");
+	printf("%-12s %14s %10s %10s\n", "dimms", "us/device_add", "median", "p99");
 	for (int b = 0; b < 4; b++)
-		printf("%4d-%-7d %14.1f\n", b * 50 + 1, b * 50 + 50, bucket[b] / 50 / 1e3);
-	printf("(means of the per-index medians over the machines)\n");
+		printf("%4d-%-7d %14.1f %10.1f %10.1f\n", b * 50 + 1, b * 50 + 50,
+		       bucket[b] / 50 / 1e3, bmed[b] / 1e3, bp99[b] / 1e3);
+	printf("(us/device_add: mean of the per-index medians over the machines; median and\n"
+	       " p99 of all device_adds in the bucket)\n");
 	printf("each device_add commits: full re-render and diff of the view, O(ranges)\n");
 	printf("last/first bucket: %.2fx   1st: %.1f us, 200th: %.1f us (medians)   "
 	       "(memslots: required %u, used %u, KVM slots %u)\n",
@@ -165,7 +174,8 @@ static void bench_virtio_mem(void)
 	struct ms_machine *m = machine(ctx, 0, 2 * GiB + size);
 	struct ms_virtio_mem_status vs;
 	struct ms_error err = { 0 };
-	double by_step[4] = { 0 }, by_active[5][2] = { { 0 } };
+	double by_step[4] = { 0 }, by_active[5][2] = { { 0 } }, smed, sp99;
+	double *samples = calloc(steps, sizeof(*samples));
 	unsigned int n_active[5][2] = { { 0 } };
 	unsigned char *plugged;
 	struct ms_memdev *d;
@@ -179,6 +189,8 @@ static void bench_virtio_mem(void)
 		die("virtio-mem", &err);
 	ms_virtio_mem__status(d, &vs);
 	plugged = calloc(blocks / chunk_blocks, 1);
+	if (!plugged || !samples)
+		die("virtio-mem", NULL);
 	for (int i = 0; i < steps; i++) {
 		uint64_t c = rnd() % (blocks / chunk_blocks);
 		uint64_t off = c * chunk_blocks * block, len = chunk_blocks * block;
@@ -202,6 +214,7 @@ static void bench_virtio_mem(void)
 		ms_virtio_mem__status(d, &vs);
 		remap = vs.active_memslots != before;	/* a memslot was (un)mapped */
 		by_step[i * 4 / steps] += dt;
+		samples[i] = dt;
 		by_active[bucket][remap] += dt;
 		n_active[bucket][remap]++;
 	}
@@ -209,10 +222,12 @@ static void bench_virtio_mem(void)
 	printf("virtio-mem 256 GiB, 2 MiB blocks, dynamic memslots: %u memslots of %llu MiB, "
 	       "%d random 128 MiB plug/unplug requests (%d acked)\n", vs.nr_memslots,
 	       (unsigned long long)(vs.memslot_size / MiB), steps, acks);
-	printf("%-14s %12s\n", "steps", "us/request");
-	for (int b = 0; b < 4; b++)
-		printf("%5d-%-8d %12.1f\n", b * steps / 4 + 1, (b + 1) * steps / 4,
-		       by_step[b] / (steps / 4) / 1e3);
+	printf("%-14s %12s %10s %10s\n", "steps", "us/request", "median", "p99");
+	for (int b = 0; b < 4; b++) {
+		bench_stats(samples + b * (steps / 4), steps / 4, &smed, &sp99);
+		printf("%5d-%-8d %12.1f %10.1f %10.1f\n", b * steps / 4 + 1, (b + 1) * steps / 4,
+		       by_step[b] / (steps / 4) / 1e3, smed / 1e3, sp99 / 1e3);
+	}
 	printf("%-14s %14s %8s %14s %8s\n", "active slots", "us/block-only", "requests",
 	       "us/(un)map", "requests");
 	for (int b = 0; b < 5; b++)
@@ -228,6 +243,7 @@ static void bench_virtio_mem(void)
 	       by_step[3] / by_step[0], vs.active_memslots,
 	       ms_slotmap__nr_used(ms_machine__kvm(m)));
 	free(plugged);
+	free(samples);
 	ms_machine__free(m);
 	ms_ctx__free(ctx);
 }
