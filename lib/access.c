@@ -136,18 +136,11 @@ int ms_as__rw(struct ms_as *as, uint64_t addr, void *buf, uint64_t len, bool is_
 		if (!fr) {
 			/* unassigned: reads 0, writes dropped, decode error (rule 9.1) */
 			const struct ms_flat_range *next = NULL;
-			size_t lo = 0, hi = as->fv->nr;
+			/* @addr is in no range: the next one is the first ending after it */
+			size_t i = fv_first_ending_after(as->fv, addr);
 
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-
-				if (as->fv->ranges[mid].start > addr)
-					hi = mid;
-				else
-					lo = mid + 1;
-			}
-			if (lo < as->fv->nr)
-				next = &as->fv->ranges[lo];
+			if (i < as->fv->nr)
+				next = fv_at(as->fv, i);
 			l = next && next->start - addr < len ? next->start - addr : len;
 			if (!is_write)
 				memset(p, 0, l);

@@ -115,16 +115,45 @@ static void call_log(struct ms_as *as, struct ms_flatview *fv, const struct ms_f
 	}
 }
 
-/* rules 2.1, 2.2: one pass of the topology diff, over ranges of two views */
-static void topology_pass(struct ms_as *as, struct ms_flatview *old,
-			  const struct ms_flat_range *ov, size_t nr_o, struct ms_flatview *new,
-			  const struct ms_flat_range *nv, size_t nr_n, bool adding)
-{
-	size_t io = 0, in = 0;
+/* A run of ranges: @left of them, from an array or from a view. */
+struct cursor {
+	const struct ms_flat_range *arr, *cur;
+	struct fv_iter it;
+	size_t left;
+};
 
-	while (io < nr_o || in < nr_n) {
-		const struct ms_flat_range *o = io < nr_o ? &ov[io] : NULL;
-		const struct ms_flat_range *n = in < nr_n ? &nv[in] : NULL;
+static void cursor_next(struct cursor *c)
+{
+	if (!c->left) {
+		c->cur = NULL;
+		return;
+	}
+	c->left--;
+	c->cur = c->arr ? c->arr++ : fv_next(&c->it);
+}
+
+static struct cursor cursor_of_view(const struct ms_flatview *fv, size_t from, size_t n)
+{
+	struct cursor c = { .it = fv_iter_at(fv, from), .left = n };
+
+	cursor_next(&c);
+	return c;
+}
+
+static struct cursor cursor_of_array(const struct ms_flat_range *r, size_t n)
+{
+	struct cursor c = { .arr = r, .left = n };
+
+	cursor_next(&c);
+	return c;
+}
+
+/* rules 2.1, 2.2: one pass of the topology diff, over ranges of two views */
+static void topology_pass(struct ms_as *as, struct ms_flatview *old, struct cursor oc,
+			  struct ms_flatview *new, struct cursor nc, bool adding)
+{
+	while (oc.cur || nc.cur) {
+		const struct ms_flat_range *o = oc.cur, *n = nc.cur;
 
 		if (o && (!n || o->start < n->start ||
 			  (o->start == n->start && !flatrange_equal(o, n)))) {
@@ -133,7 +162,7 @@ static void topology_pass(struct ms_as *as, struct ms_flatview *old,
 				call_as(as, old, o, offsetof(struct ms_listener_ops, region_del),
 					true);
 			}
-			io++;
+			cursor_next(&oc);
 		} else if (o && n && flatrange_equal(o, n)) {
 			if (adding) {
 				call_as(as, new, n, offsetof(struct ms_listener_ops, region_nop),
@@ -145,15 +174,15 @@ static void topology_pass(struct ms_as *as, struct ms_flatview *old,
 					call_log(as, new, n, o->dirty_log_mask,
 						 n->dirty_log_mask, false);
 			}
-			io++;
-			in++;
+			cursor_next(&oc);
+			cursor_next(&nc);
 		} else {
 			if (adding) {
 				call_as(as, new, n, offsetof(struct ms_listener_ops, region_add),
 					false);
 				as_coalesced(as, new, n, true);
 			}
-			in++;
+			cursor_next(&nc);
 		}
 	}
 }
@@ -161,7 +190,8 @@ static void topology_pass(struct ms_as *as, struct ms_flatview *old,
 void as_update_topology_pass(struct ms_as *as, struct ms_flatview *old,
 			     struct ms_flatview *new, bool adding)
 {
-	topology_pass(as, old, old->ranges, old->nr, new, new->ranges, new->nr, adding);
+	topology_pass(as, old, cursor_of_view(old, 0, old->nr), new,
+		      cursor_of_view(new, 0, new->nr), adding);
 }
 
 /*
@@ -175,8 +205,8 @@ void as_update_topology_patch(struct ms_as *as, struct ms_flatview *fv,
 	for (size_t k = 0; k < p->nr; k++) {
 		const struct fv_repl *x = &p->repl[k];
 
-		topology_pass(as, fv, x->old, x->old_hi - x->old_lo, fv, fv->ranges + x->new_lo,
-			      x->nr, adding);
+		topology_pass(as, fv, cursor_of_array(x->old, x->old_hi - x->old_lo), fv,
+			      cursor_of_view(fv, x->new_lo, x->nr), adding);
 	}
 }
 
@@ -218,8 +248,9 @@ void as_update_ioeventfds(struct ms_as *as)
 
 	if (!as->nr_eventfd_listeners)
 		return;		/* rule 4.4 (current QEMU) */
-	for (size_t i = 0; i < fv->nr; i++) {
-		const struct ms_flat_range *fr = &fv->ranges[i];
+	const struct ms_flat_range *fr;
+
+	fv_for_each(fv, it, fr) {
 		ms_u128 rs = fr->start, re = rs + fr->size;
 
 		for (unsigned int k = 0; k < fr->mr->nr_ioeventfds; k++) {
@@ -331,8 +362,9 @@ void ctx_coalesced_notify(struct ms_region *mr, const struct coalesced *c, bool 
 		struct ms_as *as = list_entry(pos, struct ms_as, node);
 		struct ms_flatview *fv = as->fv;
 
-		for (size_t i = 0; i < fv->nr; i++) {
-			const struct ms_flat_range *fr = &fv->ranges[i];
+		const struct ms_flat_range *fr;
+
+		fv_for_each(fv, it, fr) {
 			struct ms_section s;
 			uint64_t addr, len;
 

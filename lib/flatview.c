@@ -383,11 +383,164 @@ struct ms_flatview *flatview_new_empty(void)
 	return fv;
 }
 
+/* --- chunked storage ------------------------------------------------------- */
+
+struct cvec {
+	struct fv_chunk **v;
+	size_t nr, alloc;
+};
+
+static int cvec_push(struct cvec *c, struct fv_chunk *ch)
+{
+	if (c->nr == c->alloc) {
+		size_t n = c->alloc ? 2 * c->alloc : 16;
+		struct fv_chunk **v = realloc(c->v, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->v = v;
+		c->alloc = n;
+	}
+	c->v[c->nr++] = ch;
+	return 0;
+}
+
+/* A run of ranges with their paths, gathered for rechunking. */
+struct run {
+	struct ms_flat_range *r;
+	uint64_t *p;
+	size_t nr, alloc;
+};
+
+static int run_push(struct run *u, const struct ms_flat_range *fr, uint64_t path)
+{
+	if (u->nr == u->alloc) {
+		size_t n = u->alloc ? 2 * u->alloc : 2 * FV_CHUNK;
+		struct ms_flat_range *r = realloc(u->r, n * sizeof(*r));
+		uint64_t *p;
+
+		if (r)
+			u->r = r;
+		p = r ? realloc(u->p, n * sizeof(*p)) : NULL;
+		if (!p)
+			return -ENOMEM;
+		u->p = p;
+		u->alloc = n;
+	}
+	u->r[u->nr] = *fr;
+	u->p[u->nr++] = path;
+	return 0;
+}
+
+/* Cut @u into chunks of even size, appended to @out and recorded in @made. */
+static int run_chunks(const struct run *u, struct cvec *out, struct cvec *made)
+{
+	size_t k = (u->nr + FV_CHUNK - 1) / FV_CHUNK, at = 0;
+
+	for (size_t c = 0; c < k; c++) {
+		size_t n = (u->nr - at) / (k - c);
+		struct fv_chunk *ch = malloc(sizeof(*ch));
+
+		if (!ch || cvec_push(made, ch)) {
+			free(ch);
+			return -ENOMEM;
+		}
+		if (cvec_push(out, ch))
+			return -ENOMEM;
+		ch->nr = (unsigned int)n;
+		memcpy(ch->r, &u->r[at], n * sizeof(*ch->r));
+		memcpy(ch->path, &u->p[at], n * sizeof(*ch->path));
+		at += n;
+	}
+	return 0;
+}
+
+static size_t *index_of(struct fv_chunk *const *v, size_t n)
+{
+	size_t *first = malloc((n ? n : 1) * sizeof(*first)), at = 0;
+
+	if (!first)
+		return NULL;
+	for (size_t c = 0; c < n; c++) {
+		first[c] = at;
+		at += v[c]->nr;
+	}
+	return first;
+}
+
+static void chunks_free(struct fv_chunk **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+}
+
+/* The chunk holding range @i (i < fv->nr). */
+static size_t chunk_index(const struct ms_flatview *fv, size_t i)
+{
+	size_t lo = 0, hi = fv->nr_chunks;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (fv->first[mid] <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct fv_iter fv_iter_at(const struct ms_flatview *fv, size_t i)
+{
+	struct fv_iter it = { .fv = fv };
+
+	if (i >= fv->nr) {
+		it.c = fv->nr_chunks;
+		return it;
+	}
+	it.c = chunk_index(fv, i);
+	it.j = (unsigned int)(i - fv->first[it.c]);
+	return it;
+}
+
+const struct ms_flat_range *fv_at(const struct ms_flatview *fv, size_t i)
+{
+	size_t c = chunk_index(fv, i);
+
+	return &fv->chunks[c]->r[i - fv->first[c]];
+}
+
+static uint64_t fv_path_at(const struct ms_flatview *fv, size_t i)
+{
+	size_t c = chunk_index(fv, i);
+
+	return fv->chunks[c]->path[i - fv->first[c]];
+}
+
+/* Install @u as @fv's ranges (fv empty); references are the caller's. */
+static int fv_set_run(struct ms_flatview *fv, const struct run *u)
+{
+	struct cvec out = { 0 }, made = { 0 };
+
+	if (run_chunks(u, &out, &made) || !(fv->first = index_of(out.v, out.nr))) {
+		chunks_free(made.v, made.nr);
+		free(made.v);
+		free(out.v);
+		return -ENOMEM;
+	}
+	free(made.v);
+	fv->chunks = out.v;
+	fv->nr_chunks = out.nr;
+	fv->nr = u->nr;
+	return 0;
+}
+
 struct ms_flatview *flatview_render(struct ms_region *root)
 {
 	struct render_state st = { .rng = 2463534242u };
 	struct ms_flatview *fv = flatview_new_empty();
-	size_t i;
+	const struct ms_flat_range *fr;
+	struct run u = { 0 };
 
 	if (!fv)
 		return NULL;
@@ -395,26 +548,22 @@ struct ms_flatview *flatview_render(struct ms_region *root)
 		return fv;
 	if (render_window(&st, root, 0, MS_SIZE_2_64))
 		goto err;
-	if (st.nr) {
-		fv->ranges = malloc(st.nr * sizeof(*fv->ranges));
-		fv->paths = malloc(st.nr * sizeof(*fv->paths));
-		if (!fv->ranges || !fv->paths) {
-			free(fv->ranges);
-			free(fv->paths);
+	for (size_t i = 0; i < st.nr; i++)
+		if (run_push(&u, &st.out[i].fr, st.out[i].path))
 			goto err;
-		}
-	}
-	for (i = 0; i < st.nr; i++) {
-		fv->ranges[i] = st.out[i].fr;
-		fv->paths[i] = st.out[i].path;
-		ms_region__ref(fv->ranges[i].mr);
-	}
+	if (fv_set_run(fv, &u))
+		goto err;
+	fv_for_each(fv, it, fr)
+		ms_region__ref(fr->mr);
 	free(st.out);
+	free(u.r);
+	free(u.p);
 	fv->root = ms_region__ref(root);
-	fv->nr = fv->alloc = st.nr;
 	return fv;
 err:
 	free(st.out);
+	free(u.r);
+	free(u.p);
 	free(fv);
 	errno = ENOMEM;
 	return NULL;
@@ -425,20 +574,36 @@ static ms_u128 range_end(const struct ms_flat_range *fr)
 	return (ms_u128)fr->start + fr->size;
 }
 
-/* index of the first range of @fv that ends after @addr */
-static size_t first_ending_after(const struct ms_flatview *fv, ms_u128 addr)
+size_t fv_first_ending_after(const struct ms_flatview *fv, ms_u128 addr)
 {
-	size_t lo = 0, hi = fv->nr;
+	size_t lo = 0, hi = fv->nr_chunks, c;
+	const struct fv_chunk *ch;
+	unsigned int a = 0, b;
 
+	/* the first chunk whose last range ends after @addr */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (range_end(&fv->ranges[mid]) <= addr)
+		ch = fv->chunks[mid];
+		if (range_end(&ch->r[ch->nr - 1]) <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo;
+	if (lo == fv->nr_chunks)
+		return fv->nr;
+	c = lo;
+	ch = fv->chunks[c];
+	b = ch->nr;
+	while (a < b) {
+		unsigned int m = a + (b - a) / 2;
+
+		if (range_end(&ch->r[m]) <= addr)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return fv->first[c] + a;
 }
 
 /*
@@ -503,7 +668,7 @@ static int patch_add(struct fv_patch *p, const struct ms_flatview *fv, size_t a,
 	struct fv_repl *r = p->nr ? &p->repl[p->nr - 1] : NULL;
 	size_t i = 0;
 
-	if (n && a && edge_merge(&fv->ranges[a - 1], fv->paths[a - 1], &pc[0].fr, pc[0].path)) {
+	if (n && a && edge_merge(fv_at(fv, a - 1), fv_path_at(fv, a - 1), &pc[0].fr, pc[0].path)) {
 		if (r && r->old_hi == a) {
 			/* the range before ended the previous replacement */
 			r->r[r->nr - 1].size += pc[0].fr.size;
@@ -511,7 +676,7 @@ static int patch_add(struct fv_patch *p, const struct ms_flatview *fv, size_t a,
 			if (!(r = patch_new_repl(p)))
 				return -ENOMEM;
 			r->old_lo = a - 1;
-			if (repl_push(r, &fv->ranges[a - 1], fv->paths[a - 1]))
+			if (repl_push(r, fv_at(fv, a - 1), fv_path_at(fv, a - 1)))
 				return -ENOMEM;
 			r->r[0].size += pc[0].fr.size;
 		}
@@ -526,8 +691,8 @@ static int patch_add(struct fv_patch *p, const struct ms_flatview *fv, size_t a,
 			return -ENOMEM;
 	r->old_hi = b;
 	if (r->nr && b < fv->nr &&
-	    edge_merge(&r->r[r->nr - 1], r->paths[r->nr - 1], &fv->ranges[b], fv->paths[b])) {
-		r->r[r->nr - 1].size += fv->ranges[b].size;
+	    edge_merge(&r->r[r->nr - 1], r->paths[r->nr - 1], fv_at(fv, b), fv_path_at(fv, b))) {
+		r->r[r->nr - 1].size += fv_at(fv, b)->size;
 		r->old_hi = b + 1;
 	}
 	return 0;
@@ -547,13 +712,13 @@ int flatview_patch(const struct ms_flatview *fv, const struct fv_window *win, si
 	 * that overlap or touch: an edge then cuts no old range */
 	for (size_t i = 0; i < nr; i++) {
 		struct fv_window x = win[i];
-		size_t a = first_ending_after(fv, x.start), b;
+		size_t a = fv_first_ending_after(fv, x.start), b;
 
-		if (a < fv->nr && fv->ranges[a].start < x.start)
-			x.start = fv->ranges[a].start;
-		b = x.end ? first_ending_after(fv, x.end - 1) : 0;
-		if (b < fv->nr && fv->ranges[b].start < x.end && range_end(&fv->ranges[b]) > x.end)
-			x.end = range_end(&fv->ranges[b]);
+		if (a < fv->nr && fv_at(fv, a)->start < x.start)
+			x.start = fv_at(fv, a)->start;
+		b = x.end ? fv_first_ending_after(fv, x.end - 1) : 0;
+		if (b < fv->nr && fv_at(fv, b)->start < x.end && range_end(fv_at(fv, b)) > x.end)
+			x.end = range_end(fv_at(fv, b));
 		if (nw && x.start <= w[nw - 1].end) {
 			if (x.end > w[nw - 1].end)
 				w[nw - 1].end = x.end;
@@ -563,8 +728,8 @@ int flatview_patch(const struct ms_flatview *fv, const struct fv_window *win, si
 	}
 	for (size_t i = 0; i < nw; i++) {
 		struct render_state st = { .rng = 2463534242u };
-		size_t a = first_ending_after(fv, w[i].start);
-		size_t b = first_ending_after(fv, w[i].end);
+		size_t a = fv_first_ending_after(fv, w[i].start);
+		size_t b = fv_first_ending_after(fv, w[i].end);
 
 		if (render_window(&st, fv->root, w[i].start, w[i].end) ||
 		    patch_add(patch, fv, a, b, st.out, st.nr)) {
@@ -598,113 +763,168 @@ out:
 	return ret;
 }
 
-/* Replace, in @r and @p (room for @new_nr), the old ranges by the patch's. */
-static void splice(struct ms_flat_range *r, uint64_t *p, size_t nr, const struct fv_patch *patch)
+
+/*
+ * The touched chunks, rewritten: the run of chunks [cs, ce] holding the
+ * old ranges of replacements [r0, r1), with those applied, into @u.
+ */
+static int gather(const struct ms_flatview *fv, const struct fv_patch *patch, size_t r0,
+		  size_t r1, size_t cs, size_t ce, struct run *u)
 {
-	/*
-	 * The runs of kept ranges between replacements move once each: those
-	 * going left from the left, those going right from the right, so that
-	 * no run overwrites one still to move.
-	 */
-	{
-		size_t n = patch->nr;
-		/* run k: old [old_hi of repl k-1 (0 for k = 0), old_lo of repl k),
-		 * run n: after the last replacement */
-		for (size_t k = 0; k <= n; k++) {
-			size_t from = k ? patch->repl[k - 1].old_hi : 0;
-			size_t to = k < n ? patch->repl[k].old_lo : nr;
-			size_t dst = k ? patch->repl[k - 1].new_lo + patch->repl[k - 1].nr : 0;
+	size_t i = fv->nr_chunks ? fv->first[cs] : 0;
+	size_t end = fv->nr_chunks ? fv->first[ce] + fv->chunks[ce]->nr : 0;
+	size_t r = r0;
 
-			if (dst < from && to > from) {
-				memmove(&r[dst], &r[from], (to - from) * sizeof(*r));
-				memmove(&p[dst], &p[from], (to - from) * sizeof(*p));
-			}
+	u->nr = 0;
+	for (;;) {
+		while (r < r1 && patch->repl[r].old_lo == i) {
+			const struct fv_repl *x = &patch->repl[r++];
+
+			for (size_t k = 0; k < x->nr; k++)
+				if (run_push(u, &x->r[k], x->paths[k]))
+					return -ENOMEM;
+			i = x->old_hi;
 		}
-		for (size_t k = n + 1; k--;) {
-			size_t from = k ? patch->repl[k - 1].old_hi : 0;
-			size_t to = k < n ? patch->repl[k].old_lo : nr;
-			size_t dst = k ? patch->repl[k - 1].new_lo + patch->repl[k - 1].nr : 0;
-
-			if (dst > from && to > from) {
-				memmove(&r[dst], &r[from], (to - from) * sizeof(*r));
-				memmove(&p[dst], &p[from], (to - from) * sizeof(*p));
-			}
-		}
+		if (i >= end)
+			return 0;
+		if (run_push(u, fv_at(fv, i), fv_path_at(fv, i)))
+			return -ENOMEM;
+		i++;
 	}
-	for (size_t i = 0; i < patch->nr; i++) {
-		const struct fv_repl *x = &patch->repl[i];
+}
 
-		if (!x->nr)
-			continue;
-		memcpy(&r[x->new_lo], x->r, x->nr * sizeof(*r));
-		memcpy(&p[x->new_lo], x->paths, x->nr * sizeof(*p));
-	}
+/* The chunk a replacement touches first and last. */
+static void repl_chunks(const struct ms_flatview *fv, const struct fv_repl *x, size_t *c0,
+			size_t *c1)
+{
+	size_t t0 = x->old_lo < fv->nr ? x->old_lo : fv->nr - 1;
+	size_t t1 = x->old_hi > t0 + 1 ? x->old_hi - 1 : t0;
+
+	*c0 = chunk_index(fv, t0);
+	*c1 = chunk_index(fv, t1);
 }
 
 int flatview_apply_prepare(struct ms_flatview *fv, struct fv_patch *patch)
 {
-	size_t need = patch->new_nr > fv->nr ? patch->new_nr : fv->nr;
+	struct cvec out = { 0 }, made = { 0 }, dropped = { 0 };
+	struct run u = { 0 };
+	size_t c = 0, r = 0;
+	int ret = -ENOMEM;
 
-	/* keep the replaced ranges for the diff, then make room */
+	/* keep the replaced ranges for the diff */
 	for (size_t i = 0; i < patch->nr; i++) {
 		struct fv_repl *x = &patch->repl[i];
 		size_t n = x->old_hi - x->old_lo;
 
 		if (n && !(x->old = malloc(n * sizeof(*x->old))))
-			return -ENOMEM;
-		if (n)
-			memcpy(x->old, &fv->ranges[x->old_lo], n * sizeof(*x->old));
+			goto out;
+		for (size_t k = 0; k < n; k++)
+			x->old[k] = *fv_at(fv, x->old_lo + k);
 	}
-	if (need > fv->alloc) {
-		size_t n = need > 2 * fv->alloc ? need : 2 * fv->alloc;
-		struct ms_flat_range *r = realloc(fv->ranges, n * sizeof(*r));
-		uint64_t *p;
+	if (!fv->nr_chunks) {
+		if (gather(fv, patch, 0, patch->nr, 0, 0, &u) || run_chunks(&u, &out, &made))
+			goto out;
+		goto done;
+	}
+	while (c < fv->nr_chunks) {
+		size_t cs, ce, r1, c1, size;
 
-		if (r)
-			fv->ranges = r;
-		p = r ? realloc(fv->paths, n * sizeof(*p)) : NULL;
-		if (!p)
-			return -ENOMEM;
-		fv->paths = p;
-		fv->alloc = n;
+		if (r == patch->nr) {
+			if (cvec_push(&out, fv->chunks[c++]))
+				goto out;
+			continue;
+		}
+		repl_chunks(fv, &patch->repl[r], &cs, &ce);
+		if (cs > c) {
+			if (cvec_push(&out, fv->chunks[c++]))
+				goto out;
+			continue;
+		}
+		/* join the replacements touching the run, and a small run to
+		 * the chunk after it, so chunks stay at least a quarter full */
+		r1 = r + 1;
+		for (;;) {
+			while (r1 < patch->nr) {
+				repl_chunks(fv, &patch->repl[r1], &cs, &c1);
+				if (cs > ce)
+					break;
+				if (c1 > ce)
+					ce = c1;
+				r1++;
+			}
+			size = fv->first[ce] + fv->chunks[ce]->nr - fv->first[c];
+			if (size >= FV_CHUNK / 2 || ce + 1 == fv->nr_chunks)
+				break;
+			ce++;
+		}
+		if (gather(fv, patch, r, r1, c, ce, &u) || run_chunks(&u, &out, &made))
+			goto out;
+		for (; c <= ce; c++)
+			if (cvec_push(&dropped, fv->chunks[c]))
+				goto out;
+		r = r1;
 	}
-	return 0;
+done:
+	if (!(patch->first = index_of(out.v, out.nr)))
+		goto out;
+	patch->chunks = out.v;
+	patch->nr_chunks = out.nr;
+	patch->made = made.v;
+	patch->nr_made = made.nr;
+	patch->dropped = dropped.v;
+	patch->nr_dropped = dropped.nr;
+	out.v = made.v = dropped.v = NULL;
+	ret = 0;
+out:
+	if (ret) {
+		chunks_free(made.v, made.nr);
+		free(made.v);
+	}
+	free(out.v);
+	free(dropped.v);
+	free(u.r);
+	free(u.p);
+	return ret;
 }
 
 void flatview_apply(struct ms_flatview *fv, struct fv_patch *patch)
 {
-	splice(fv->ranges, fv->paths, fv->nr, patch);
+	struct fv_chunk **c = fv->chunks;
+	size_t *first = fv->first, n = fv->nr_chunks;
+
+	fv->chunks = patch->chunks;
+	fv->first = patch->first;
+	fv->nr_chunks = patch->nr_chunks;
 	fv->nr = patch->new_nr;
+	/* the patch keeps the list before, to free with the dropped chunks */
+	patch->chunks = c;
+	patch->first = first;
+	patch->nr_chunks = n;
 	patch->applied = true;
 }
 
 struct ms_flatview *flatview_patched_copy(struct ms_flatview *old, const struct fv_patch *patch)
 {
 	struct ms_flatview *fv = flatview_new_empty();
-	size_t n = patch->new_nr > old->nr ? patch->new_nr : old->nr;
+	const struct ms_flat_range *fr;
+	struct run u = { 0 };
 
 	if (!fv)
 		return NULL;
-	if (n) {
-		fv->ranges = malloc(n * sizeof(*fv->ranges));
-		fv->paths = malloc(n * sizeof(*fv->paths));
-		if (!fv->ranges || !fv->paths) {
-			ms_flatview__unref(fv);
-			return NULL;
-		}
-		if (old->nr) {
-			memcpy(fv->ranges, old->ranges, old->nr * sizeof(*fv->ranges));
-			memcpy(fv->paths, old->paths, old->nr * sizeof(*fv->paths));
-		}
+	if (gather(old, patch, 0, patch->nr, 0, old->nr_chunks ? old->nr_chunks - 1 : 0, &u) ||
+	    fv_set_run(fv, &u)) {
+		free(u.r);
+		free(u.p);
+		free(fv);
+		return NULL;
 	}
-	splice(fv->ranges, fv->paths, old->nr, patch);
-	fv->nr = patch->new_nr;
-	fv->alloc = n;
+	free(u.r);
+	free(u.p);
 	fv->root = ms_region__ref(old->root);
-	/* every range holds a reference: take the kept ones' (the patch's
-	 * stay with the patch and are dropped with it) */
-	for (size_t i = 0; i < fv->nr; i++)
-		ms_region__ref(fv->ranges[i].mr);
+	/* every range holds a reference: take them all (the patch's own stay
+	 * with the patch and are dropped with it) */
+	fv_for_each(fv, it, fr)
+		ms_region__ref(fr->mr);
 	return fv;
 }
 
@@ -725,6 +945,14 @@ void fv_patch_release(struct fv_patch *patch)
 		free(x->r);
 		free(x->paths);
 	}
+	if (patch->applied)
+		chunks_free(patch->dropped, patch->nr_dropped);
+	else
+		chunks_free(patch->made, patch->nr_made);
+	free(patch->made);
+	free(patch->dropped);
+	free(patch->chunks);
+	free(patch->first);
 	free(patch->repl);
 	memset(patch, 0, sizeof(*patch));
 }
@@ -749,15 +977,16 @@ struct ms_flatview *ms_flatview__ref(struct ms_flatview *fv)
 
 void ms_flatview__unref(struct ms_flatview *fv)
 {
-	size_t i;
+	const struct ms_flat_range *fr;
 
 	if (!fv || --fv->refcount)
 		return;
-	for (i = 0; i < fv->nr; i++)
-		ms_region__unref(fv->ranges[i].mr);
+	fv_for_each(fv, it, fr)
+		ms_region__unref(fr->mr);
 	ms_region__unref(fv->root);
-	free(fv->ranges);
-	free(fv->paths);
+	chunks_free(fv->chunks, fv->nr_chunks);
+	free(fv->chunks);
+	free(fv->first);
 	free(fv);
 }
 
@@ -768,7 +997,7 @@ size_t ms_flatview__nr_ranges(const struct ms_flatview *fv)
 
 const struct ms_flat_range *ms_flatview__range(const struct ms_flatview *fv, size_t i)
 {
-	return i < fv->nr ? &fv->ranges[i] : NULL;
+	return i < fv->nr ? fv_at(fv, i) : NULL;
 }
 
 struct ms_region *ms_flatview__root(const struct ms_flatview *fv)
@@ -778,21 +1007,11 @@ struct ms_region *ms_flatview__root(const struct ms_flatview *fv)
 
 const struct ms_flat_range *ms_flatview__lookup(const struct ms_flatview *fv, uint64_t addr)
 {
-	size_t lo = 0, hi = fv->nr;
-
 	/* rule 9.1, by binary search (rule 9.4 allows any exact structure) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct ms_flat_range *r = &fv->ranges[mid];
+	size_t i = fv_first_ending_after(fv, addr);
+	const struct ms_flat_range *fr = i < fv->nr ? fv_at(fv, i) : NULL;
 
-		if (addr < r->start)
-			hi = mid;
-		else if ((ms_u128)addr >= r->start + r->size)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
+	return fr && fr->start <= addr ? fr : NULL;
 }
 
 void flat_range_section(struct ms_flatview *fv, const struct ms_flat_range *fr,

@@ -502,8 +502,9 @@ static int settle_empty_containers(struct parser *p)
 			fv = flatview_render(flatview_select_root(sec->root->mr));
 			if (!fv)
 				return ms_error_set(p->err, -ENOMEM, "import: out of memory");
-			for (size_t k = 0; k < fv->nr; k++) {
-				const struct ms_flat_range *fr = &fv->ranges[k];
+			const struct ms_flat_range *fr;
+
+			fv_for_each(fv, it, fr) {
 				struct node *n = candidate_of(p, fr->mr);
 
 				/* shown there (through an alias, outside its

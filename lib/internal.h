@@ -128,13 +128,56 @@ struct ms_region {
 	unsigned int nr_coalesced;
 };
 
+/*
+ * A view's ranges live in chunks, so that a patch rewrites only the chunks
+ * it touches; every chunk holds at least one range.
+ */
+#define FV_CHUNK 256
+
+struct fv_chunk {
+	unsigned int nr;
+	struct ms_flat_range r[FV_CHUNK];
+	uint64_t path[FV_CHUNK];	/* per range: the render path (see flatview.c) */
+};
+
 struct ms_flatview {
 	unsigned int refcount;
 	struct ms_region *root;
-	struct ms_flat_range *ranges;
-	uint64_t *paths;		/* per range: the render path (see flatview.c) */
-	size_t nr, alloc;
+	struct fv_chunk **chunks;
+	size_t *first;			/* index of each chunk's first range */
+	size_t nr_chunks;
+	size_t nr;
 };
+
+/* A position in a view, for walking its ranges in order. */
+struct fv_iter {
+	const struct ms_flatview *fv;
+	size_t c;
+	unsigned int j;
+};
+
+struct fv_iter fv_iter_at(const struct ms_flatview *fv, size_t i);
+
+static inline const struct ms_flat_range *fv_next(struct fv_iter *it)
+{
+	while (it->c < it->fv->nr_chunks) {
+		const struct fv_chunk *ch = it->fv->chunks[it->c];
+
+		if (it->j < ch->nr)
+			return &ch->r[it->j++];
+		it->c++;
+		it->j = 0;
+	}
+	return NULL;
+}
+
+/* range @i of @fv (i < fv->nr) */
+const struct ms_flat_range *fv_at(const struct ms_flatview *fv, size_t i);
+/* index of the first range of @fv that ends after @addr */
+size_t fv_first_ending_after(const struct ms_flatview *fv, ms_u128 addr);
+
+#define fv_for_each(fv, it, fr) \
+	for (struct fv_iter it = fv_iter_at((fv), 0); ((fr) = fv_next(&it)); )
 
 /* An address window [start, end) of a view, end <= 2^64. */
 struct fv_window {
@@ -159,6 +202,13 @@ struct fv_patch {
 	size_t nr, alloc;
 	size_t new_nr;			/* ranges in the view after */
 	bool applied;
+	/* in place: the chunk list after (before, once applied), sharing the
+	 * chunks no replacement touches; the chunks made and dropped */
+	struct fv_chunk **chunks;
+	size_t *first;
+	size_t nr_chunks;
+	struct fv_chunk **made, **dropped;
+	size_t nr_made, nr_dropped;
 };
 
 struct view_cache_entry {

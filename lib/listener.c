@@ -96,8 +96,9 @@ int ms_listener__register(struct ms_listener *l, struct ms_as *as, struct ms_err
 	l->as = as;
 	INSERT_BY_PRIO(&ctx->listeners, l, gnode);
 	INSERT_BY_PRIO(&as->listeners, l, anode);
-	for (size_t i = 0; i < fv->nr; i++) {
-		const struct ms_flat_range *fr = &fv->ranges[i];
+	const struct ms_flat_range *fr;
+
+	fv_for_each(fv, it, fr) {
 		struct ms_section s;
 
 		flat_range_section(fv, fr, &s);
@@ -128,8 +129,9 @@ void ms_listener__unregister(struct ms_listener *l)
 	/* rule 6.2 */
 	if (l->ops.begin)
 		l->ops.begin(l->opaque);
-	for (size_t i = 0; i < fv->nr; i++) {
-		const struct ms_flat_range *fr = &fv->ranges[i];
+	const struct ms_flat_range *fr;
+
+	fv_for_each(fv, it, fr) {
 		struct ms_section s;
 
 		flat_range_section(fv, fr, &s);
@@ -170,8 +172,9 @@ void ms_ctx__log_sync(struct ms_ctx *ctx, struct ms_region *mr)
 		struct ms_flatview *fv = l->as->fv;
 
 		if (l->ops.log_sync) {
-			for (size_t i = 0; i < fv->nr; i++) {
-				const struct ms_flat_range *fr = &fv->ranges[i];
+			const struct ms_flat_range *fr;
+
+			fv_for_each(fv, it, fr) {
 				struct ms_section s;
 
 				if (!fr->dirty_log_mask || (mr && fr->mr != mr))
@@ -198,8 +201,9 @@ void ms_region__clear_dirty(struct ms_region *mr, uint64_t start, uint64_t len)
 
 		if (!l->ops.log_clear)
 			continue;
-		for (size_t i = 0; i < fv->nr; i++) {
-			const struct ms_flat_range *fr = &fv->ranges[i];
+		const struct ms_flat_range *fr;
+
+		fv_for_each(fv, it, fr) {
 			ms_u128 rs = fr->offset_in_region, re = rs + fr->size;
 			struct ms_section s;
 

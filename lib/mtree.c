@@ -220,8 +220,9 @@ static void print_flat(struct mtree *t, struct ms_ctx *ctx, ms_mtree_mem_fn has_
 			continue;
 		}
 		/* rule 3.3 */
-		for (size_t k = 0; k < fv->nr; k++) {
-			const struct ms_flat_range *fr = &fv->ranges[k];
+		const struct ms_flat_range *fr;
+
+		fv_for_each(fv, it, fr) {
 
 			fprintf(t->f, "  %016llx-%016llx (prio %d, %s%s): %s",
 				(unsigned long long)fr->start,

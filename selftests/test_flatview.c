@@ -1090,7 +1090,7 @@ TEST_F(fv, rw_ram_device)
 /* ---- incremental updates against full renders ----------------------------- */
 
 struct shadow {
-	struct ms_section s[4096];
+	struct ms_section s[16384];
 	size_t nr;
 	int bad;
 };
@@ -1136,43 +1136,48 @@ static uint64_t fv_rnd(uint64_t n)
  * and the listener (no region_nop, so only the changed windows are
  * diffed) has seen adds and dels that leave exactly the view's ranges.
  */
-TEST_F(fv, incremental_matches_full_render)
+static void incremental_run(struct __test_metadata *_metadata, struct ms_ctx *ctx,
+			    struct ms_region *root, int N, int OPS)
 {
-	enum { N = 300, OPS = 20000 };
 	static struct shadow sh;
 	struct ms_listener_ops ops = { .region_add = sh_add, .region_del = sh_del };
-	struct ms_region *r[N], *sub = CONT("sub", 0x100000), *ram;
+	struct ms_region **r = calloc(N, sizeof(*r)), *ram;
+	struct ms_region *sub = ms_region__new_container(ctx, "sub", 0x100000, NULL);
 	struct ms_listener *l;
 	struct ms_as *as;
 	void *host;
 
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, sub);
+	sh.nr = 0;
+	sh.bad = 0;
 	host = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, host);
-	ram = ms_region__new_ram_ptr(self->ctx, "ram", 0x10000, host, NULL);
+	ram = ms_region__new_ram_ptr(ctx, "ram", 0x10000, host, NULL);
 	ASSERT_NE(NULL, ram);
 	ms_region__set_unmergeable(ram, true);
-	ASSERT_EQ(0, ms_region__add_subregion(self->root, 0x800000, sub, NULL));
+	ASSERT_EQ(0, ms_region__add_subregion(root, 0x800000, sub, NULL));
 	for (int i = 0; i < N; i++) {
 		uint64_t size = (1 + fv_rnd(16)) * 0x1000;
 
 		switch (fv_rnd(3)) {
 		case 0:
-			r[i] = ms_region__new_io(self->ctx, "io", size, NULL, NULL, NULL);
+			r[i] = ms_region__new_io(ctx, "io", size, NULL, NULL, NULL);
 			break;
 		case 1:
-			r[i] = ms_region__new_alias(self->ctx, "a", ram, fv_rnd(8) * 0x1000,
+			r[i] = ms_region__new_alias(ctx, "a", ram, fv_rnd(8) * 0x1000,
 						    size, NULL);
 			break;
 		default:
-			r[i] = ms_region__new_io(self->ctx, "io2", size, NULL, NULL, NULL);
+			r[i] = ms_region__new_io(ctx, "io2", size, NULL, NULL, NULL);
 			break;
 		}
 		ASSERT_NE(NULL, r[i]);
-		ASSERT_EQ(0, ms_region__add_subregion_overlap(i % 5 ? self->root : sub,
-							      fv_rnd(256) * 0x4000, r[i],
+		ASSERT_EQ(0, ms_region__add_subregion_overlap(i % 5 ? root : sub,
+							      fv_rnd(N) * 0x4000, r[i],
 							      (int32_t)fv_rnd(3) - 1, NULL));
 	}
-	as = ms_as__new(self->ctx, self->root, "as", NULL);
+	as = ms_as__new(ctx, root, "as", NULL);
 	ASSERT_NE(NULL, as);
 	l = ms_listener__new(&ops, &sh, 0, "shadow");
 	ASSERT_EQ(0, ms_listener__register(l, as, NULL));
@@ -1181,7 +1186,7 @@ TEST_F(fv, incremental_matches_full_render)
 		struct ms_flatview *fv, *full;
 		size_t n;
 
-		ms_ctx__begin(self->ctx);
+		ms_ctx__begin(ctx);
 		for (int b = 0; b < batch; b++) {
 			struct ms_region *x = r[fv_rnd(N)];
 
@@ -1190,7 +1195,7 @@ TEST_F(fv, incremental_matches_full_render)
 				ms_region__set_enabled(x, !ms_region__enabled(x));
 				break;
 			case 1:
-				ms_region__set_address(x, fv_rnd(256) * 0x4000);
+				ms_region__set_address(x, fv_rnd(N) * 0x4000);
 				break;
 			case 2:
 				ASSERT_EQ(0, ms_region__set_size(x, (1 + fv_rnd(16)) * 0x1000,
@@ -1201,7 +1206,7 @@ TEST_F(fv, incremental_matches_full_render)
 				break;
 			}
 		}
-		ms_ctx__commit(self->ctx);
+		ms_ctx__commit(ctx);
 		fv = ms_as__flatview(as);
 		full = ms_flatview__render(ms_flatview__root(fv), NULL);
 		ASSERT_NE(NULL, full);
@@ -1228,10 +1233,18 @@ TEST_F(fv, incremental_matches_full_render)
 			ms_region__del_subregion(ms_region__container(r[i]), r[i], NULL);
 		ms_region__unref(r[i]);
 	}
-	ms_region__del_subregion(self->root, sub, NULL);
+	ms_region__del_subregion(root, sub, NULL);
 	ms_region__unref(sub);
 	ms_region__unref(ram);
 	munmap(host, 0x10000);
+	free(r);
+}
+
+/* views of a few hundred ranges, and of several thousand (many chunks) */
+TEST_F(fv, incremental_matches_full_render)
+{
+	incremental_run(_metadata, self->ctx, self->root, 300, 20000);
+	incremental_run(_metadata, self->ctx, self->root, 4000, 4000);
 }
 
 TEST_HARNESS_MAIN
