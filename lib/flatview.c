@@ -385,24 +385,66 @@ struct ms_flatview *flatview_new_empty(void)
 
 /* --- chunked storage ------------------------------------------------------- */
 
+/* A list of chunks with the index of each one's first range. */
 struct cvec {
 	struct fv_chunk **v;
-	size_t nr, alloc;
+	size_t *first;
+	size_t nr, alloc, total;
 };
+
+static int cvec_grow(struct cvec *c, size_t n)
+{
+	size_t a = c->alloc ? c->alloc : 16;
+	struct fv_chunk **v;
+	size_t *f;
+
+	if (c->nr + n <= c->alloc)
+		return 0;
+	while (a < c->nr + n)
+		a *= 2;
+	v = realloc(c->v, a * sizeof(*v));
+	if (v)
+		c->v = v;
+	f = v ? realloc(c->first, a * sizeof(*f)) : NULL;
+	if (!f)
+		return -ENOMEM;
+	c->first = f;
+	c->alloc = a;
+	return 0;
+}
 
 static int cvec_push(struct cvec *c, struct fv_chunk *ch)
 {
-	if (c->nr == c->alloc) {
-		size_t n = c->alloc ? 2 * c->alloc : 16;
-		struct fv_chunk **v = realloc(c->v, n * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		c->v = v;
-		c->alloc = n;
-	}
+	if (cvec_grow(c, 1))
+		return -ENOMEM;
+	c->first[c->nr] = c->total;
+	c->total += ch->nr;
 	c->v[c->nr++] = ch;
 	return 0;
+}
+
+/* Chunks [from, from + n) of @fv, shared: their index follows from @fv's
+ * without reading the chunks. */
+static int cvec_push_shared(struct cvec *c, const struct ms_flatview *fv, size_t from, size_t n)
+{
+	size_t base = n ? fv->first[from] : 0;
+
+	if (!n)
+		return 0;
+	if (cvec_grow(c, n))
+		return -ENOMEM;
+	memcpy(&c->v[c->nr], &fv->chunks[from], n * sizeof(*c->v));
+	for (size_t k = 0; k < n; k++)
+		c->first[c->nr + k] = fv->first[from + k] - base + c->total;
+	c->total += (from + n < fv->nr_chunks ? fv->first[from + n] : fv->nr) - base;
+	c->nr += n;
+	return 0;
+}
+
+static void cvec_free(struct cvec *c)
+{
+	free(c->v);
+	free(c->first);
 }
 
 /* A run of ranges with their paths, gathered for rechunking. */
@@ -412,10 +454,13 @@ struct run {
 	size_t nr, alloc;
 };
 
-static int run_push(struct run *u, const struct ms_flat_range *fr, uint64_t path)
+static int run_reserve(struct run *u, size_t more)
 {
-	if (u->nr == u->alloc) {
-		size_t n = u->alloc ? 2 * u->alloc : 2 * FV_CHUNK;
+	if (u->nr + more > u->alloc) {
+		size_t n = u->alloc ? 2 * u->alloc : 4 * FV_CHUNK;
+
+		while (n < u->nr + more)
+			n *= 2;
 		struct ms_flat_range *r = realloc(u->r, n * sizeof(*r));
 		uint64_t *p;
 
@@ -427,6 +472,13 @@ static int run_push(struct run *u, const struct ms_flat_range *fr, uint64_t path
 		u->p = p;
 		u->alloc = n;
 	}
+	return 0;
+}
+
+static int run_push(struct run *u, const struct ms_flat_range *fr, uint64_t path)
+{
+	if (run_reserve(u, 1))
+		return -ENOMEM;
 	u->r[u->nr] = *fr;
 	u->p[u->nr++] = path;
 	return 0;
@@ -441,31 +493,20 @@ static int run_chunks(const struct run *u, struct cvec *out, struct cvec *made)
 		size_t n = (u->nr - at) / (k - c);
 		struct fv_chunk *ch = malloc(sizeof(*ch));
 
-		if (!ch || cvec_push(made, ch)) {
-			free(ch);
-			return -ENOMEM;
-		}
-		if (cvec_push(out, ch))
+		if (!ch)
 			return -ENOMEM;
 		ch->nr = (unsigned int)n;
 		memcpy(ch->r, &u->r[at], n * sizeof(*ch->r));
 		memcpy(ch->path, &u->p[at], n * sizeof(*ch->path));
 		at += n;
+		if (cvec_push(made, ch)) {
+			free(ch);
+			return -ENOMEM;
+		}
+		if (cvec_push(out, ch))
+			return -ENOMEM;
 	}
 	return 0;
-}
-
-static size_t *index_of(struct fv_chunk *const *v, size_t n)
-{
-	size_t *first = malloc((n ? n : 1) * sizeof(*first)), at = 0;
-
-	if (!first)
-		return NULL;
-	for (size_t c = 0; c < n; c++) {
-		first[c] = at;
-		at += v[c]->nr;
-	}
-	return first;
 }
 
 static void chunks_free(struct fv_chunk **v, size_t n)
@@ -522,14 +563,15 @@ static int fv_set_run(struct ms_flatview *fv, const struct run *u)
 {
 	struct cvec out = { 0 }, made = { 0 };
 
-	if (run_chunks(u, &out, &made) || !(fv->first = index_of(out.v, out.nr))) {
+	if (run_chunks(u, &out, &made)) {
 		chunks_free(made.v, made.nr);
-		free(made.v);
-		free(out.v);
+		cvec_free(&made);
+		cvec_free(&out);
 		return -ENOMEM;
 	}
-	free(made.v);
+	cvec_free(&made);
 	fv->chunks = out.v;
+	fv->first = out.first;
 	fv->nr_chunks = out.nr;
 	fv->nr = u->nr;
 	return 0;
@@ -773,23 +815,43 @@ static int gather(const struct ms_flatview *fv, const struct fv_patch *patch, si
 {
 	size_t i = fv->nr_chunks ? fv->first[cs] : 0;
 	size_t end = fv->nr_chunks ? fv->first[ce] + fv->chunks[ce]->nr : 0;
-	size_t r = r0;
+	size_t r = r0, c = cs;
 
 	u->nr = 0;
 	for (;;) {
-		while (r < r1 && patch->repl[r].old_lo == i) {
+		size_t next = r < r1 ? patch->repl[r].old_lo : end;
+
+		/* the old ranges up to the next replacement, a chunk piece at once */
+		while (i < next) {
+			const struct fv_chunk *ch;
+			size_t j, n;
+
+			while (fv->first[c] + fv->chunks[c]->nr <= i)
+				c++;
+			ch = fv->chunks[c];
+			j = i - fv->first[c];
+			n = ch->nr - j < next - i ? ch->nr - j : next - i;
+			if (run_reserve(u, n))
+				return -ENOMEM;
+			memcpy(&u->r[u->nr], &ch->r[j], n * sizeof(*u->r));
+			memcpy(&u->p[u->nr], &ch->path[j], n * sizeof(*u->p));
+			u->nr += n;
+			i += n;
+		}
+		if (r == r1)
+			return 0;
+		{
 			const struct fv_repl *x = &patch->repl[r++];
 
-			for (size_t k = 0; k < x->nr; k++)
-				if (run_push(u, &x->r[k], x->paths[k]))
-					return -ENOMEM;
+			if (run_reserve(u, x->nr))
+				return -ENOMEM;
+			if (x->nr) {
+				memcpy(&u->r[u->nr], x->r, x->nr * sizeof(*u->r));
+				memcpy(&u->p[u->nr], x->paths, x->nr * sizeof(*u->p));
+			}
+			u->nr += x->nr;
 			i = x->old_hi;
 		}
-		if (i >= end)
-			return 0;
-		if (run_push(u, fv_at(fv, i), fv_path_at(fv, i)))
-			return -ENOMEM;
-		i++;
 	}
 }
 
@@ -816,29 +878,27 @@ int flatview_apply_prepare(struct ms_flatview *fv, struct fv_patch *patch)
 		struct fv_repl *x = &patch->repl[i];
 		size_t n = x->old_hi - x->old_lo;
 
+		struct fv_iter it = fv_iter_at(fv, x->old_lo);
+
 		if (n && !(x->old = malloc(n * sizeof(*x->old))))
 			goto out;
 		for (size_t k = 0; k < n; k++)
-			x->old[k] = *fv_at(fv, x->old_lo + k);
+			x->old[k] = *fv_next(&it);
 	}
 	if (!fv->nr_chunks) {
 		if (gather(fv, patch, 0, patch->nr, 0, 0, &u) || run_chunks(&u, &out, &made))
 			goto out;
 		goto done;
 	}
-	while (c < fv->nr_chunks) {
+	while (r < patch->nr) {
 		size_t cs, ce, r1, c1, size;
 
-		if (r == patch->nr) {
-			if (cvec_push(&out, fv->chunks[c++]))
-				goto out;
-			continue;
-		}
+		/* the chunks before the next touched one stay, shared */
 		repl_chunks(fv, &patch->repl[r], &cs, &ce);
 		if (cs > c) {
-			if (cvec_push(&out, fv->chunks[c++]))
+			if (cvec_push_shared(&out, fv, c, cs - c))
 				goto out;
-			continue;
+			c = cs;
 		}
 		/* join the replacements touching the run, and a small run to
 		 * the chunk after it, so chunks stay at least a quarter full */
@@ -859,14 +919,15 @@ int flatview_apply_prepare(struct ms_flatview *fv, struct fv_patch *patch)
 		}
 		if (gather(fv, patch, r, r1, c, ce, &u) || run_chunks(&u, &out, &made))
 			goto out;
-		for (; c <= ce; c++)
-			if (cvec_push(&dropped, fv->chunks[c]))
-				goto out;
+		if (cvec_push_shared(&dropped, fv, c, ce + 1 - c))
+			goto out;
+		c = ce + 1;
 		r = r1;
 	}
-done:
-	if (!(patch->first = index_of(out.v, out.nr)))
+	if (cvec_push_shared(&out, fv, c, fv->nr_chunks - c))
 		goto out;
+done:
+	patch->first = out.first;
 	patch->chunks = out.v;
 	patch->nr_chunks = out.nr;
 	patch->made = made.v;
@@ -874,14 +935,14 @@ done:
 	patch->dropped = dropped.v;
 	patch->nr_dropped = dropped.nr;
 	out.v = made.v = dropped.v = NULL;
+	out.first = NULL;
 	ret = 0;
 out:
-	if (ret) {
+	if (ret)
 		chunks_free(made.v, made.nr);
-		free(made.v);
-	}
-	free(out.v);
-	free(dropped.v);
+	cvec_free(&made);
+	cvec_free(&out);
+	cvec_free(&dropped);
 	free(u.r);
 	free(u.p);
 	return ret;
