@@ -132,7 +132,7 @@ struct ms_region {
  * A view's ranges live in chunks, so that a patch rewrites only the chunks
  * it touches; every chunk holds at least one range.
  */
-#define FV_CHUNK 64
+#define FV_CHUNK 48
 
 struct fv_chunk {
 	unsigned int nr;
