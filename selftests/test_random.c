@@ -2224,22 +2224,22 @@ FIXTURE_VARIANT_ADD(random, mixed) {
  */
 FIXTURE_VARIANT_ADD(random, small_quiet) {
 	.geometry = "small", .c2_size = 0x40, .high_pct = 0, .seed = 0x9e7a0001,
-	.episodes = 20, .ops = 5000, .max_nodes = 16, .quiet = true,
+	.episodes = 20, .ops = 8000, .max_nodes = 16, .quiet = true,
 };
 
 FIXTURE_VARIANT_ADD(random, deep_quiet) {
 	.geometry = "deep", .c2_size = 0x40, .high_pct = 0, .seed = 0x9e7a0002,
-	.episodes = 12, .ops = 8000, .max_nodes = 32, .quiet = true,
+	.episodes = 12, .ops = 12000, .max_nodes = 32, .quiet = true,
 };
 
 FIXTURE_VARIANT_ADD(random, high_quiet) {
 	.geometry = "high", .c2_size = UINT64_MAX, .high_pct = 30, .seed = 0x9e7a0003,
-	.episodes = 20, .ops = 5000, .max_nodes = 20, .quiet = true,
+	.episodes = 20, .ops = 8000, .max_nodes = 20, .quiet = true,
 };
 
 FIXTURE_VARIANT_ADD(random, mixed_quiet) {
 	.geometry = "mixed", .c2_size = 0x30, .high_pct = 5, .seed = 0x9e7a0004,
-	.episodes = 20, .ops = 5000, .max_nodes = 24, .quiet = true,
+	.episodes = 20, .ops = 8000, .max_nodes = 24, .quiet = true,
 };
 
 FIXTURE_SETUP(random)
