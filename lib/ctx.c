@@ -224,8 +224,8 @@ static int window_cmp(const void *a, const void *b)
 }
 
 /* The windows recorded for @root, sorted and joined; -1 when out of memory. */
-static ssize_t root_windows(struct ms_ctx *ctx, const struct dirty_window *d, size_t nr_d,
-			    struct ms_region *root, struct fv_window **out)
+static ssize_t root_windows(const struct dirty_window *d, size_t nr_d, struct ms_region *root,
+			    struct fv_window **out)
 {
 	struct fv_window *w = NULL;
 	size_t n = 0, k = 0;
@@ -251,7 +251,6 @@ static ssize_t root_windows(struct ms_ctx *ctx, const struct dirty_window *d, si
 			w[k++] = w[i];
 		}
 	}
-	(void)ctx;
 	*out = w;
 	return (ssize_t)k;
 }
@@ -315,7 +314,7 @@ static void job_prepare(struct ms_ctx *ctx, struct view_job *j, const struct dir
 	ssize_t nw;
 
 	if (j->old) {
-		nw = root_windows(ctx, d, nr_d, j->root, &w);
+		nw = root_windows(d, nr_d, j->root, &w);
 		if (nw == 0 && !nop) {
 			j->fv = j->old;
 			return;

@@ -47,8 +47,10 @@ MS_API struct ms_ctx *ms_as__ctx(const struct ms_as *as);
  * ms_as__flatview() - current flat view
  * @as: address space
  *
- * The view is replaced at every outermost commit with a pending update;
- * take a reference to keep it.
+ * At every outermost commit with a pending update the view changes: in
+ * place, only where the changes show, while nothing but the address
+ * spaces showing it holds it; else by a new view. A reference keeps a
+ * view as it is (the commit then makes a new one).
  *
  * Return: the view (never NULL).
  */
@@ -100,7 +102,9 @@ MS_API int ms_as__rw(struct ms_as *as, uint64_t addr, void *buf, uint64_t len, b
  * @commit: it ends
  * @region_add: a range appeared
  * @region_del: a range disappeared
- * @region_nop: a range is unchanged
+ * @region_nop: a range is unchanged; a listener with it gets QEMU's full
+ *	diff at every update (rule 3.3, O(ranges)), one without it only
+ *	the ranges that changed
  * @log_start: dirty-log mask of an unchanged range gained bits
  * @log_stop: dirty-log mask of an unchanged range lost bits
  * @log_sync: fetch dirty bits of a logging range
