@@ -588,7 +588,10 @@ TEST_F_TIMEOUT(cli_vcpu, gaps, 120)
 	TH_LOG("trace --gaps: %s", out);
 	EXPECT_EQ(0, status);
 	n = json_lines(out, objs, 8);
-	ASSERT_EQ(1, n);
+	/* the gap, then the summary */
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(1, jget_u64(jget(objs[1], "summary"), "gaps"));
+	EXPECT_EQ(0, jget_u64(jget(objs[1], "summary"), "lost"));
 	EXPECT_EQ(1 * MiB, jget_u64(objs[0], "gpa"));
 	EXPECT_EQ(2 * MiB, jget_u64(objs[0], "size"));
 	EXPECT_EQ(0, jget_u64(objs[0], "as"));
@@ -607,7 +610,7 @@ TEST_F_TIMEOUT(cli_vcpu, latency, 120)
 				     variant->attach, NULL };
 	static const char *const types[] = { "create", "flags_only", "move", "delete" };
 	const uint64_t counts[] = { 2, 1, 1, 2 };
-	struct json_object *objs[4] = { NULL }, *lat, *t;
+	struct json_object *objs[4] = { NULL }, *lat, *t, *sum;
 	struct bg_trace b;
 	char *out;
 	int status;
@@ -627,7 +630,11 @@ TEST_F_TIMEOUT(cli_vcpu, latency, 120)
 	ASSERT_NE(NULL, out);
 	TH_LOG("trace --latency: %s", out);
 	EXPECT_EQ(0, status);
-	ASSERT_EQ(1, json_lines(out, objs, 4));
+	/* the histograms, then the summary */
+	ASSERT_EQ(2, json_lines(out, objs, 4));
+	sum = jget(objs[1], "summary");
+	EXPECT_EQ(6, jget_u64(sum, "events"));
+	EXPECT_EQ(0, jget_u64(sum, "lost"));
 	lat = jget(objs[0], "latency");
 	ASSERT_NE(NULL, lat);
 	for (int i = 0; i < 4; i++) {
@@ -645,6 +652,7 @@ TEST_F_TIMEOUT(cli_vcpu, latency, 120)
 		EXPECT_EQ(counts[i], sum);
 	}
 	json_object_put(objs[0]);
+	json_object_put(objs[1]);
 	free(out);
 }
 

@@ -57,6 +57,7 @@ struct tvm {
 	struct tslot *as[TRACE_AS];
 	uint64_t ok[K_NR], failed[K_NR];
 	uint64_t churn, internal;
+	uint64_t lost;			/* events the ring buffer had no room for */
 	uint64_t lat[LAT_BUCKETS];
 	struct hole *holes;
 	size_t nr_holes;
@@ -74,6 +75,8 @@ struct tracer {
 	struct tvm *vms;
 	size_t nr_vms;
 	uint64_t events, limit, gaps;
+	uint64_t lost;			/* every lost event, of a known VM or not */
+	uint64_t ring_size;
 	uint64_t mono_to_real;
 	const char *source;		/* the attach point */
 	bool vcpus;			/* vCPU entries are counted */
@@ -93,23 +96,48 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static struct tvm *vm_get(struct tracer *t, const struct ms_trace_event *e)
+static struct tvm *vm_add(struct tracer *t, uint64_t vm, uint32_t pid, const char *comm)
 {
-	struct tvm *v;
+	struct tvm *v = realloc(t->vms, (t->nr_vms + 1) * sizeof(*v));
 
-	for (size_t i = 0; i < t->nr_vms; i++)
-		if (t->vms[i].vm == e->vm && t->vms[i].pid == e->pid)
-			return &t->vms[i];
-	v = realloc(t->vms, (t->nr_vms + 1) * sizeof(*v));
 	if (!v)
 		return NULL;
 	t->vms = v;
 	v = &t->vms[t->nr_vms++];
 	memset(v, 0, sizeof(*v));
-	v->vm = e->vm;
-	v->pid = e->pid;
-	memcpy(v->comm, e->comm, sizeof(v->comm));
+	v->vm = vm;
+	v->pid = pid;
+	memcpy(v->comm, comm, sizeof(v->comm));
 	return v;
+}
+
+static struct tvm *vm_get(struct tracer *t, const struct ms_trace_event *e)
+{
+	for (size_t i = 0; i < t->nr_vms; i++)
+		if (t->vms[i].vm == e->vm && t->vms[i].pid == e->pid)
+			return &t->vms[i];
+	return vm_add(t, e->vm, e->pid, e->comm);
+}
+
+/*
+ * The program counts lost events per VM only: they go to the first entry
+ * of that VM, or to a new one (pid 0) when every event of the VM was lost.
+ */
+static void add_lost(uint64_t vm, uint64_t lost, void *opaque)
+{
+	static const char none[16] = "?";
+	struct tracer *t = opaque;
+	struct tvm *v = NULL;
+
+	for (size_t i = 0; i < t->nr_vms && !v; i++)
+		if (t->vms[i].vm == vm)
+			v = &t->vms[i];
+	if (!v)
+		v = vm_add(t, vm, 0, none);
+	if (v)
+		v->lost += lost;
+	else
+		t->err = -ENOMEM;
 }
 
 static struct tslot *slot_get(struct tvm *v, unsigned int as, unsigned int id)
@@ -566,11 +594,55 @@ static void print_latency(struct tracer *t)
 	}
 }
 
-static void print_summary(struct tracer *t, uint64_t lost)
+/* -j: the last line, {"summary": {...}}, the text summary's figures. */
+static void print_summary_json(struct tracer *t)
+{
+	struct json_object *o = json_object_new_object(), *s = json_object_new_object();
+	struct json_object *vms = json_object_new_array();
+	uint64_t attributed = 0;
+
+	for (size_t i = 0; i < t->nr_vms; i++) {
+		struct json_object *vo = json_object_new_object(), *ch = json_object_new_object();
+		struct tvm *v = &t->vms[i];
+
+		for (int k = 0; k < K_NR; k++) {
+			struct json_object *c = json_object_new_object();
+
+			json_object_object_add(c, "ok", json_u64(v->ok[k]));
+			json_object_object_add(c, "failed", json_u64(v->failed[k]));
+			json_object_object_add(ch, kind_names[k], c);
+		}
+		json_object_object_add(vo, "vm", json_u64(v->vm));
+		json_object_object_add(vo, "pid", v->pid ? json_object_new_int64(v->pid) : NULL);
+		json_object_object_add(vo, "comm", v->pid ? json_object_new_string(v->comm) : NULL);
+		json_object_object_add(vo, "changes", ch);
+		json_object_object_add(vo, "internal", json_u64(v->internal));
+		json_object_object_add(vo, "churn", json_u64(v->churn));
+		json_object_object_add(vo, "lost", json_u64(v->lost));
+		json_object_array_add(vms, vo);
+		attributed += v->lost;
+	}
+	json_object_object_add(s, "source", json_object_new_string(t->source));
+	json_object_object_add(s, "ring_size", json_u64(t->ring_size));
+	json_object_object_add(s, "events", json_u64(t->events));
+	json_object_object_add(s, "lost", json_u64(t->lost));
+	json_object_object_add(s, "lost_unattributed",
+			       json_u64(t->lost > attributed ? t->lost - attributed : 0));
+	if (t->gap_mode)
+		json_object_object_add(s, "gaps", json_u64(t->gaps));
+	json_object_object_add(s, "vms", vms);
+	json_object_object_add(o, "summary", s);
+	print_json(o);
+}
+
+static void print_summary(struct tracer *t)
 {
 	FILE *f = json_output ? stderr : stdout;
 
-	fprintf(f, "summary: %" PRIu64 " events, %" PRIu64 " lost", t->events, lost);
+	if (json_output)
+		print_summary_json(t);
+	fprintf(f, "summary: %" PRIu64 " events, %" PRIu64 " lost (ring buffer %" PRIu64
+		" bytes)", t->events, t->lost, t->ring_size);
 	if (t->gap_mode)
 		fprintf(f, ", %" PRIu64 " gaps", t->gaps);
 	fprintf(f, "\n");
@@ -582,8 +654,8 @@ static void print_summary(struct tracer *t, uint64_t lost)
 		for (int k = 0; k < K_NR; k++)
 			fprintf(f, " %s %" PRIu64 "/%" PRIu64, kind_names[k], v->ok[k],
 				v->failed[k]);
-		fprintf(f, " (ok/failed), internal %" PRIu64 ", churn %" PRIu64 "\n", v->internal,
-			v->churn);
+		fprintf(f, " (ok/failed), internal %" PRIu64 ", churn %" PRIu64 ", lost %" PRIu64
+			"\n", v->internal, v->churn, v->lost);
 		for (unsigned int b = 0; b < LAT_BUCKETS; b++)
 			if (v->lat[b])
 				last = b;
@@ -599,7 +671,7 @@ static void trace_usage(FILE *f)
 	fprintf(f,
 		"Usage: memslot trace [-p PID] [--vm ID] [--duration S | --count N]\n"
 		"                     [--attach fentry|kprobe|syscall[/FUNCTION]]\n"
-		"                     [--latency] [--summary] [--gaps] [-j]\n"
+		"                     [--latency] [--summary] [--gaps] [--ring-size SIZE] [-j]\n"
 		"\n"
 		"Print every memslot change of running KVM VMs as it returns, seen in\n"
 		"kvm_set_memslot() where the kernel allows, else at the syscall.\n"
@@ -616,6 +688,9 @@ static void trace_usage(FILE *f)
 		"  -s, --summary       no event lines, only the totals per VM\n"
 		"  -g, --gaps          print, instead of events, every range unmapped between\n"
 		"                      a delete and the create that maps it again\n"
+		"  -B, --ring-size SIZE\n"
+		"                      ring buffer size (a power of two, at least a page;\n"
+		"                      default 8M); events that do not fit are counted lost\n"
 		"  -j, --json          one JSON object per event and line\n"
 		"  -h, --help          print this help and exit\n");
 }
@@ -643,11 +718,12 @@ int do_trace(int argc, char **argv)
 		{ "latency",	no_argument,		NULL, 'L' },
 		{ "summary",	no_argument,		NULL, 's' },
 		{ "gaps",	no_argument,		NULL, 'g' },
+		{ "ring-size",	required_argument,	NULL, 'B' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t vm = 0, duration = 0, count = 0, deadline = 0;
+	uint64_t vm = 0, duration = 0, count = 0, deadline = 0, ring_size = 0;
 	uint32_t pid = 0;
 	struct tracer t = { 0 };
 	struct trace_prog_opts po;
@@ -658,7 +734,7 @@ int do_trace(int argc, char **argv)
 	char why[512];
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:D:c:a:Lsgjh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:p:D:c:a:LsgB:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			if (parse_pid(optarg, &pid))
@@ -690,6 +766,13 @@ int do_trace(int argc, char **argv)
 		case 'g':
 			t.gap_mode = t.quiet = true;
 			break;
+		case 'B':
+			/* the kernel's rule for BPF_MAP_TYPE_RINGBUF sizes */
+			if (parse_size(optarg, 1, &ring_size) || ring_size & (ring_size - 1) ||
+			    ring_size % (uint64_t)sysconf(_SC_PAGESIZE) || ring_size > UINT32_MAX)
+				return usage_err("invalid ring buffer size (a power of two, "
+						 "from the page size to 2G): %s", optarg);
+			break;
 		case 'j':
 			json_output = true;
 			break;
@@ -710,7 +793,7 @@ int do_trace(int argc, char **argv)
 	bpf_setup_libbpf();
 
 	po = (struct trace_prog_opts){ .tgid = pid, .vm = vm, .attach = attach,
-				       .fn = handle_event, .opaque = &t };
+				       .ring_size = ring_size, .fn = handle_event, .opaque = &t };
 	po.vcpus = t.vcpus = t.gap_mode;
 	tp = trace_prog_open(&po, &err, why, sizeof(why));
 	if (!tp && t.vcpus) {
@@ -724,6 +807,7 @@ int do_trace(int argc, char **argv)
 		return 1;
 	}
 	t.source = trace_prog_attach(tp);
+	t.ring_size = trace_prog_ring_size(tp);
 	fprintf(stderr, "memslot: trace: attach: %s%s%s%s%s\n", t.source, why[0] ? " (" : "",
 		why, why[0] ? ")" : "",
 		t.gap_mode && !t.vcpus ? "; vcpu entries not counted (no kvm_entry tracepoint)" :
@@ -751,16 +835,27 @@ int do_trace(int argc, char **argv)
 		if (deadline && (uint64_t)mono.tv_sec >= deadline)
 			break;
 	}
-	/* what arrived after the last drain (SIGINT, deadline) */
+	/*
+	 * What arrived after the last read (SIGINT, deadline), detached
+	 * first so that the lost counts read below are final.
+	 */
+	trace_prog_detach(tp);
 	if (!t.err && !t.stop)
 		trace_prog_drain(tp);
 	if (t.err) {
 		p_err("cannot print events: %s", strerror(-t.err));
 		goto out;
 	}
+	/* after the last read: every event is either counted or lost */
+	t.lost = trace_prog_lost(tp);
+	err = trace_prog_lost_vms(tp, add_lost, &t);
+	if (err || t.err) {
+		p_err("cannot read the lost event counts: %s", strerror(-(err ?: t.err)));
+		goto out;
+	}
 	if (t.latency)
 		print_latency(&t);
-	print_summary(&t, trace_prog_lost(tp));
+	print_summary(&t);
 	status = 0;
 out:
 	trace_prog_close(tp);

@@ -6,6 +6,7 @@
  * ones the kernel cannot have; the first that loads and attaches wins.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,8 @@ static struct trace_bpf *skel_open(const struct trace_prog_opts *o, enum mech m,
 		return NULL;
 	s->rodata->targ_tgid = o->tgid;
 	s->rodata->targ_vm = o->vm;
+	if (o->ring_size)
+		err = bpf_map__set_max_entries(s->maps.events, (uint32_t)o->ring_size);
 	bpf_object__for_each_program(p, s->obj)
 		bpf_program__set_autoload(p, false);
 	bpf_program__set_autoload(s->progs.vcpu_entry, o->vcpus);
@@ -174,7 +177,7 @@ static struct trace_bpf *skel_open(const struct trace_prog_opts *o, enum mech m,
 		} else {
 			bpf_program__set_autoload(s->progs.region_fentry, true);
 			bpf_program__set_autoload(s->progs.region_fexit, true);
-			err = bpf_program__set_attach_target(s->progs.region_fentry, 0, fn) ?:
+			err = err ?: bpf_program__set_attach_target(s->progs.region_fentry, 0, fn) ?:
 			      bpf_program__set_attach_target(s->progs.region_fexit, 0, fn);
 		}
 		break;
@@ -243,6 +246,15 @@ struct trace_prog *trace_prog_open(const struct trace_prog_opts *o, int *err, ch
 	}
 	tp->fn = o->fn;
 	tp->opaque = o->opaque;
+	/* the kernel's rule for BPF_MAP_TYPE_RINGBUF sizes */
+	if (o->ring_size && (o->ring_size & (o->ring_size - 1) ||
+			     o->ring_size % (uint64_t)sysconf(_SC_PAGESIZE) ||
+			     o->ring_size > UINT32_MAX)) {
+		*err = -EINVAL;
+		add_why(why, why_len, "ring buffer size %" PRIu64
+			": not a power of two multiple of the page size", o->ring_size);
+		goto fail;
+	}
 	if (o->attach && split_attach(o->attach, &only, &only_fn)) {
 		*err = -EINVAL;
 		goto fail;
@@ -331,6 +343,11 @@ int trace_prog_drain(struct trace_prog *tp)
 	return n < 0 ? n : 0;
 }
 
+void trace_prog_detach(struct trace_prog *tp)
+{
+	trace_bpf__detach(tp->skel);
+}
+
 uint64_t trace_prog_lost(const struct trace_prog *tp)
 {
 	uint64_t lost = 0;
@@ -338,6 +355,43 @@ uint64_t trace_prog_lost(const struct trace_prog *tp)
 
 	bpf_map_lookup_elem(bpf_map__fd(tp->skel->maps.lost), &zero, &lost);
 	return lost;
+}
+
+int trace_prog_lost_vms(const struct trace_prog *tp,
+			void (*fn)(uint64_t vm, uint64_t lost, void *opaque), void *opaque)
+{
+	int fd = bpf_map__fd(tp->skel->maps.lost_vm), ncpus = libbpf_num_possible_cpus();
+	uint64_t key, next, *per_cpu;
+	void *prev = NULL;
+	int ret = 0;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	per_cpu = calloc((size_t)ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	/* entries are only added while this walks, never deleted */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		uint64_t sum = 0;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, per_cpu)) {
+			ret = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpus; c++)
+			sum += per_cpu[c];
+		if (sum)
+			fn(key, sum, opaque);
+	}
+	free(per_cpu);
+	return ret;
+}
+
+uint64_t trace_prog_ring_size(const struct trace_prog *tp)
+{
+	return bpf_map__max_entries(tp->skel->maps.events);
 }
 
 void trace_prog_close(struct trace_prog *tp)

@@ -12,6 +12,9 @@
 struct ms_trace_event;
 struct trace_prog;
 
+/* Ring buffer bytes per event: the record and its 8-byte header. */
+#define TRACE_PROG_EVENT_BYTES	(sizeof(struct ms_trace_event) + 8)
+
 /**
  * struct trace_prog_opts - what to trace, where, and where events go
  * @tgid: only this process (0: every process)
@@ -22,6 +25,9 @@ struct trace_prog;
  *	for the first two; see trace_prog_open()
  * @vcpus: also count guest entries and exits per VM (kvm_entry and
  *	kvm_exit tracepoints) into struct ms_trace_event.vcpu_entries/exits
+ * @ring_size: ring buffer size in bytes, a power of two and a multiple of
+ *	the page size (0: the program's 8 MiB); an event takes
+ *	TRACE_PROG_EVENT_BYTES of it
  * @fn: called for every event read; a negative return stops the read and
  *	is returned by trace_prog_poll() / trace_prog_drain()
  * @opaque: passed to @fn
@@ -31,6 +37,7 @@ struct trace_prog_opts {
 	uint64_t vm;
 	const char *attach;
 	bool vcpus;
+	uint64_t ring_size;
 	int (*fn)(const struct ms_trace_event *e, void *opaque);
 	void *opaque;
 };
@@ -98,12 +105,46 @@ int trace_prog_poll(struct trace_prog *tp, int timeout_ms);
 int trace_prog_drain(struct trace_prog *tp);
 
 /**
+ * trace_prog_detach() - stop seeing new events, keep those not read yet
+ * @tp: tracer
+ *
+ * After it, trace_prog_drain() reads the last events and the lost counts
+ * are final: every event the programs saw was either read or counted
+ * lost. A change in flight at the detach (its entry seen, its return not)
+ * is neither.
+ */
+void trace_prog_detach(struct trace_prog *tp);
+
+/**
  * trace_prog_lost() - events the program could not submit so far
  * @tp: tracer
  *
  * Return: the count.
  */
 uint64_t trace_prog_lost(const struct trace_prog *tp);
+
+/**
+ * trace_prog_lost_vms() - events the program could not submit, per VM
+ * @tp: tracer
+ * @fn: called once for each VM (struct kvm address) that lost events,
+ *	with its count summed over the CPUs
+ * @opaque: passed to @fn
+ *
+ * The counts add up to trace_prog_lost() unless the program's table of
+ * VMs (4096) filled up.
+ *
+ * Return: 0, or a negative errno if the counts could not be read.
+ */
+int trace_prog_lost_vms(const struct trace_prog *tp,
+			void (*fn)(uint64_t vm, uint64_t lost, void *opaque), void *opaque);
+
+/**
+ * trace_prog_ring_size() - the size of the ring buffer loaded
+ * @tp: tracer
+ *
+ * Return: its size in bytes.
+ */
+uint64_t trace_prog_ring_size(const struct trace_prog *tp);
 
 /**
  * trace_prog_close() - detach and free (NULL is a no-op)
