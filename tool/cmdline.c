@@ -59,7 +59,7 @@ static int parse_memory(struct plan *p, const char *text)
 			p->mo.ram_size = n;
 			p->ram_given = true;
 		} else if (!strcmp(k, "slots")) {
-			if (parse_u64(v, &n)) {
+			if (parse_qemu_u64(v, &n)) {
 				snprintf(err, sizeof(err), "Parameter 'slots' expects a number");
 				ret = -EINVAL;
 				break;

@@ -149,22 +149,35 @@ struct json_object *json_str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-int parse_u64(const char *str, uint64_t *out)
+/* strtoull() in @base, without its leading blanks and signs (QEMU takes none either). */
+static int parse_base(const char *str, int base, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
 
-	/* strtoull accepts leading blanks and a minus sign; QEMU does not. */
 	if (!str || !isdigit((unsigned char)str[0]))
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(str, &end, 0);
+	v = strtoull(str, &end, base);
 	if (errno == ERANGE)
 		return -ERANGE;
 	if (end == str || *end)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+int parse_u64(const char *str, uint64_t *out)
+{
+	/* "0x" is hexadecimal; leading zeros are decimal: "010" is no octal 8 */
+	if (str && str[0] == '0' && (str[1] == 'x' || str[1] == 'X'))
+		return isxdigit((unsigned char)str[2]) ? parse_base(str, 16, out) : -EINVAL;
+	return parse_base(str, 10, out);
+}
+
+int parse_qemu_u64(const char *str, uint64_t *out)
+{
+	return parse_base(str, 0, out);
 }
 
 int parse_pid(const char *str, uint32_t *pid)

@@ -159,7 +159,7 @@ static int parse_i64(const char *s, int64_t *out)
 		neg = *s == '-';
 		s++;
 	}
-	ret = parse_u64(s, &v);
+	ret = parse_qemu_u64(s, &v);
 	if (ret)
 		return ret;
 	if (v > (uint64_t)INT64_MAX + neg)
@@ -341,7 +341,7 @@ static int set_prop(struct device_spec *s, const struct prop *p, const char *v, 
 		s->memdev = v;
 		return 0;
 	case P_U64:
-		if (parse_u64(v, &u)) {
+		if (parse_qemu_u64(v, &u)) {
 			ERR(err, "Parameter '%s' expects integer", p->name);
 			return -EINVAL;
 		}

@@ -133,13 +133,24 @@ struct json_object *json_str_or_null(const char *s);
 int parse_size(const char *str, uint64_t unit, uint64_t *out);
 
 /**
- * parse_u64() - parse an unsigned number (decimal, 0x hex or 0 octal)
- * @str: text without sign or suffix
+ * parse_u64() - parse an unsigned number of memslot's own options
+ * @str: text without sign or suffix: decimal (leading zeros allowed,
+ *	"010" is ten) or 0x hexadecimal
  * @out: result
  *
  * Return: 0, -EINVAL for malformed text, -ERANGE for an overflow.
  */
 int parse_u64(const char *str, uint64_t *out);
+
+/**
+ * parse_qemu_u64() - parse an unsigned number of QEMU's option syntax
+ * @str: text without sign or suffix: decimal, 0x hexadecimal or, with a
+ *	leading 0, octal (qemu_strtou64() with base 0: "slots=010" is 8)
+ * @out: result
+ *
+ * Return: 0, -EINVAL for malformed text, -ERANGE for an overflow.
+ */
+int parse_qemu_u64(const char *str, uint64_t *out);
 
 /**
  * parse_pid() - parse a process id: decimal digits only, 1 to INT32_MAX
