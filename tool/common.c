@@ -515,9 +515,20 @@ struct json_object *memslot_table_json(struct ms_slotmap *const *maps, size_t nr
 
 int getopt_usage_err(int opt, char **argv)
 {
+	const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+
 	if (opt == ':')
-		return usage_err("missing argument of option: %s", argv[optind - 1]);
+		return usage_err("missing argument of option: %s", arg);
+	/*
+	 * A long option is named as written: for "--flat=1" getopt_long()
+	 * sets optopt to the option's short name, 'f'.
+	 */
+	if (arg && !strncmp(arg, "--", 2)) {
+		if (optopt && strchr(arg, '='))
+			return usage_err("option takes no argument: %s", arg);
+		return usage_err("unknown option: %s", arg);
+	}
 	if (optopt)
 		return usage_err("unknown option: -%c", optopt);
-	return usage_err("unknown option: %s", argv[optind - 1]);
+	return usage_err("unknown option: %s", arg);
 }

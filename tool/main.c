@@ -190,9 +190,7 @@ int main(int argc, char **argv)
 			help = true;
 			break;
 		default:
-			if (optopt)
-				return usage_err("unknown option: -%c", optopt);
-			return usage_err("unknown option: %s", argv[optind - 1]);
+			return getopt_usage_err(opt, argv);
 		}
 	}
 
