@@ -36,12 +36,26 @@ const char *get_cmd_name(void)
 
 static void vreport(const char *fmt, va_list ap)
 {
-	char msg[512];
-	int n = 0;
+	char raw[512], msg[512];
+	size_t n = 0;
 
 	if (cmd_name)
 		n = snprintf(msg, sizeof(msg), "%s: ", cmd_name);
-	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/*
+	 * One line, whatever the values quoted from the input: control
+	 * characters (a newline in an argument, a terminal escape in a
+	 * dump) are written as \n, \r, \xNN.
+	 */
+	for (const unsigned char *c = (const unsigned char *)raw; *c && n < sizeof(msg) - 5; c++) {
+		if (*c == '\n' || *c == '\r')
+			n += snprintf(msg + n, sizeof(msg) - n, "\\%c", *c == '\n' ? 'n' : 'r');
+		else if ((*c < 0x20 && *c != '\t') || *c == 0x7f)
+			n += snprintf(msg + n, sizeof(msg) - n, "\\x%02x", *c);
+		else
+			msg[n++] = (char)*c;
+	}
+	msg[n] = '\0';
 
 	if (json_output && !json_written) {
 		struct json_object *o = json_object_new_object();
