@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -712,6 +713,409 @@ TEST(internal_slots)
 	close(vcpu);
 	ms_kvm__free(k);
 	trace_prog_close(tp);
+}
+
+/* --- under load --------------------------------------------------------- */
+
+/*
+ * LOAD_VMS threads, one VM each, create and delete one 4 KiB slot in turn
+ * with raw KVM_SET_USER_MEMORY_REGION ioctls while the tracer reads a ring
+ * buffer of one page (about 23 events), so that most events do not fit.
+ * Every change must be read or counted lost for its VM, and the
+ * generation of each event read must give its place in its VM's
+ * sequence: the changes between two events read (a gap) are exactly the
+ * lost ones. MEMSLOT_LOAD_CHANGES sets the changes per attach point
+ * (all VMs together, default LOAD_CHANGES).
+ */
+#define LOAD_VMS	4
+#define LOAD_CHANGES	100000
+
+struct load_vm {
+	int fd;
+	void *mem;
+	uint64_t n;		/* changes to make */
+	uint64_t done;
+	int err;
+	pthread_t thread;
+	const volatile bool *go;
+};
+
+struct load_seen {
+	uint64_t vm;		/* struct kvm address */
+	uint64_t read;		/* events read */
+	int64_t last;		/* index of the last change read, -1 */
+	uint64_t missing;	/* changes between (and before) the changes read */
+	uint64_t lost;		/* the program's count for the VM */
+	uint64_t bad;		/* events of no place in the sequence */
+};
+
+struct load_check {
+	struct load_seen vm[LOAD_VMS];
+	unsigned int nr_vms;
+	unsigned int nr_as;	/* generation step of one swap */
+	uint32_t pid;
+	uint64_t foreign;	/* events or lost counts of a fifth VM */
+	uint64_t first_bad_gen;
+};
+
+static uint64_t load_changes(void)
+{
+	const char *s = getenv("MEMSLOT_LOAD_CHANGES");
+	uint64_t n = s && *s ? strtoull(s, NULL, 0) : LOAD_CHANGES;
+
+	/* an even count per VM: each VM ends with its slot deleted */
+	n -= n % (2 * LOAD_VMS);
+	return n ? n : 2 * LOAD_VMS;
+}
+
+static void *load_thread(void *arg)
+{
+	struct load_vm *l = arg;
+	struct kvm_userspace_memory_region r = {
+		.slot = 0, .guest_phys_addr = 0, .userspace_addr = (uintptr_t)l->mem,
+	};
+
+	while (!*l->go)
+		sched_yield();
+	for (uint64_t i = 0; i < l->n; i++) {
+		/* even: create, odd: delete */
+		r.memory_size = i & 1 ? 0 : PAGE;
+		if (ioctl(l->fd, KVM_SET_USER_MEMORY_REGION, &r)) {
+			__atomic_store_n(&l->err, -errno, __ATOMIC_RELEASE);
+			break;
+		}
+		__atomic_store_n(&l->done, i + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static struct load_seen *load_vm_of(struct load_check *c, uint64_t vm)
+{
+	for (unsigned int i = 0; i < c->nr_vms; i++)
+		if (c->vm[i].vm == vm)
+			return &c->vm[i];
+	if (c->nr_vms == LOAD_VMS)
+		return NULL;
+	c->vm[c->nr_vms] = (struct load_seen){ .vm = vm, .last = -1 };
+	return &c->vm[c->nr_vms++];
+}
+
+/*
+ * The place of a change in its VM's sequence from the generation after it
+ * (rule in the header comment): a fresh VM starts at 0 in address space
+ * 0 (kvm_create_vm() starts each address space at its id), a create adds
+ * one step of nr_as, a delete two, so after change i (0-based)
+ * steps = 3 * (i + 1) / 2 for a delete (i odd), 3 * i / 2 + 1 for a
+ * create (i even). -1 for a generation no change gives.
+ */
+static int64_t load_index(uint64_t gen, unsigned int nr_as, bool create)
+{
+	uint64_t steps = gen / nr_as;
+
+	if (gen % nr_as || !steps)
+		return -1;
+	if (create)
+		return steps % 3 == 1 ? (int64_t)(steps / 3 * 2) : -1;
+	return steps % 3 == 0 ? (int64_t)(steps / 3 * 2 - 1) : -1;
+}
+
+static int load_event(const struct ms_trace_event *e, void *opaque)
+{
+	struct load_check *c = opaque;
+	struct load_seen *v = load_vm_of(c, e->vm);
+	bool create = e->size != 0;
+	int64_t i;
+
+	if (!v) {
+		c->foreign++;
+		return 0;
+	}
+	v->read++;
+	i = load_index(e->generation, c->nr_as, create);
+	if (i <= v->last || e->ret || e->slot || e->gpa || e->pid != c->pid ||
+	    (e->size && e->size != PAGE) ||
+	    (e->change != MS_TRACE_CHANGE_UNSEEN && e->change != (create ? CREATE : DELETE))) {
+		if (!v->bad++ && !c->first_bad_gen)
+			c->first_bad_gen = e->generation;
+		return 0;
+	}
+	v->missing += (uint64_t)(i - v->last - 1);
+	v->last = i;
+	return 0;
+}
+
+static void load_lost(uint64_t vm, uint64_t lost, void *opaque)
+{
+	struct load_check *c = opaque;
+	struct load_seen *v = load_vm_of(c, vm);
+
+	if (v)
+		v->lost += lost;
+	else
+		c->foreign += lost;
+}
+
+struct load_gen {
+	struct load_vm vm[LOAD_VMS];
+	volatile bool go;
+	uint64_t total;
+};
+
+/* LOAD_VMS VMs (raw KVM_CREATE_VM), each with a page and a thread waiting for ->go. */
+static int load_gen_start(struct load_gen *g, unsigned int *nr_as)
+{
+	int sys = open("/dev/kvm", O_RDWR | O_CLOEXEC), r;
+
+	memset(g, 0, sizeof(*g));
+	for (int i = 0; i < LOAD_VMS; i++)
+		g->vm[i].fd = -1;
+	if (sys < 0)
+		return -errno;
+	g->total = load_changes();
+	for (int i = 0; i < LOAD_VMS; i++) {
+		struct load_vm *l = &g->vm[i];
+
+		l->fd = ioctl(sys, KVM_CREATE_VM, 0);
+		l->mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
+		if (l->fd < 0 || l->mem == MAP_FAILED) {
+			close(sys);
+			return -ENOMEM;
+		}
+		l->n = g->total / LOAD_VMS;
+		l->go = &g->go;
+		if (pthread_create(&l->thread, NULL, load_thread, l)) {
+			close(sys);
+			return -EAGAIN;
+		}
+	}
+	r = ioctl(g->vm[0].fd, KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
+	*nr_as = r > 0 ? (unsigned int)r : 1;
+	close(sys);
+	return 0;
+}
+
+static bool load_gen_done(struct load_gen *g)
+{
+	for (int i = 0; i < LOAD_VMS; i++)
+		if (__atomic_load_n(&g->vm[i].done, __ATOMIC_ACQUIRE) < g->vm[i].n &&
+		    !__atomic_load_n(&g->vm[i].err, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+/* Let threads still waiting run (to no change if ->n was cleared) and free all. */
+static void load_gen_stop(struct load_gen *g)
+{
+	g->go = true;
+	for (int i = 0; i < LOAD_VMS; i++) {
+		if (g->vm[i].thread)
+			pthread_join(g->vm[i].thread, NULL);
+		if (g->vm[i].fd >= 0)
+			close(g->vm[i].fd);
+		if (g->vm[i].mem && g->vm[i].mem != MAP_FAILED)
+			munmap(g->vm[i].mem, PAGE);
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+FIXTURE(load) {
+	struct load_gen g;
+	struct load_check c;
+	struct trace_prog *tp;
+};
+
+FIXTURE_VARIANT(load) {
+	const char *attach;
+};
+
+FIXTURE_VARIANT_ADD(load, syscall) { .attach = "syscall" };
+FIXTURE_VARIANT_ADD(load, fentry_memslot) { .attach = "fentry/kvm_set_memslot" };
+FIXTURE_VARIANT_ADD(load, fentry_region) { .attach = "fentry/__kvm_set_memory_region" };
+FIXTURE_VARIANT_ADD(load, kprobe_memslot) { .attach = "kprobe/kvm_set_memslot" };
+FIXTURE_VARIANT_ADD(load, kprobe_region) { .attach = "kprobe/__kvm_set_memory_region" };
+
+FIXTURE_SETUP(load)
+{
+	char why[512];
+	int err;
+
+	if (geteuid())
+		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
+	if (access("/dev/kvm", R_OK | W_OK))
+		SKIP(return, "no /dev/kvm");
+	ASSERT_EQ(0, load_gen_start(&self->g, &self->c.nr_as));
+	self->c.pid = (uint32_t)getpid();
+	self->tp = trace_prog_open(&(struct trace_prog_opts){
+					.tgid = self->c.pid, .attach = variant->attach,
+					.ring_size = (uint64_t)sysconf(_SC_PAGESIZE),
+					.fn = load_event, .opaque = &self->c },
+				   &err, why, sizeof(why));
+	if (!self->tp) {
+		/* the threads are waiting: let them go with nothing to do */
+		for (int i = 0; i < LOAD_VMS; i++)
+			self->g.vm[i].n = 0;
+		SKIP(return, "%s: %s", variant->attach, why);
+	}
+	TH_LOG("attach: %s, ring buffer %llu bytes", trace_prog_attach(self->tp),
+	       (unsigned long long)trace_prog_ring_size(self->tp));
+}
+
+FIXTURE_TEARDOWN(load)
+{
+	load_gen_stop(&self->g);
+	trace_prog_close(self->tp);
+}
+
+/* Every change read or counted lost, and each gap in the generations a lost change. */
+TEST_F_TIMEOUT(load, every_change_read_or_lost, 600)
+{
+	struct load_check *c = &self->c;
+	uint64_t read = 0, lost = 0, per_vm = self->g.total / LOAD_VMS;
+	double t0 = now_s(), t;
+
+	self->g.go = true;
+	/* the reader drains every 10 ms, the generator fills the page far faster */
+	while (!load_gen_done(&self->g))
+		ASSERT_EQ(0, trace_prog_poll(self->tp, 10));
+	t = now_s() - t0;
+	for (int i = 0; i < LOAD_VMS; i++)
+		ASSERT_EQ(0, self->g.vm[i].err);
+	trace_prog_detach(self->tp);
+	ASSERT_EQ(0, trace_prog_drain(self->tp));
+	ASSERT_EQ(0, trace_prog_lost_vms(self->tp, load_lost, c));
+	EXPECT_EQ(0, c->foreign);
+	ASSERT_EQ(LOAD_VMS, c->nr_vms);
+	for (unsigned int i = 0; i < c->nr_vms; i++) {
+		struct load_seen *v = &c->vm[i];
+
+		/* the changes after the last one read */
+		v->missing += per_vm - 1 - (uint64_t)v->last;
+		TH_LOG("vm %#llx: %llu changes, %llu read, %llu lost, %llu missing from the "
+		       "generations", (unsigned long long)v->vm, (unsigned long long)per_vm,
+		       (unsigned long long)v->read, (unsigned long long)v->lost,
+		       (unsigned long long)v->missing);
+		EXPECT_EQ(0, v->bad);
+		EXPECT_EQ(per_vm, v->read + v->lost);
+		EXPECT_EQ(v->lost, v->missing);
+		read += v->read;
+		lost += v->lost;
+	}
+	if (c->first_bad_gen)
+		TH_LOG("first event out of sequence: generation %llu",
+		       (unsigned long long)c->first_bad_gen);
+	EXPECT_EQ(lost, trace_prog_lost(self->tp));
+	EXPECT_LT(0, lost);
+	EXPECT_LT(0, read);
+	TH_LOG("%s: %llu changes in %.1f s (%.0f/s): %llu read, %llu lost",
+	       trace_prog_attach(self->tp), (unsigned long long)self->g.total, t,
+	       (double)self->g.total / t, (unsigned long long)read, (unsigned long long)lost);
+}
+
+/*
+ * The same load under memslot trace --summary --ring-size of one page:
+ * the JSON summary counts, per VM, every change as read (by type) or lost.
+ */
+FIXTURE(cli_load) {
+	struct load_gen g;
+	unsigned int nr_as;
+	char pid[16], ring[24];
+};
+
+FIXTURE_VARIANT(cli_load) {
+	const char *attach;	/* NULL: the most precise point */
+};
+
+FIXTURE_VARIANT_ADD(cli_load, best) { .attach = NULL };
+/* create and delete then come from the tracer's own table */
+FIXTURE_VARIANT_ADD(cli_load, syscall) { .attach = "--attach=syscall" };
+
+FIXTURE_SETUP(cli_load)
+{
+	if (geteuid())
+		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
+	if (access("/dev/kvm", R_OK | W_OK))
+		SKIP(return, "no /dev/kvm");
+	ASSERT_EQ(0, load_gen_start(&self->g, &self->nr_as));
+	snprintf(self->pid, sizeof(self->pid), "%d", getpid());
+	snprintf(self->ring, sizeof(self->ring), "%ld", sysconf(_SC_PAGESIZE));
+}
+
+FIXTURE_TEARDOWN(cli_load)
+{
+	load_gen_stop(&self->g);
+}
+
+TEST_F_TIMEOUT(cli_load, summary_counts_lost, 600)
+{
+	const char *const args[] = { "-j", "trace", "--summary", "--ring-size", self->ring,
+				     "-p", self->pid, variant->attach, NULL };
+	uint64_t per_vm = self->g.total / LOAD_VMS, read = 0, lost = 0;
+	struct json_object *objs[2] = { NULL }, *sum, *vms;
+	struct bg_trace b;
+	int status, n;
+	char *out;
+
+	ASSERT_EQ(0, bg_trace_start(&b, args));
+	self->g.go = true;
+	while (!load_gen_done(&self->g))
+		sleep_ms(10);
+	for (int i = 0; i < LOAD_VMS; i++)
+		ASSERT_EQ(0, self->g.vm[i].err);
+	out = bg_trace_stop(&b, &status);
+	ASSERT_NE(NULL, out);
+	EXPECT_EQ(0, status);
+	n = json_lines(out, objs, 2);
+	ASSERT_EQ(1, n);
+	sum = jget(objs[0], "summary");
+	ASSERT_NE(NULL, sum);
+	EXPECT_EQ(strtoull(self->ring, NULL, 10), jget_u64(sum, "ring_size"));
+	EXPECT_EQ(0, jget_u64(sum, "lost_unattributed"));
+	vms = jget(sum, "vms");
+	ASSERT_EQ(LOAD_VMS, jget_len(vms));
+	for (size_t i = 0; i < LOAD_VMS; i++) {
+		static const char *const kinds[] = { "create", "delete", "move", "flags_only",
+						      "none" };
+		struct json_object *v = jget_idx(vms, i), *ch = jget(v, "changes");
+		uint64_t ok[5], vm_read = 0;
+
+		for (int k = 0; k < 5; k++) {
+			ok[k] = jget_u64(jget(ch, kinds[k]), "ok");
+			vm_read += ok[k];
+			EXPECT_EQ(0, jget_u64(jget(ch, kinds[k]), "failed"));
+		}
+		TH_LOG("vm %#llx: %llu changes, %llu creates, %llu deletes and %llu no-ops read, "
+		       "%llu lost", (unsigned long long)jget_u64(v, "vm"),
+		       (unsigned long long)per_vm, (unsigned long long)ok[0],
+		       (unsigned long long)ok[1], (unsigned long long)ok[4],
+		       (unsigned long long)jget_u64(v, "lost"));
+		EXPECT_EQ(per_vm, vm_read + jget_u64(v, "lost"));
+		EXPECT_EQ(0, ok[2] + ok[3]);
+		/*
+		 * Away from kvm_set_memslot() the type comes from the tracer's
+		 * table, which a lost delete leaves holding the slot: the
+		 * create after it looks like a request that changes nothing.
+		 */
+		if (!variant->attach)
+			EXPECT_EQ(0, ok[4]);
+		read += vm_read;
+		lost += jget_u64(v, "lost");
+	}
+	EXPECT_EQ(read, jget_u64(sum, "events"));
+	EXPECT_EQ(lost, jget_u64(sum, "lost"));
+	EXPECT_LT(0, lost);
+	TH_LOG("%s: %llu changes: %llu read, %llu lost", jget_str(sum, "source"),
+	       (unsigned long long)self->g.total, (unsigned long long)read,
+	       (unsigned long long)lost);
+	json_object_put(objs[0]);
+	free(out);
 }
 
 TEST_HARNESS_MAIN
