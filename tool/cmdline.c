@@ -16,6 +16,7 @@
 #include "scenario.h"
 
 #define MIB			(1ULL << 20)
+#define RAM_ALIGN		8192ULL	/* QEMU's alignment of the RAM size */
 
 #define GROW(arr, nr) ({							\
 	__typeof__(arr) __n = realloc((arr), ((nr) + 1) * sizeof(*(arr)));	\
@@ -50,6 +51,9 @@ static int parse_memory(struct plan *p, const char *text)
 					ret = -ERANGE;
 				n *= MIB;
 			}
+			/* QEMU rounds the size up to 8 KiB: that must stay below 2^64 too */
+			if (!ret && n > UINT64_MAX - RAM_ALIGN + 1)
+				ret = -ERANGE;
 			if (ret) {
 				snprintf(err, sizeof(err), "Parameter 'size' expects a non-negative "
 					 "number below 2^64");
