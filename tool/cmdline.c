@@ -391,6 +391,8 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			p->kvm_smm = !strcmp(val, "on") ? 1 : -1;
 			break;
 		case A_SCRIPT:
+			if (!*val)
+				return usage_err("%s: empty argument", name);
 			p->script = val;
 			break;
 		case A_CPU:

@@ -97,6 +97,10 @@ int do_mtree(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_err("unexpected argument: %s", argv[optind]);
+	if (o.import && !*o.import)
+		return usage_err("%s: empty argument", "--import");
+	if (o.check_flat && !*o.check_flat)
+		return usage_err("%s: empty argument", "--check-flat");
 	if (!o.import && o.check_flat)
 		return usage_err("option needs --import: %s", "--check-flat");
 	if (!o.import && o.memslots)
