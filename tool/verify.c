@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,13 @@ int do_verify(int argc, char **argv)
 		return usage_err("unexpected argument: %s", argv[optind]);
 	if (!pid || !expect)
 		return usage_err("missing option: %s", !pid ? "-p" : "--expect");
+	if (!*expect)
+		return usage_err("%s: empty argument", "--expect");
+	/* as census does: a VM count of 0 would blame a process that is not there */
+	if (kill((pid_t)pid, 0) && errno == ESRCH) {
+		p_err("no such process: %" PRIu32, pid);
+		return 1;
+	}
 	ret = read_file(expect, &text, &len);
 	if (ret) {
 		p_err("%s: %s", expect, read_file_strerror(ret));
