@@ -20,6 +20,11 @@
  * memslot trace --gaps reports the range a delete + create left unmapped
  * (and that a vCPU entered the guest meanwhile), none for a move or a
  * flags change; --latency counts every change per type.
+ *
+ * Under load (MEMSLOT_LOAD_CHANGES changes on four VMs at once, through a
+ * ring buffer of one page) every change is read or counted lost, per VM,
+ * and the generations of the events read show no gap the lost count does
+ * not explain; memslot trace --summary --ring-size counts the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -775,7 +780,7 @@ static void *load_thread(void *arg)
 		.slot = 0, .guest_phys_addr = 0, .userspace_addr = (uintptr_t)l->mem,
 	};
 
-	while (!*l->go)
+	while (!__atomic_load_n(l->go, __ATOMIC_ACQUIRE))
 		sched_yield();
 	for (uint64_t i = 0; i < l->n; i++) {
 		/* even: create, odd: delete */
@@ -904,10 +909,13 @@ static bool load_gen_done(struct load_gen *g)
 	return true;
 }
 
-/* Let threads still waiting run (to no change if ->n was cleared) and free all. */
+/* Let the threads finish (with nothing to do if they never started) and free all. */
 static void load_gen_stop(struct load_gen *g)
 {
-	g->go = true;
+	if (!g->go)
+		for (int i = 0; i < LOAD_VMS; i++)
+			g->vm[i].n = 0;
+	__atomic_store_n(&g->go, true, __ATOMIC_RELEASE);
 	for (int i = 0; i < LOAD_VMS; i++) {
 		if (g->vm[i].thread)
 			pthread_join(g->vm[i].thread, NULL);
@@ -958,12 +966,8 @@ FIXTURE_SETUP(load)
 					.ring_size = (uint64_t)sysconf(_SC_PAGESIZE),
 					.fn = load_event, .opaque = &self->c },
 				   &err, why, sizeof(why));
-	if (!self->tp) {
-		/* the threads are waiting: let them go with nothing to do */
-		for (int i = 0; i < LOAD_VMS; i++)
-			self->g.vm[i].n = 0;
+	if (!self->tp)
 		SKIP(return, "%s: %s", variant->attach, why);
-	}
 	TH_LOG("attach: %s, ring buffer %llu bytes", trace_prog_attach(self->tp),
 	       (unsigned long long)trace_prog_ring_size(self->tp));
 }
