@@ -217,6 +217,11 @@ $(OUT)/selftests/test_%: $(OUT)/selftests/test_%.o $(TESTLIB_OBJS) $(OUT)/libmem
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(OUT)/libmemslot.a $(TOOL_LIBS)
 
+# The allocation-failure selftest brings its own allocator: every allocation
+# of the library (and of the test) goes through its __wrap_ functions.
+$(OUT)/selftests/test_alloc_fail: private LDFLAGS += \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=asprintf
+
 # The VMM selftest runs the tool's VMM and its embedded guest.
 VMM_OBJS := $(addprefix $(OUT)/tool/,vmm.o vmm_vcpu.o vmm_window.o vmm_verify.o vmm_probe.o)
 $(OUT)/selftests/test_vmm.o: TEST_CFLAGS += -Itool
@@ -311,6 +316,75 @@ bench: $(BENCH_BINS) $(OUT)/memslot $(OUT)/memslot-vmtest
 		bench $(abspath $(BENCH_KVM))
 	$(Q)python3 scripts/bench-results.py $(OUT)/bench/results.json $(BENCH_FRAGS) \
 		$$(( $$(date +%s) - $$(cat $(BENCH_FRAGS)/.start) ))
+
+# --- fuzzing ---------------------------------------------------------------
+# libFuzzer targets (fuzz/fuzz.h), built with clang and ASan+UBSan: the
+# library, the tool files that parse QEMU options, scripts and --expect
+# JSON, and the model of selftests/lib are compiled again with coverage
+# into $(FUZZ_DIR). `make fuzz` runs every target for FUZZ_SECONDS from its
+# committed seeds (fuzz/corpus/<target>/, never written) with new inputs
+# in $(FUZZ_DIR)/corpus/<target>/ and findings in
+# $(FUZZ_DIR)/findings/<target>/, prints executions, coverage and
+# findings per target (fuzz/run.sh) and fails on a finding. `make
+# fuzz-diff` runs fuzz_api's checks over seeded random inputs, built with
+# $(CC) (fuzz/diff.c), until FUZZ_DIFF_OPS operations. The corpus replay
+# of `make check` is selftests/test_fuzz_corpus.c, built with $(CC).
+FUZZ_SECONDS ?= 60
+FUZZ_DIFF_OPS ?= 10000000
+FUZZ_TARGETS := import qemu_opts script expect api
+FUZZ_DIR := $(O)/fuzz
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 $(WARN) -Wno-format-nonliteral -D_GNU_SOURCE -MMD -MP -Ilib/include \
+	-Ilib -Itool -Ibpf -I$(BPF_DIR) -Iselftests/lib -Ifuzz -DMS_VERSION='"$(VERSION)"' \
+	$(FEATURE_CFLAGS) $(FUZZ_SAN) -O1 -g
+# the tool files the targets call into (verify.c's BPF side is fuzz/expect.c)
+FUZZ_TOOL_SRCS := $(addprefix tool/,common.c cmdline.c machine.c scenario.c verify.c \
+	report.c report_json.c)
+FUZZ_TARGET_SRCS := $(filter-out fuzz/libfuzzer.c fuzz/diff.c,$(wildcard fuzz/*.c))
+FUZZ_SRCS := $(LIB_SRCS) $(FUZZ_TOOL_SRCS) selftests/lib/model.c $(FUZZ_TARGET_SRCS)
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(FUZZ_DIR)/clang/%.o)
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+# the same targets built with $(CC), for the corpus replay and fuzz-diff
+FUZZ_HOST_OBJS := $(FUZZ_TARGET_SRCS:fuzz/%.c=$(OUT)/fuzz/host/%.o) \
+	$(FUZZ_TOOL_SRCS:%.c=$(OUT)/%.o)
+
+.PHONY: fuzz fuzz-diff
+
+$(FUZZ_DIR)/clang/%.o: %.c
+	$(call msg,CLANG,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/clang/libfuzzer_%.o: fuzz/libfuzzer.c fuzz/fuzz.h
+	$(call msg,CLANG,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(FUZZ_CFLAGS) -DFUZZ_ENTRY=fuzz_$* -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/clang/libfuzzer_%.o $(FUZZ_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ -ljson-c
+
+fuzz: $(FUZZ_BINS)
+	$(Q)bash fuzz/run.sh --seconds $(FUZZ_SECONDS) --dir $(FUZZ_DIR) $(FUZZ_TARGETS)
+
+$(OUT)/fuzz/host/%.o: fuzz/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(BASE_CFLAGS) -Itool -Ibpf -I$(BPF_DIR) -Iselftests/lib -Ifuzz \
+		$(CFLAGS) -c $< -o $@
+
+$(OUT)/fuzz/fuzz-diff: $(OUT)/fuzz/host/diff.o $(OUT)/fuzz/host/api.o $(OUT)/fuzz/host/util.o \
+		$(OUT)/selftests/lib/model.o $(OUT)/libmemslot.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+fuzz-diff: $(OUT)/fuzz/fuzz-diff
+	$(Q)mkdir -p $(OUT)/fuzz/diff && $< -n $(FUZZ_DIFF_OPS) -o $(OUT)/fuzz/diff
+
+# The corpus replay: every committed input through the same entry points.
+$(OUT)/selftests/test_fuzz_corpus.o: TEST_CFLAGS += -Ifuzz \
+	-DFUZZ_CORPUS='"$(abspath fuzz/corpus)"'
+$(OUT)/selftests/test_fuzz_corpus: $(OUT)/selftests/test_fuzz_corpus.o $(FUZZ_HOST_OBJS) \
+		$(TESTLIB_OBJS) $(OUT)/libmemslot.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
 
 # --- man pages -------------------------------------------------------------
 # rst2man reads the page from stdin in man/, so that includes resolve there.
