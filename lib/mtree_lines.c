@@ -130,3 +130,84 @@ bool range_line_name(const char *line, const char **name, size_t *len, uint64_t 
 	*len = l;
 	return true;
 }
+
+/* FNV-1a over the tag and the bytes */
+static uint64_t strmap_hash(size_t tag, const char *key, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ tag;
+
+	h *= 0x100000001b3ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ^ h >> 29;
+}
+
+static struct strmap_slot *strmap_slot(const struct strmap *m, uint64_t h, size_t tag,
+				       const char *key, size_t len)
+{
+	size_t i = (size_t)h & (m->cap - 1);
+
+	for (;; i = (i + 1) & (m->cap - 1)) {
+		struct strmap_slot *s = &m->v[i];
+
+		if (!s->key || (s->hash == h && s->tag == tag && s->len == len &&
+				!memcmp(s->key, key, len)))
+			return s;
+	}
+}
+
+size_t *strmap_find(const struct strmap *m, size_t tag, const char *key, size_t len)
+{
+	struct strmap_slot *s;
+
+	if (!m->cap)
+		return NULL;
+	s = strmap_slot(m, strmap_hash(tag, key, len), tag, key, len);
+	return s->key ? &s->val : NULL;
+}
+
+static int strmap_grow(struct strmap *m)
+{
+	size_t cap = m->cap ? 2 * m->cap : 64;
+	struct strmap_slot *v = calloc(cap, sizeof(*v)), *old = m->v;
+	size_t old_cap = m->cap;
+
+	if (!v)
+		return -ENOMEM;
+	m->v = v;
+	m->cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].key)
+			*strmap_slot(m, old[i].hash, old[i].tag, old[i].key, old[i].len) = old[i];
+	free(old);
+	return 0;
+}
+
+size_t *strmap_add(struct strmap *m, size_t tag, const char *key, size_t len, size_t val,
+		   bool *added)
+{
+	uint64_t h = strmap_hash(tag, key, len);
+	struct strmap_slot *s;
+
+	/* at most half full */
+	if (2 * (m->nr + 1) > m->cap && strmap_grow(m))
+		return NULL;
+	s = strmap_slot(m, h, tag, key, len);
+	if (added)
+		*added = !s->key;
+	if (!s->key) {
+		*s = (struct strmap_slot){ .key = key, .len = len, .tag = tag, .val = val,
+					   .hash = h };
+		m->nr++;
+	}
+	return &s->val;
+}
+
+void strmap_free(struct strmap *m)
+{
+	free(m->v);
+	m->v = NULL;
+	m->cap = m->nr = 0;
+}

@@ -43,6 +43,29 @@ bool parse_flat_range(const char *line, struct flat_range_text *r);
 bool range_line_name(const char *line, const char **name, size_t *len, uint64_t *start,
 		     uint64_t *end);
 
+/*
+ * A hash map from (tag, byte string) to a size_t, for names met in a dump.
+ * Keys are not copied: they must outlive the map. Zero-initialized is empty.
+ */
+struct strmap_slot {
+	const char *key;	/* NULL: free */
+	size_t len, tag, val;
+	uint64_t hash;
+};
+
+struct strmap {
+	struct strmap_slot *v;
+	size_t cap, nr;
+};
+
+/* the value of (@tag, @key), or NULL */
+size_t *strmap_find(const struct strmap *m, size_t tag, const char *key, size_t len);
+/* the value of (@tag, @key), added as @val if absent (*@added tells);
+ * NULL if out of memory */
+size_t *strmap_add(struct strmap *m, size_t tag, const char *key, size_t len, size_t val,
+		   bool *added);
+void strmap_free(struct strmap *m);
+
 /* flatdump.c: names of flat ranges lying in [start, end] of some view
  * (anywhere unless @ranged) */
 bool flat_has_name_within(const struct ms_flatdump *fd, const char *name, bool ranged,
