@@ -51,13 +51,11 @@ static struct node *final_target(struct parser *p, struct node *n)
 /* Is @a the alias that wins at @addr among the enabled aliases of the same
  * section onto @t? Higher priority wins, then the one printed first (the
  * newest, rule 3.3). */
-static bool alias_wins(struct parser *p, struct node *a, struct node *t, uint64_t addr)
+static bool alias_wins(struct node *a, struct node *t, uint64_t addr)
 {
-	for (size_t i = 0; i < p->nr_nodes; i++) {
-		struct node *b = p->nodes[i];
-
-		if (b == a || !b->is_alias || b->disabled || b->section != a->section ||
-		    addr < b->start || addr > b->end || final_target(p, b) != t)
+	for (struct node *b = t->ft_aliases; b; b = b->ft_next) {
+		if (b == a || b->disabled || b->section != a->section || addr < b->start ||
+		    addr > b->end)
 			continue;
 		if (b->prio > a->prio || (b->prio == a->prio && b->line < a->line))
 			return false;
@@ -73,28 +71,33 @@ static bool alias_wins(struct parser *p, struct node *a, struct node *t, uint64_
  */
 static void settle_readonly_aliases(struct parser *p)
 {
+	/* the aliases onto each final target, in reverse file order */
 	for (size_t i = 0; i < p->nr_nodes; i++) {
-		struct node *a = p->nodes[i], *t;
-		const char *const *lines;
-		const struct section *sec;
-		size_t nr;
+		struct node *a = p->nodes[i];
 
-		if (!a->is_alias || a->disabled || !a->in_as_tree)
+		if (!a->is_alias || !(a->ftarget = final_target(p, a)))
 			continue;
-		t = final_target(p, a);
-		if (!t || t->type != T_RAM)
+		a->ft_next = a->ftarget->ft_aliases;
+		a->ftarget->ft_aliases = a;
+	}
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		struct node *a = p->nodes[i], *t = a->ftarget;
+		const struct fi_list *l;
+
+		if (!a->is_alias || a->disabled || !a->in_as_tree || !t || t->type != T_RAM)
 			continue;
-		sec = &p->secs[a->section];
-		lines = ms_flatdump__view_lines(p->flat, sec->names[0], &nr);
-		for (size_t k = 0; lines && k < nr && !a->mr->readonly; k++) {
-			struct flat_range_text r;
+		/* the ranges of the target in the window, in QEMU's view */
+		l = fi_list(&p->fi, fi_view(&p->fi, p->secs[a->section].names[0]), t->name,
+			    strlen(t->name));
+		for (size_t k = l ? fi_first(l, a->start) : 0;
+		     l && k < l->nr && l->v[k].start <= a->end && !a->mr->readonly; k++) {
+			const struct fi_ent *r = &l->v[k];
 			uint64_t at;
 
-			if (!parse_flat_range(lines[k], &r) || r.end < a->start || r.start > a->end ||
-			    r.name_len != strlen(t->name) || memcmp(r.name, t->name, r.name_len))
+			if (r->end < a->start)
 				continue;
-			at = r.start > a->start ? r.start : a->start;
-			if (r.type_len == 3 && !memcmp(r.type, "rom", 3) && alias_wins(p, a, t, at))
+			at = r->start > a->start ? r->start : a->start;
+			if (p->fi.ranges[r->idx].rom && alias_wins(a, t, at))
 				a->mr->readonly = true;
 		}
 	}
@@ -128,7 +131,17 @@ static bool known_vga_logged(const struct node *n)
 	       (!strcmp(n->name, "vga.vram") || !strcmp(n->name, "bochs-display-vram"));
 }
 
-static bool io_terminates(struct parser *p, const struct node *n)
+/* Does QEMU's flat dump show @n's name (within its range if it is in an
+ * address-space tree)? Asked once per node. */
+static bool flat_named(struct parser *p, struct node *n)
+{
+	if (!n->flat_named)
+		n->flat_named = fi_has_name_within(&p->fi, n->name, n->in_as_tree, n->start,
+						   n->end) ? 1 : -1;
+	return n->flat_named > 0;
+}
+
+static bool io_terminates(struct parser *p, struct node *n)
 {
 	const struct section *sec = &p->secs[n->section];
 	bool as_root = sec->is_as && sec->root == n;
@@ -138,8 +151,7 @@ static bool io_terminates(struct parser *p, const struct node *n)
 	if (p->flat) {
 		/* rule 7.1: a terminating region shows up under its own name (a
 		 * same-named descendant does not count) */
-		if (!has_named_descendant(n, n->name) &&
-		    flat_has_name_within(p->flat, n->name, n->in_as_tree, n->start, n->end))
+		if (flat_named(p, n) && !has_named_descendant(n, n->name))
 			return true;
 		if (n->nr_kids)
 			return false;
@@ -152,7 +164,7 @@ static bool io_terminates(struct parser *p, const struct node *n)
 	return as_root && node_size(n) < MS_SIZE_2_64;
 }
 
-static enum ms_region_kind node_kind(struct parser *p, const struct node *n)
+static enum ms_region_kind node_kind(struct parser *p, struct node *n)
 {
 	switch (n->type) {
 	case T_RAM:
@@ -220,28 +232,116 @@ static uint64_t node_addr(const struct node *n)
 
 /* The node a memory-region section stands for: an earlier node of the same
  * shape (and own address), or the section's own root. */
-static struct node *section_region(struct parser *p, const struct section *sec)
+static struct node *__section_region(struct parser *p, const struct section *sec)
 {
 	struct node *r = sec->root;
+	const size_t *first;
 
 	/* a section whose first line is indented deeper has a hidden, nameless root */
 	if (!r || !r->name)
 		return r;
-
-	for (size_t i = 0; i < p->nr_nodes; i++) {
-		struct node *n = p->nodes[i];
-
+	first = strmap_find(&p->node_names, 0, r->name, strlen(r->name));
+	for (struct node *n = first ? p->nodes[*first] : NULL; n; n = n->next_named) {
 		if (n->section >= (unsigned int)(sec - p->secs))
 			break;
 		/* the root of another memory-region section is another region:
 		 * QEMU prints each target once */
 		if (!p->secs[n->section].is_as && p->secs[n->section].root == n)
 			continue;
-		if (!n->hidden && !strcmp(n->name, r->name) && node_addr(n) == r->start &&
-		    same_shape(n, r))
+		if (node_addr(n) == r->start && n->shape == r->shape && same_shape(n, r))
 			return n;
 	}
 	return r;
+}
+
+static struct node *section_region(struct parser *p, struct section *sec)
+{
+	if (!sec->region_known) {
+		sec->region = __section_region(p, sec);
+		sec->region_known = true;
+	}
+	return sec->region;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ull;
+	return h;
+}
+
+/* What same_shape() compares, hashed, bottom-up. */
+static uint64_t shape_hash(struct node *n)
+{
+	ms_u128 size = node_size(n);
+	uint64_t h = mix(n->is_alias | n->nv << 1 | n->hidden << 2 | (uint64_t)n->type << 3,
+			 (uint32_t)n->prio);
+
+	h = mix(mix(h, (uint64_t)size), (uint64_t)(size >> 64));
+	h = mix(h, n->nr_kids);
+	if (!n->hidden)
+		h = mix(h, str_hash(n->name));
+	if (n->is_alias)
+		h = mix(mix(h, str_hash(n->target)), n->alias_off);
+	for (size_t i = 0; i < n->nr_kids; i++)
+		h = mix(mix(h, n->kids[i]->start - n->start), shape_hash(n->kids[i]));
+	n->shape = h;
+	return h;
+}
+
+/*
+ * The indexes of the node tree: shapes, the memory-region sections of each
+ * name and the nodes of those names (in file order: built backwards).
+ */
+static int index_nodes(struct parser *p)
+{
+	for (size_t i = 0; i < p->nr_secs; i++)
+		if (p->secs[i].root)
+			shape_hash(p->secs[i].root);
+	for (size_t i = p->nr_secs; i-- > 0;) {
+		struct section *sec = &p->secs[i];
+		bool added;
+		size_t *first;
+
+		sec->next_named = SIZE_MAX;
+		if (sec->is_as)
+			continue;
+		first = strmap_add(&p->sec_names, 0, sec->names[0], strlen(sec->names[0]), i,
+				   &added);
+		if (!first)
+			return -ENOMEM;
+		if (!added) {
+			sec->next_named = *first;
+			*first = i;
+		}
+	}
+	for (size_t i = p->nr_nodes; i-- > 0;) {
+		struct node *n = p->nodes[i];
+		size_t len, *first;
+		bool added;
+
+		if (n->hidden)
+			continue;
+		len = strlen(n->name);
+		if (!strmap_find(&p->sec_names, 0, n->name, len))
+			continue;	/* no section_region() looks for it */
+		first = strmap_add(&p->node_names, 0, n->name, len, i, &added);
+		if (!first)
+			return -ENOMEM;
+		if (!added) {
+			n->next_named = p->nodes[*first];
+			*first = i;
+		}
+	}
+	return 0;
 }
 
 static bool subtree_has_name(const struct node *n, const char *name, size_t len)
@@ -258,18 +358,17 @@ static bool subtree_has_name(const struct node *n, const char *name, size_t len)
  * @cand's subtree (or of its own alias targets one level down)? */
 static unsigned int target_score(struct parser *p, const struct node *a, const struct node *cand)
 {
-	const char *const *lines;
+	const struct fi_list *l;
 	unsigned int score = 0;
-	size_t nr;
 
 	if (!p->flat || !a->in_as_tree)
 		return 0;
-	lines = ms_flatdump__view_lines(p->flat, p->secs[a->section].names[0], &nr);
-	for (size_t k = 0; lines && k < nr; k++) {
-		struct flat_range_text r;
+	l = fi_list(&p->fi, fi_view(&p->fi, p->secs[a->section].names[0]), NULL, 0);
+	for (size_t k = l ? fi_first(l, a->start) : 0; l && k < l->nr && l->v[k].start <= a->end;
+	     k++) {
+		const struct fi_range *r = &p->fi.ranges[l->v[k].idx];
 
-		if (parse_flat_range(lines[k], &r) && r.end >= a->start && r.start <= a->end &&
-		    subtree_has_name(cand, r.name, r.name_len))
+		if (r->end >= a->start && subtree_has_name(cand, r->name, r->name_len))
 			score++;
 	}
 	return score;
@@ -305,18 +404,19 @@ static struct node *alias_target(struct parser *p, struct node *a)
 {
 	struct node *best = NULL;
 	unsigned int best_score = 0;
+	const size_t *first;
+	bool one;
 
 	if (a->tnode)
 		return a->tnode;
-	for (size_t i = 0; i < p->nr_secs; i++) {
-		const struct section *sec = &p->secs[i];
-		struct node *cand;
+	first = strmap_find(&p->sec_names, 0, a->target, strlen(a->target));
+	/* one candidate: nothing to score */
+	one = first && p->secs[*first].next_named == SIZE_MAX;
+	for (size_t i = first ? *first : SIZE_MAX; i != SIZE_MAX; i = p->secs[i].next_named) {
+		struct node *cand = section_region(p, &p->secs[i]);
 		unsigned int score;
 
-		if (sec->is_as || strcmp(sec->names[0], a->target))
-			continue;
-		cand = section_region(p, sec);
-		score = target_score(p, a, cand) * 65536 + window_score(a, cand, cand);
+		score = one ? 0 : target_score(p, a, cand) * 65536 + window_score(a, cand, cand);
 		/* on a tie, a target no alias uses yet: each was met by one */
 		if (!best || score > best_score ||
 		    (score == best_score && cand->alias_refs < best->alias_refs)) {
@@ -395,12 +495,15 @@ static void free_nodes(struct parser *p)
 	for (size_t i = 0; i < p->nr_nodes; i++) {
 		struct node *n = p->nodes[i];
 
-		free(n->name);
-		free(n->target);
 		free(n->owner);
 		free(n->parent);
 		free(n->kids);
-		free(n);
+	}
+	while (p->blocks) {
+		struct node_block *b = p->blocks;
+
+		p->blocks = b->next;
+		free(b);
 	}
 	free(p->nodes);
 	for (size_t i = 0; i < p->nr_secs; i++) {
@@ -444,100 +547,184 @@ void ms_import__free(struct ms_import *imp)
  * With -D the disabled children are printed and io_terminates() already
  * took the region for a container.
  */
-static bool empty_container_candidate(struct parser *p, const struct node *n)
+static bool empty_container_candidate(struct parser *p, struct node *n)
 {
 	return n->mr && !n->is_alias && !n->hidden && !n->disabled && !n->nr_kids &&
-	       n->type == T_IO && n->mr->terminates &&
-	       !flat_has_name_within(p->flat, n->name, n->in_as_tree, n->start, n->end);
+	       n->type == T_IO && n->mr->terminates && !flat_named(p, n);
 }
 
-static struct node *candidate_of(struct parser *p, const struct ms_region *mr)
-{
-	for (size_t i = 0; i < p->nr_nodes; i++)
-		if (p->nodes[i]->mr == mr && empty_container_candidate(p, p->nodes[i]))
-			return p->nodes[i];
-	return NULL;
-}
-
-/* QEMU's view of an address space of @sec, or NULL if the dump has none. */
-static const char *const *section_view(struct parser *p, const struct section *sec, size_t *nr)
+/* QEMU's view of an address space of @sec, or -1 if the dump has none. */
+static long section_view(struct parser *p, const struct section *sec)
 {
 	for (size_t k = 0; k < sec->nr_names; k++) {
-		const char *const *lines = ms_flatdump__view_lines(p->flat, sec->names[k], nr);
+		long v = fi_view(&p->fi, sec->names[k]);
 
-		if (lines)
-			return lines;
+		if (v >= 0)
+			return v;
 	}
-	return NULL;
+	return -1;
 }
 
-/* Does a range of @lines overlapping [@start, @end] name @name? */
-static bool view_shows(const char *const *lines, size_t nr, const char *name, uint64_t start,
+/* Does a range of view @view overlapping [@start, @end] name @name? */
+static bool view_shows(struct parser *p, long view, const char *name, uint64_t start,
 		       uint64_t end)
 {
-	for (size_t k = 0; k < nr; k++) {
-		struct flat_range_text r;
+	const struct fi_list *l = fi_list(&p->fi, view, name, strlen(name));
 
-		if (parse_flat_range(lines[k], &r) && r.end >= start && r.start <= end &&
-		    r.name_len == strlen(name) && !memcmp(r.name, name, r.name_len))
+	for (size_t k = l ? fi_first(l, start) : 0; l && k < l->nr && l->v[k].start <= end; k++)
+		if (l->v[k].end >= start)
 			return true;
-	}
 	return false;
+}
+
+/* The candidates' nodes by region: an array sorted by region. */
+struct by_mr {
+	const struct ms_region *mr;
+	struct node *n;
+};
+
+static int by_mr_cmp(const void *a, const void *b)
+{
+	const struct by_mr *x = a, *y = b;
+
+	return (x->mr > y->mr) - (x->mr < y->mr);
+}
+
+static struct node *candidate_of(struct parser *p, const struct by_mr *v, size_t nr,
+				 const struct ms_region *mr)
+{
+	size_t lo = 0, hi = nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].mr < mr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nr && v[lo].mr == mr && empty_container_candidate(p, v[lo].n) ? v[lo].n :
+									       NULL;
+}
+
+/*
+ * A view rendered for one root, kept while nothing changed since (@gen):
+ * address spaces of one root, as QEMU's bus masters, share it. Only the
+ * ranges of candidates matter.
+ */
+struct cand_view {
+	struct ms_region *root;
+	unsigned long gen;
+	struct cand_range {
+		struct node *n;
+		uint64_t start, end;
+	} *v;
+	size_t nr;
+};
+
+static int render_candidates(struct parser *p, struct cand_view *cv, struct ms_region *root,
+			     const struct by_mr *c, size_t nc)
+{
+	struct ms_flatview *fv = flatview_render(root);
+	const struct ms_flat_range *fr;
+	size_t alloc = 0;
+
+	if (!fv)
+		return -ENOMEM;
+	cv->root = root;
+	cv->nr = 0;
+	fv_for_each(fv, it, fr) {
+		struct node *n = candidate_of(p, c, nc, fr->mr);
+
+		if (!n)
+			continue;
+		if (cv->nr == alloc) {
+			struct cand_range *v;
+
+			alloc = alloc ? 2 * alloc : 16;
+			v = realloc(cv->v, alloc * sizeof(*v));
+			if (!v) {
+				ms_flatview__unref(fv);
+				return -ENOMEM;
+			}
+			cv->v = v;
+		}
+		cv->v[cv->nr++] = (struct cand_range){ n, fr->start,
+						      fr->start + (uint64_t)(fr->size - 1) };
+	}
+	ms_flatview__unref(fv);
+	return 0;
 }
 
 static int settle_empty_containers(struct parser *p)
 {
+	struct cand_view cv = { 0 };
+	unsigned long gen = 1;
+	struct by_mr *c = NULL;
+	size_t nc = 0;
 	bool changed = true;
+	int ret = 0;
 
+	for (size_t i = 0; i < p->nr_nodes; i++)
+		nc += empty_container_candidate(p, p->nodes[i]);
+	if (!nc)
+		return 0;	/* nothing to render for */
+	c = malloc(nc * sizeof(*c));
+	if (!c)
+		return ms_error_set(p->err, -ENOMEM, "import: out of memory");
+	nc = 0;
+	for (size_t i = 0; i < p->nr_nodes; i++)
+		if (empty_container_candidate(p, p->nodes[i]))
+			c[nc++] = (struct by_mr){ p->nodes[i]->mr, p->nodes[i] };
+	qsort(c, nc, sizeof(*c), by_mr_cmp);
 	while (changed) {
 		changed = false;
 		for (size_t i = 0; i < p->nr_secs; i++) {
 			const struct section *sec = &p->secs[i];
-			const char *const *lines;
-			struct ms_flatview *fv;
-			size_t nr;
+			struct ms_region *root;
+			long view;
 
-			if (!sec->is_as || !sec->root || !(lines = section_view(p, sec, &nr)))
+			if (!sec->is_as || !sec->root || (view = section_view(p, sec)) < 0)
 				continue;
-			fv = flatview_render(flatview_select_root(sec->root->mr));
-			if (!fv)
-				return ms_error_set(p->err, -ENOMEM, "import: out of memory");
-			const struct ms_flat_range *fr;
-
-			fv_for_each(fv, it, fr) {
-				struct node *n = candidate_of(p, fr->mr);
+			root = flatview_select_root(sec->root->mr);
+			if (!cv.gen || cv.gen != gen || cv.root != root) {
+				ret = render_candidates(p, &cv, root, c, nc);
+				if (ret)
+					goto out;
+				cv.gen = gen;
+			}
+			for (size_t k = 0; k < cv.nr; k++) {
+				struct node *n = cv.v[k].n;
 
 				/* shown there (through an alias, outside its
 				 * printed range): a real I/O region */
-				if (!n || view_shows(lines, nr, n->name, fr->start,
-						     fr->start + (uint64_t)(fr->size - 1)))
+				if (!empty_container_candidate(p, n) ||
+				    view_shows(p, view, n->name, cv.v[k].start, cv.v[k].end))
 					continue;
 				n->mr->kind = MS_REGION_CONTAINER;
 				n->mr->terminates = false;
 				changed = true;
+				gen++;
 			}
-			ms_flatview__unref(fv);
 		}
 	}
-	return 0;
+out:
+	free(cv.v);
+	free(c);
+	return ret ? ms_error_set(p->err, ret, "import: out of memory") : 0;
 }
 
-/* Point (print order, doubled) of the first printed alias onto @t, or
- * SIZE_MAX. Aliases are resolved by now, so same-named targets differ. */
-static size_t first_met(const struct parser *p, const struct node *t)
+/* Points (print order, doubled) of the first printed alias onto each
+ * target (SIZE_MAX: none). Aliases are resolved by now, so same-named
+ * targets differ. */
+static void find_first_met(struct parser *p)
 {
-	for (size_t i = 0; i < p->nr_nodes; i++)
-		if (p->nodes[i]->is_alias && p->nodes[i]->tnode == t)
-			return 2 * i + 2;
-	return SIZE_MAX;
-}
+	for (size_t i = 0; i < p->nr_nodes; i++) {
+		struct node *t = p->nodes[i]->is_alias ? p->nodes[i]->tnode : NULL;
 
-static size_t node_index(const struct parser *p, const struct node *n)
-{
-	for (size_t i = 0; i < p->nr_nodes; i++)
-		if (p->nodes[i] == n)
-			return i;
-	return SIZE_MAX;
+		if (t && t->first_met == SIZE_MAX)
+			t->first_met = 2 * i + 2;
+	}
 }
 
 /*
@@ -552,37 +739,40 @@ static size_t node_index(const struct parser *p, const struct node *n)
 static int add_hidden_aliases(struct parser *p, struct ms_import *imp)
 {
 	size_t last = 0;	/* 0: before everything */
+	size_t *limits, limit = SIZE_MAX, host = 0, root_at = SIZE_MAX;
+	int ret = 0;
 
 	if (p->disabled_mode)
 		return 0;	/* -D printed every alias */
+	find_first_met(p);
+	/* the first met of the memory-region sections after each one */
+	limits = malloc((p->nr_secs + 1) * sizeof(*limits));
+	if (!limits)
+		return ms_error_set(p->err, -ENOMEM, "import: out of memory");
+	for (size_t i = p->nr_secs; i-- > 0;) {
+		limits[i] = limit;
+		if (!p->secs[i].is_as && section_region(p, &p->secs[i])->first_met < limit)
+			limit = section_region(p, &p->secs[i])->first_met;
+	}
 	for (size_t i = 0; i < p->nr_secs; i++) {
 		struct section *sec = &p->secs[i];
-		size_t met, limit = SIZE_MAX, host, root_at = SIZE_MAX;
 		struct ms_region *a;
 		struct node *t;
-		int ret;
+		size_t met;
 
 		if (sec->is_as)
 			continue;
 		t = section_region(p, sec);
-		met = first_met(p, t);
-		for (size_t k = i + 1; k < p->nr_secs; k++) {
-			size_t m;
-
-			if (p->secs[k].is_as)
-				continue;
-			m = first_met(p, section_region(p, &p->secs[k]));
-			if (m < limit)
-				limit = m;
-		}
-		if (met > last && met < limit) {
+		met = t->first_met;
+		if (met > last && met < limits[i]) {
 			last = met;
 			continue;
 		}
-		for (host = 0; host < p->nr_secs; host++) {
+		/* the first address-space section after @last: @last only grows */
+		for (; host < p->nr_secs; host++) {
 			if (!p->secs[host].is_as || !p->secs[host].root)
 				continue;
-			root_at = 2 * node_index(p, p->secs[host].root) + 2;
+			root_at = 2 * p->secs[host].root->idx + 2;
 			if (root_at + 1 > last)
 				break;
 		}
@@ -591,21 +781,33 @@ static int add_hidden_aliases(struct parser *p, struct ms_import *imp)
 		last = root_at + 1;
 		a = ms_region__new_alias(p->ctx, "(hidden alias)", t->mr, 0, size_arg(node_size(t)),
 					 p->err);
-		if (!a)
-			return -errno;
+		if (!a) {
+			ret = -errno;
+			break;
+		}
 		a->enabled = false;
 		ret = ms_region__add_subregion_overlap(p->secs[host].root->mr, 0, a, INT32_MAX,
 						       p->err);
 		imp->regions[imp->nr_regions++] = a;
 		if (ret)
-			return ret;
+			break;
 	}
-	return 0;
+	free(limits);
+	return ret;
 }
 
 static int build(struct parser *p, struct ms_import *imp)
 {
 	int ret;
+
+	ret = index_nodes(p);
+	if (ret)
+		return ms_error_set(p->err, ret, "import: out of memory");
+	if (p->flat) {
+		ret = flat_index_build(&p->fi, p->flat_text, p->flat_len);
+		if (ret)
+			return ms_error_set(p->err, ret, "import: out of memory");
+	}
 
 	for (size_t i = 0; i < p->nr_nodes; i++) {
 		ret = create_plain(p, p->nodes[i]);
@@ -699,6 +901,8 @@ struct ms_import *ms_import__parse(struct ms_ctx *ctx, const char *tree, size_t 
 	if (ret)
 		goto nomem;
 	if (flat) {
+		p.flat_text = flat;
+		p.flat_len = flat_len;
 		p.flat = ms_flatdump__parse(flat, flat_len, err);
 		if (!p.flat) {
 			ret = -errno;
@@ -743,6 +947,9 @@ nomem:
 out:
 	free_nodes(&p);
 	free_lines(&ls);
+	flat_index_free(&p.fi);
+	strmap_free(&p.node_names);
+	strmap_free(&p.sec_names);
 	ms_flatdump__free(p.flat);
 	if (!imp)
 		errno = ret < 0 ? -ret : EINVAL;

@@ -20,8 +20,8 @@ struct node {
 	int32_t prio;
 	enum type type;
 	bool nv, disabled, hidden, is_alias;
-	char *name;		/* NULL for hidden parents */
-	char *target;		/* alias target name */
+	char *name;		/* NULL for hidden parents; in the text's lines */
+	char *target;		/* alias target name, in the lines */
 	uint64_t alias_off, alias_end;
 	char *owner, *parent;
 	struct node *up;
@@ -32,6 +32,21 @@ struct node {
 	unsigned int alias_refs;	/* aliases resolved to this node */
 	bool in_as_tree;
 	unsigned int section;	/* index of the section holding it */
+	size_t idx;		/* in parser.nodes */
+	struct node *next_named;	/* the next node of this name, file order */
+	uint64_t shape;		/* hash of what same_shape() compares */
+	size_t first_met;	/* print point of the first alias onto it */
+	struct node *ftarget;	/* final target, for aliases */
+	struct node *ft_aliases, *ft_next;	/* the aliases onto it, via ftarget */
+	signed char flat_named;	/* fi_has_name_within() of it: 0 unknown, 1, -1 */
+};
+
+#define NODE_BLOCK	1024
+
+struct node_block {
+	struct node_block *next;
+	size_t nr;
+	struct node v[NODE_BLOCK];
 };
 
 struct section {
@@ -40,6 +55,50 @@ struct section {
 	size_t nr_names;
 	struct node *root;	/* level-1 node (may be a hidden parent) */
 	unsigned int line;
+	size_t next_named;	/* next memory-region section of the name, or SIZE_MAX */
+	struct node *region;	/* section_region(), once known */
+	bool region_known;
+};
+
+/*
+ * QEMU's ``info mtree -f`` dump of the same machine, indexed for the
+ * inference of import.c (flatdump.c has parsed and checked it first).
+ */
+struct fi_range {
+	uint64_t start, end;
+	const char *name;	/* without " @<offset>" and " KVM" markers */
+	size_t name_len;
+	bool typed;		/* parse_flat_range() takes it */
+	bool rom;		/* of type "rom" */
+};
+
+/* Ranges by start, with the largest end up to each, for overlap queries. */
+struct fi_ent {
+	uint64_t start, end, maxend;
+	size_t idx;		/* into flat_index.ranges */
+};
+
+struct fi_list {
+	struct fi_ent *v;	/* in flat_index.ents */
+	size_t nr;
+};
+
+struct flat_index {
+	struct lines ls;
+	struct fi_range *ranges;
+	size_t nr_ranges;
+	size_t nr_views;
+	/*
+	 * Lists of typed ranges: of each view (list <view>), of each (view,
+	 * name); lists of the ranges of any view by name, with or without
+	 * the owner text that follows it.
+	 */
+	struct fi_list *lists;
+	size_t nr_lists;
+	struct fi_ent *ents;
+	struct strmap as_view;	/* address-space name -> its (first) view */
+	struct strmap named;	/* (view, name) -> list */
+	struct strmap loose_names;	/* name -> list */
 };
 
 struct parser {
@@ -49,10 +108,16 @@ struct parser {
 	struct section *secs;
 	size_t nr_secs;
 	struct node **nodes;	/* every node, file order */
+	struct node_block *blocks;	/* where they live */
 	size_t nr_nodes, alloc_nodes;
 	bool owner_mode;
 	bool disabled_mode;		/* -D dump: every region printed */
 	struct ms_flatdump *flat;
+	const char *flat_text;
+	size_t flat_len;
+	struct flat_index fi;		/* of @flat */
+	struct strmap node_names;	/* name -> first node of the name */
+	struct strmap sec_names;	/* name -> first memory-region section */
 };
 
 /* import_parse.c */
@@ -62,5 +127,22 @@ int perr(struct parser *p, unsigned int line, const char *what, const char *text
 bool detect_owner_mode(const struct lines *ls);
 /* the sections and their node trees (rules 2, 4, 5) */
 int parse_sections(struct parser *p, struct lines *ls);
+
+
+/* index the flat dump @text (parsed by ms_flatdump__parse() already) */
+int flat_index_build(struct flat_index *fi, const char *text, size_t len);
+void flat_index_free(struct flat_index *fi);
+/* the view of address space @name, or -1 */
+long fi_view(const struct flat_index *fi, const char *name);
+/* typed ranges of view @view (and named @name, unless NULL) */
+const struct fi_list *fi_list(const struct flat_index *fi, long view, const char *name,
+			      size_t len);
+/* the first entry of @l that may overlap [@start, @end]: go on while
+ * v[i].start <= @end, taking those with v[i].end >= @start */
+size_t fi_first(const struct fi_list *l, uint64_t start);
+/* does a range of any view name @name (followed by owner text or not),
+ * within [@start, @end] if @ranged (flat_has_name_within())? */
+bool fi_has_name_within(const struct flat_index *fi, const char *name, bool ranged,
+			uint64_t start, uint64_t end);
 
 #endif /* MEMSLOT_IMPORT_INTERNAL_H */

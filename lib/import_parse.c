@@ -20,24 +20,40 @@ int perr(struct parser *p, unsigned int line, const char *what, const char *text
 			    text ? shown : "");
 }
 
+/* Nodes come from blocks of NODE_BLOCK, freed with the parser. */
+static struct node *alloc_node(struct parser *p)
+{
+	struct node_block *b = p->blocks;
+
+	if (!b || b->nr == NODE_BLOCK) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return NULL;
+		b->next = p->blocks;
+		p->blocks = b;
+	}
+	return &b->v[b->nr++];
+}
+
 static struct node *new_node(struct parser *p, unsigned int line)
 {
-	struct node *n = calloc(1, sizeof(*n));
+	struct node *n;
 
-	if (!n)
-		return NULL;
-	n->line = line;
 	if (p->nr_nodes == p->alloc_nodes) {
 		size_t a = p->alloc_nodes ? 2 * p->alloc_nodes : 64;
 		struct node **v = realloc(p->nodes, a * sizeof(*v));
 
-		if (!v) {
-			free(n);
+		if (!v)
 			return NULL;
-		}
 		p->nodes = v;
 		p->alloc_nodes = a;
 	}
+	n = alloc_node(p);
+	if (!n)
+		return NULL;
+	n->line = line;
+	n->idx = p->nr_nodes;
+	n->first_met = SIZE_MAX;
 	p->nodes[p->nr_nodes++] = n;
 	return n;
 }
@@ -184,14 +200,12 @@ static int parse_region_line(struct parser *p, const struct line *ln, struct nod
 			return perr(p, ln->no, "expected \"alias <name> @<target>\"", rest);
 		*at = 0;
 		n->is_alias = true;
-		n->name = strdup(rest + 6);
-		n->target = strdup(at + 2);
-		if (!n->name || !n->target)
-			return -ENOMEM;
+		n->name = rest + 6;
+		n->target = at + 2;
 		return 0;
 	}
-	n->name = strdup(rest);
-	return n->name ? 0 : -ENOMEM;
+	n->name = rest;
+	return 0;
 }
 
 /* Does any region line carry owner text? Decide once per file. */
@@ -211,11 +225,18 @@ bool detect_owner_mode(const struct lines *ls)
 
 static int push_section(struct parser *p, struct section *sec)
 {
-	struct section *v = realloc(p->secs, (p->nr_secs + 1) * sizeof(*v));
+	/* a power of two from 16 on: double when full */
+	if (p->nr_secs >= 16 && !(p->nr_secs & (p->nr_secs - 1))) {
+		struct section *v = realloc(p->secs, 2 * p->nr_secs * sizeof(*v));
 
-	if (!v)
-		return -ENOMEM;
-	p->secs = v;
+		if (!v)
+			return -ENOMEM;
+		p->secs = v;
+	} else if (!p->secs) {
+		p->secs = malloc(16 * sizeof(*p->secs));
+		if (!p->secs)
+			return -ENOMEM;
+	}
 	p->secs[p->nr_secs++] = *sec;
 	return 0;
 }
@@ -250,10 +271,17 @@ int parse_sections(struct parser *p, struct lines *ls)
 					}
 					p->seen_memory = true;
 				}
-				v = realloc(sec.names, (sec.nr_names + 1) * sizeof(*v));
+				/* doubled at powers of two */
+				v = sec.nr_names & (sec.nr_names - 1) ? sec.names :
+				    realloc(sec.names, (sec.nr_names ? 2 * sec.nr_names : 1) *
+							sizeof(*v));
 
 				if (!v || !(v[sec.nr_names] = strdup(ls->v[i].s + 15))) {
-					free(v ? v : sec.names);
+					if (v)
+						sec.names = v;
+					for (size_t k = 0; k < sec.nr_names; k++)
+						free(sec.names[k]);
+					free(sec.names);
 					return -ENOMEM;
 				}
 				sec.names = v;
@@ -354,4 +382,270 @@ int parse_sections(struct parser *p, struct lines *ls)
 	if (!p->nr_secs)
 		return perr(p, 1, "expected \"address-space: <name>\"", ls->nr ? ls->v[0].s : NULL);
 	return 0;
+}
+
+/* ---- the flat dump, indexed ------------------------------------------------ */
+
+/* A range in a list: (list, range) pairs, sorted into lists at the end. */
+struct fi_member {
+	size_t list, idx;
+};
+
+struct fi_build {
+	struct fi_member *m;
+	size_t nr, alloc;
+	size_t *view_of;	/* per range */
+	size_t nr_lists;
+};
+
+static int fi_member(struct fi_build *b, size_t list, size_t idx)
+{
+	if (b->nr == b->alloc) {
+		size_t a = b->alloc ? 2 * b->alloc : 1024;
+		struct fi_member *v = realloc(b->m, a * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->m = v;
+		b->alloc = a;
+	}
+	b->m[b->nr++] = (struct fi_member){ list, idx };
+	return 0;
+}
+
+/* the list @m maps (@tag, @name) to, a new one if absent */
+static int fi_list_id(struct fi_build *b, struct strmap *m, size_t tag, const char *name,
+		      size_t len, size_t *id)
+{
+	size_t *v = strmap_add(m, tag, name, len, b->nr_lists, NULL);
+
+	if (!v)
+		return -ENOMEM;
+	if (*v == b->nr_lists)
+		b->nr_lists++;
+	*id = *v;
+	return 0;
+}
+
+/* a range of view @view: in its lists, and under its name with and
+ * without each owner text that may follow it (flat_has_name_within()) */
+static int fi_add_range(struct flat_index *fi, struct fi_build *b, size_t view, size_t idx)
+{
+	const struct fi_range *r = &fi->ranges[idx];
+	size_t id;
+
+	if (r->typed && (fi_member(b, view, idx) ||
+			 fi_list_id(b, &fi->named, view, r->name, r->name_len, &id) ||
+			 fi_member(b, id, idx)))
+		return -ENOMEM;
+	for (size_t j = 0; j <= r->name_len; j++) {
+		const char *t = r->name + j;
+
+		if (j < r->name_len && (*t != ' ' || (strncmp(t, " owner:{", 8) &&
+						      strncmp(t, " parent:{", 9) &&
+						      strncmp(t, " orphan", 7))))
+			continue;
+		if (fi_list_id(b, &fi->loose_names, 0, r->name, j, &id) || fi_member(b, id, idx))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int fi_ent_cmp(const void *a, const void *b)
+{
+	const struct fi_ent *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static void fi_sort(struct fi_list *l)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 1; i < l->nr; i++) {
+		if (l->v[i].start < l->v[i - 1].start) {
+			qsort(l->v, l->nr, sizeof(*l->v), fi_ent_cmp);
+			break;
+		}
+	}
+	for (size_t i = 0; i < l->nr; i++) {
+		if (!i || l->v[i].end > m)
+			m = l->v[i].end;
+		l->v[i].maxend = m;
+	}
+}
+
+/* the range lines of the views, and the address spaces of each view */
+static int fi_scan(struct flat_index *fi, struct fi_build *b)
+{
+	size_t alloc = 0;
+	long view = -1;
+
+	for (size_t i = 0; i < fi->ls.nr; i++) {
+		char *s = fi->ls.v[i].s;
+		struct flat_range_text t;
+		struct fi_range *r;
+
+		if (!strncmp(s, "FlatView #", 10)) {
+			view = (long)fi->nr_views++;
+		} else if (!s[0]) {
+			view = -1;
+		} else if (view < 0) {
+			continue;
+		} else if (!strncmp(s, " AS \"", 5)) {
+			const char *q = strstr(s + 5, "\", root: ");
+
+			if (q && !strmap_add(&fi->as_view, 0, s + 5, q - s - 5, (size_t)view, NULL))
+				return -ENOMEM;
+		} else if (range_line_name(s, &t.name, &t.name_len, &t.start, &t.end) &&
+			   !strncmp(s + 35, " (prio ", 7)) {
+			if (fi->nr_ranges == alloc) {
+				size_t a = alloc ? 2 * alloc : 256;
+				struct fi_range *v = realloc(fi->ranges, a * sizeof(*v));
+				size_t *vo = realloc(b->view_of, a * sizeof(*vo));
+
+				if (v)
+					fi->ranges = v;
+				if (vo)
+					b->view_of = vo;
+				if (!v || !vo)
+					return -ENOMEM;
+				alloc = a;
+			}
+			r = &fi->ranges[fi->nr_ranges];
+			*r = (struct fi_range){ .start = t.start, .end = t.end, .name = t.name,
+						.name_len = t.name_len };
+			r->typed = parse_flat_range(s, &t);
+			r->rom = r->typed && t.type_len == 3 && !memcmp(t.type, "rom", 3);
+			b->view_of[fi->nr_ranges++] = (size_t)view;
+		}
+	}
+	return 0;
+}
+
+int flat_index_build(struct flat_index *fi, const char *text, size_t len)
+{
+	struct fi_build b = { 0 };
+	size_t *at = NULL;
+	int ret;
+
+	memset(fi, 0, sizeof(*fi));
+	ret = split_lines(text, len, &fi->ls);
+	if (!ret)
+		ret = fi_scan(fi, &b);
+	if (ret)
+		goto out;
+	ret = -ENOMEM;
+	/* the lists of the views come first */
+	b.nr_lists = fi->nr_views;
+	for (size_t i = 0; i < fi->nr_ranges; i++)
+		if (fi_add_range(fi, &b, b.view_of[i], i))
+			goto out;
+	/* counted, then filled in range order */
+	fi->lists = calloc(b.nr_lists + 1, sizeof(*fi->lists));
+	fi->ents = malloc((b.nr + 1) * sizeof(*fi->ents));
+	at = calloc(b.nr_lists + 1, sizeof(*at));
+	if (!fi->lists || !fi->ents || !at)
+		goto out;
+	fi->nr_lists = b.nr_lists;
+	for (size_t i = 0; i < b.nr; i++)
+		fi->lists[b.m[i].list].nr++;
+	for (size_t i = 0, n = 0; i < b.nr_lists; i++) {
+		fi->lists[i].v = fi->ents + n;
+		n += fi->lists[i].nr;
+	}
+	for (size_t i = 0; i < b.nr; i++) {
+		const struct fi_range *r = &fi->ranges[b.m[i].idx];
+		struct fi_list *l = &fi->lists[b.m[i].list];
+
+		l->v[at[b.m[i].list]++] = (struct fi_ent){ .start = r->start, .end = r->end,
+							  .idx = b.m[i].idx };
+	}
+	for (size_t i = 0; i < fi->nr_lists; i++)
+		fi_sort(&fi->lists[i]);
+	ret = 0;
+out:
+	free(at);
+	free(b.m);
+	free(b.view_of);
+	return ret;
+}
+
+void flat_index_free(struct flat_index *fi)
+{
+	free(fi->lists);
+	free(fi->ents);
+	free(fi->ranges);
+	strmap_free(&fi->as_view);
+	strmap_free(&fi->named);
+	strmap_free(&fi->loose_names);
+	free_lines(&fi->ls);
+	memset(fi, 0, sizeof(*fi));
+}
+
+long fi_view(const struct flat_index *fi, const char *name)
+{
+	const size_t *v = strmap_find(&fi->as_view, 0, name, strlen(name));
+
+	return v ? (long)*v : -1;
+}
+
+const struct fi_list *fi_list(const struct flat_index *fi, long view, const char *name,
+			      size_t len)
+{
+	const size_t *id;
+
+	if (view < 0)
+		return NULL;
+	if (!name)
+		return &fi->lists[view];
+	id = strmap_find(&fi->named, (size_t)view, name, len);
+	return id ? &fi->lists[*id] : NULL;
+}
+
+size_t fi_first(const struct fi_list *l, uint64_t start)
+{
+	size_t lo = 0, hi = l->nr;
+
+	/* maxend grows: the first entry whose maxend reaches @start */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].maxend >= start)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+bool fi_has_name_within(const struct flat_index *fi, const char *name, bool ranged,
+			uint64_t start, uint64_t end)
+{
+	const size_t *id = strmap_find(&fi->loose_names, 0, name, strlen(name));
+	const struct fi_list *l;
+	size_t lo, hi;
+
+	if (!id)
+		return false;
+	l = &fi->lists[*id];
+	if (!ranged)
+		return l->nr > 0;
+	/* ranges starting at or after @start, then the first ending by @end */
+	lo = 0;
+	hi = l->nr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].start >= start)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	for (; lo < l->nr && l->v[lo].start <= end; lo++)
+		if (l->v[lo].end <= end)
+			return true;
+	return false;
 }
