@@ -1380,4 +1380,157 @@ TEST(flatdump_diff_same_named_address_spaces)
 	ms_flatdump__free(b);
 }
 
+/* ---- a large dump ---------------------------------------------------------------------- */
+
+/*
+ * A PC with @ndev PCI devices, as bench/bench_import.c generates it: per
+ * device a BAR container under "pci" (registers, MSI-X, VRAM on every 4th,
+ * a quirk under an unprinted disabled container on every 8th, an alias
+ * window onto the device's own "memory-region:" section, a ROM on every
+ * 16th), an I/O port and a "bus master container" address space, then
+ * QEMU's "memory-region: system" copy. @tree gets the dump, @flat the
+ * views QEMU prints for it (with the " KVM" markers of "memory").
+ */
+#define BIG_BAR(i)	(0x100000000ull + (unsigned long long)(i) * 0x10000)
+
+static void big_range(FILE *f, int level, unsigned long long start, unsigned long long size,
+		      const char *type)
+{
+	fprintf(f, "%*s%016llx-%016llx (prio %d, %s): ", 2 * level, "", start, start + size - 1,
+		level == 3 && size == 0x10000, type);
+}
+
+static void big_system(FILE *t, int ndev)
+{
+	fputs("  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+	      "    0000000000000000-000000003fffffff (prio 0, ram): alias ram-below-4g @pc.ram "
+	      "0000000000000000-000000003fffffff\n"
+	      "    0000000000000000-ffffffffffffffff (prio -1, i/o): pci\n", t);
+	for (int i = 0; i < ndev; i++) {
+		big_range(t, 3, BIG_BAR(i), 0x10000, "i/o");
+		fprintf(t, "dev%d-bar\n", i);
+		if (i % 8 == 0) {
+			big_range(t, 5, BIG_BAR(i) + 0x4000, 0x100, "i/o");
+			fprintf(t, "dev%d-quirk\n", i);
+		}
+		big_range(t, 4, BIG_BAR(i), 0x1000, "i/o");
+		fprintf(t, "dev%d-regs\n", i);
+		big_range(t, 4, BIG_BAR(i) + 0x1000, 0x1000, "i/o");
+		fprintf(t, "dev%d-msix-table\n", i);
+		big_range(t, 4, BIG_BAR(i) + 0x2000, 0x1000, "i/o");
+		fprintf(t, "dev%d-msix-pba\n", i);
+		if (i % 4 == 0) {
+			big_range(t, 4, BIG_BAR(i) + 0x3000, 0x1000, "ram");
+			fprintf(t, "dev%d-vram\n", i);
+		}
+		big_range(t, 4, BIG_BAR(i) + 0x8000, 0x1000, i % 16 ? "i/o" : "rom");
+		fprintf(t, "alias dev%d-exp-win @dev%d.exp 0000000000000000-0000000000000fff\n",
+			i, i);
+	}
+}
+
+static void big_dump(int ndev, char **tree, size_t *tree_len, char **flat, size_t *flat_len)
+{
+	FILE *t = open_memstream(tree, tree_len), *f = open_memstream(flat, flat_len);
+
+	if (!t || !f)
+		return;
+	fputs("address-space: I/O\n  0000000000000000-000000000000ffff (prio 0, i/o): io\n", t);
+	for (int i = 0; i < ndev; i++) {
+		big_range(t, 2, 0x1000 + 4 * i, 4, "i/o");
+		fprintf(t, "dev%d-port\n", i);
+	}
+	fputs("\naddress-space: cpu-memory-0\naddress-space: memory\n", t);
+	big_system(t, ndev);
+	fputs("\n", t);
+	for (int i = 0; i < ndev; i++)
+		fprintf(t, "address-space: dev%d\n  0000000000000000-ffffffffffffffff (prio 0, i/o): "
+			"bus master container\n\n", i);
+	fputs("memory-region: pc.ram\n"
+	      "  0000000000000000-000000003fffffff (prio 0, ram): pc.ram\n\n", t);
+	for (int i = 0; i < ndev; i++) {
+		fprintf(t, "memory-region: dev%d.exp\n", i);
+		big_range(t, 1, 0, 0x1000, i % 16 ? "i/o" : "rom");
+		fprintf(t, "dev%d.exp\n\n", i);
+	}
+	fputs("memory-region: system\n", t);
+	big_system(t, ndev);
+	fputs("\n", t);
+
+	fputs("FlatView #0\n AS \"memory\", root: system\n AS \"cpu-memory-0\", root: system\n"
+	      " Root memory region: system\n"
+	      "  0000000000000000-000000003fffffff (prio 0, ram): pc.ram KVM\n", f);
+	for (int i = 0; i < ndev; i++) {
+		big_range(f, 1, BIG_BAR(i), 0x1000, "i/o");
+		fprintf(f, "dev%d-regs\n", i);
+		big_range(f, 1, BIG_BAR(i) + 0x1000, 0x1000, "i/o");
+		fprintf(f, "dev%d-msix-table\n", i);
+		big_range(f, 1, BIG_BAR(i) + 0x2000, 0x1000, "i/o");
+		fprintf(f, "dev%d-msix-pba\n", i);
+		if (i % 4 == 0) {
+			big_range(f, 1, BIG_BAR(i) + 0x3000, 0x1000, "ram");
+			fprintf(f, "dev%d-vram KVM\n", i);
+		}
+		big_range(f, 1, BIG_BAR(i) + 0x8000, 0x1000, i % 16 ? "i/o" : "rom");
+		fprintf(f, "dev%d.exp%s\n", i, i % 16 ? "" : " KVM");
+	}
+	fputs("\nFlatView #1\n AS \"I/O\", root: io\n Root memory region: io\n"
+	      "  0000000000000000-0000000000000fff (prio 0, i/o): io\n", f);
+	for (int i = 0; i < ndev; i++) {
+		big_range(f, 1, 0x1000 + 4 * i, 4, "i/o");
+		fprintf(f, "dev%d-port\n", i);
+	}
+	fprintf(f, "  %016x-000000000000ffff (prio 0, i/o): io @%016x\n", 0x1000 + 4 * ndev,
+		0x1000 + 4 * ndev);
+	fputs("\nFlatView #2\n", f);
+	for (int i = 0; i < ndev; i++)
+		fprintf(f, " AS \"dev%d\", root: bus master container\n", i);
+	fputs(" Root memory region: (none)\n  No rendered FlatView\n\n", f);
+	fclose(t);
+	fclose(f);
+}
+
+/*
+ * Import time grew with the cube of the dump; a dump of a few MB of one
+ * machine (thousands of sections and address spaces) imports, prints back
+ * byte for byte and renders QEMU's flat views.
+ */
+TEST(large_dump)
+{
+	MS_OPTS(ms_slotmap_opts, opts, .page_size = 0x1000, .max_slots = 32764);
+	const int ndev = 2400;
+	struct ms_ctx *ctx = ms_ctx__new(), *ctx2 = ms_ctx__new();
+	struct ms_import *imp, *imp2;
+	struct ms_slotmap *maps[2] = { 0 };
+	char *tree = NULL, *flat = NULL;
+	size_t tree_len = 0, flat_len = 0;
+
+	ASSERT_NE(NULL, ctx);
+	ASSERT_NE(NULL, ctx2);
+	big_dump(ndev, &tree, &tree_len, &flat, &flat_len);
+	ASSERT_NE(NULL, tree);
+	ASSERT_NE(NULL, flat);
+	EXPECT_LT(2u << 20, tree_len);
+	imp = IMPORT(ctx, tree, tree_len, flat, flat_len);
+	EXPECT_EQ(ndev + 3, ms_import__nr_as(imp));
+	/* as many slots as `memslot mtree --import` gives, as current x86 KVM */
+	maps[0] = ms_slotmap__new(ms_import__find_as(imp, "memory"), &opts, NULL);
+	ASSERT_NE(NULL, maps[0]);
+	EXPECT_EQ(NULL, ms_slotmap__error(maps[0]));
+	EXPECT_EQ(0, flat_diff(_metadata, flat, flat_len,
+			       mtree_str(ctx, MS_MTREE_FLAT, ms_mtree_kvm_marker, maps)));
+	EXPECT_PRINTS_AS(tree, tree_len, ctx, 0);
+	/* and without the flat dump (rule 7.1 only settles i/o regions) */
+	imp2 = IMPORT(ctx2, tree, tree_len, NULL, 0);
+	EXPECT_PRINTS_AS(tree, tree_len, ctx2, 0);
+	ms_slotmap__free(maps[0]);
+	ms_import__free(imp2);
+	ms_import__free(imp);
+	ms_ctx__free(ctx2);
+	ms_ctx__free(ctx);
+	free(tree);
+	free(flat);
+	EXPECT_NO_LEAKS();
+}
+
 TEST_HARNESS_MAIN
