@@ -41,7 +41,7 @@ struct node {
 	signed char flat_named;	/* fi_has_name_within() of it: 0 unknown, 1, -1 */
 };
 
-#define NODE_BLOCK	1024
+#define NODE_BLOCK	256
 
 struct node_block {
 	struct node_block *next;
