@@ -28,18 +28,129 @@ static int vec_push(struct ptr_vec *pv, void *p)
 	return 0;
 }
 
-static bool vec_has(const struct ptr_vec *pv, const void *p)
+/* A set of pointers: open addressing, at most half full. */
+struct ptr_set {
+	const void **slot;
+	size_t cap, nr;
+};
+
+static size_t ptr_hash(const void *p, size_t cap)
 {
-	for (size_t i = 0; i < pv->nr; i++)
-		if (pv->v[i] == p)
-			return true;
-	return false;
+	uint64_t x = (uintptr_t)p * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(x >> 17) & (cap - 1);
+}
+
+/* 1 if @p was added, 0 if it was there, -ENOMEM */
+static int set_add(struct ptr_set *s, const void *p)
+{
+	size_t i;
+
+	if (2 * (s->nr + 1) > s->cap) {
+		struct ptr_set n = { .cap = s->cap ? 2 * s->cap : 64 };
+
+		n.slot = calloc(n.cap, sizeof(*n.slot));
+		if (!n.slot)
+			return -ENOMEM;
+		for (size_t k = 0; k < s->cap; k++) {
+			if (!s->slot[k])
+				continue;
+			for (i = ptr_hash(s->slot[k], n.cap); n.slot[i]; i = (i + 1) & (n.cap - 1))
+				;
+			n.slot[i] = s->slot[k];
+		}
+		n.nr = s->nr;
+		free(s->slot);
+		*s = n;
+	}
+	for (i = ptr_hash(p, s->cap); s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == p)
+			return 0;
+	s->slot[i] = p;
+	s->nr++;
+	return 1;
+}
+
+/*
+ * The address spaces grouped by a key (their root or their view), groups
+ * in the creation order of their first member, members in creation order:
+ * sorted once instead of compared pairwise.
+ */
+struct as_ent {
+	const void *key;
+	size_t idx;
+	struct ms_as *as;
+};
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct as_ent *x = a, *y = b;
+
+	if (x->key != y->key)
+		return (uintptr_t)x->key < (uintptr_t)y->key ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int first_cmp(const void *a, const void *b)
+{
+	const struct as_ent *x = *(struct as_ent *const *)a, *y = *(struct as_ent *const *)b;
+
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+struct as_groups {
+	struct as_ent *e;		/* sorted by key, then creation */
+	struct as_ent **first;		/* each group's first member, in creation order */
+	size_t nr, nr_groups;
+};
+
+static int as_groups(struct ms_ctx *ctx, bool by_view, struct as_groups *g)
+{
+	struct list_head *pos;
+	size_t n = 0;
+
+	memset(g, 0, sizeof(*g));
+	list_for_each(pos, &ctx->as_list)
+		n++;
+	g->e = malloc((n ? n : 1) * sizeof(*g->e));
+	g->first = malloc((n ? n : 1) * sizeof(*g->first));
+	if (!g->e || !g->first) {
+		free(g->e);
+		free(g->first);
+		return -ENOMEM;
+	}
+	list_for_each(pos, &ctx->as_list) {
+		struct ms_as *as = list_entry(pos, struct ms_as, node);
+
+		g->e[g->nr] = (struct as_ent){ by_view ? (const void *)as->fv : as->root, g->nr,
+					       as };
+		g->nr++;
+	}
+	if (g->nr)
+		qsort(g->e, g->nr, sizeof(*g->e), ent_cmp);
+	for (size_t i = 0; i < g->nr; i++)
+		if (!i || g->e[i].key != g->e[i - 1].key)
+			g->first[g->nr_groups++] = &g->e[i];
+	if (g->nr_groups)
+		qsort(g->first, g->nr_groups, sizeof(*g->first), first_cmp);
+	return 0;
+}
+
+/* members of the group starting at @first */
+static size_t group_size(const struct as_groups *g, const struct as_ent *first)
+{
+	size_t k = 1;
+
+	while (first + k < g->e + g->nr && first[k].key == first->key)
+		k++;
+	return k;
 }
 
 struct mtree {
 	FILE *f;
 	unsigned int flags;
 	struct ptr_vec targets;		/* alias targets, first-met order (rule 2.2) */
+	struct ptr_set seen;		/* the same, to look up */
 	int err;
 };
 
@@ -97,8 +208,12 @@ static void print_mr(struct mtree *t, struct ms_region *mr, unsigned int level, 
 	/* rule 2.3 */
 	if (start < base || end < start)
 		fputs("[DETECTED OVERFLOW!] ", t->f);
-	if (mr->alias && !vec_has(&t->targets, mr->alias) && vec_push(&t->targets, mr->alias))
-		t->err = -ENOMEM;
+	if (mr->alias) {
+		int added = set_add(&t->seen, mr->alias);
+
+		if (added < 0 || (added && vec_push(&t->targets, mr->alias)))
+			t->err = -ENOMEM;
+	}
 	if (mr->enabled || (t->flags & MS_MTREE_DISABLED)) {
 		fprintf(t->f, "%*s%016llx-%016llx (prio %d, %s%s): ", (int)level * 2, "",
 			(unsigned long long)start, (unsigned long long)end, mr->priority,
@@ -136,38 +251,34 @@ static void print_mr(struct mtree *t, struct ms_region *mr, unsigned int level, 
 
 static int name_cmp(const void *a, const void *b)
 {
-	const struct ms_as *x = *(struct ms_as *const *)a, *y = *(struct ms_as *const *)b;
+	const struct as_ent *x = a, *y = b;
 
-	return strcmp(x->name, y->name);
+	return strcmp(x->as->name, y->as->name);
 }
 
 static void print_tree(struct mtree *t, struct ms_ctx *ctx)
 {
-	struct ptr_vec roots = { 0 }, group = { 0 };
-	struct list_head *pos;
+	struct as_groups g;
 
 	/* rule 2.1: groups by root, in the creation order of their first space */
-	list_for_each(pos, &ctx->as_list) {
-		struct ms_as *as = list_entry(pos, struct ms_as, node);
-
-		if (!vec_has(&roots, as->root) && vec_push(&roots, as->root))
-			goto nomem;
+	if (as_groups(ctx, false, &g)) {
+		t->err = -ENOMEM;
+		return;
 	}
-	for (size_t i = 0; i < roots.nr; i++) {
-		group.nr = 0;
-		list_for_each(pos, &ctx->as_list) {
-			struct ms_as *as = list_entry(pos, struct ms_as, node);
+	for (size_t i = 0; i < g.nr_groups; i++) {
+		struct as_ent *first = g.first[i];
+		struct ms_region *root = first->as->root;
+		size_t n = group_size(&g, first);
 
-			if (as->root == roots.v[i] && vec_push(&group, as))
-				goto nomem;
-		}
-		qsort(group.v, group.nr, sizeof(*group.v), name_cmp);
-		for (size_t k = 0; k < group.nr; k++)
-			fprintf(t->f, "address-space: %s\n", ((struct ms_as *)group.v[k])->name);
-		if (roots.v[i])
-			print_mr(t, roots.v[i], 1, 0);
+		qsort(first, n, sizeof(*first), name_cmp);
+		for (size_t k = 0; k < n; k++)
+			fprintf(t->f, "address-space: %s\n", first[k].as->name);
+		if (root)
+			print_mr(t, root, 1, 0);
 		fputc('\n', t->f);
 	}
+	free(g.e);
+	free(g.first);
 	/* rule 2.2: the list grows while it is printed */
 	for (size_t i = 0; i < t->targets.nr && !t->err; i++) {
 		struct ms_region *mr = t->targets.v[i];
@@ -176,39 +287,27 @@ static void print_tree(struct mtree *t, struct ms_ctx *ctx)
 		print_mr(t, mr, 1, 0);
 		fputc('\n', t->f);
 	}
-	goto out;
-nomem:
-	t->err = -ENOMEM;
-out:
-	free(roots.v);
-	free(group.v);
 }
 
 static void print_flat(struct mtree *t, struct ms_ctx *ctx, ms_mtree_mem_fn has_memory,
 		       void *opaque)
 {
-	struct ptr_vec views = { 0 };
-	struct list_head *pos;
-	size_t n = 0;
+	struct as_groups g;
 
-	list_for_each(pos, &ctx->as_list) {
-		struct ms_as *as = list_entry(pos, struct ms_as, node);
-
-		if (!vec_has(&views, as->fv) && vec_push(&views, as->fv)) {
-			t->err = -ENOMEM;
-			goto out;
-		}
+	if (as_groups(ctx, true, &g)) {
+		t->err = -ENOMEM;
+		return;
 	}
 	/* rule 3.2 */
-	for (size_t i = 0; i < views.nr; i++) {
-		struct ms_flatview *fv = views.v[i];
+	for (size_t i = 0; i < g.nr_groups; i++) {
+		struct as_ent *first = g.first[i];
+		struct ms_flatview *fv = first->as->fv;
+		size_t members = group_size(&g, first);
 
-		fprintf(t->f, "FlatView #%zu\n", n++);
-		list_for_each(pos, &ctx->as_list) {
-			struct ms_as *as = list_entry(pos, struct ms_as, node);
+		fprintf(t->f, "FlatView #%zu\n", i);
+		for (size_t k = 0; k < members; k++) {
+			struct ms_as *as = first[k].as;
 
-			if (as->fv != fv)
-				continue;
 			fprintf(t->f, " AS \"%s\", root: %s", as->name, name_of(as->root));
 			if (as->root && as->root->alias)
 				fprintf(t->f, ", alias %s", name_of(as->root->alias));
@@ -223,7 +322,6 @@ static void print_flat(struct mtree *t, struct ms_ctx *ctx, ms_mtree_mem_fn has_
 		const struct ms_flat_range *fr;
 
 		fv_for_each(fv, it, fr) {
-
 			fprintf(t->f, "  %016llx-%016llx (prio %d, %s%s): %s",
 				(unsigned long long)fr->start,
 				(unsigned long long)(fr->start + size_minus_one(fr->size)),
@@ -234,21 +332,15 @@ static void print_flat(struct mtree *t, struct ms_ctx *ctx, ms_mtree_mem_fn has_
 				fprintf(t->f, " @%016llx", (unsigned long long)fr->offset_in_region);
 			if (t->flags & MS_MTREE_OWNER)
 				print_owner(t->f, fr->mr);
-			if (has_memory) {
-				list_for_each(pos, &ctx->as_list) {
-					struct ms_as *as = list_entry(pos, struct ms_as, node);
-
-					if (as->fv == fv &&
-					    has_memory(opaque, as, fr->start, fr->size))
-						fputs(" KVM", t->f);
-				}
-			}
+			for (size_t k = 0; has_memory && k < members; k++)
+				if (has_memory(opaque, first[k].as, fr->start, fr->size))
+					fputs(" KVM", t->f);
 			fputc('\n', t->f);
 		}
 		fputc('\n', t->f);
 	}
-out:
-	free(views.v);
+	free(g.e);
+	free(g.first);
 }
 
 int ms_mtree_print(struct ms_ctx *ctx, FILE *f, unsigned int flags, ms_mtree_mem_fn has_memory,
@@ -261,6 +353,7 @@ int ms_mtree_print(struct ms_ctx *ctx, FILE *f, unsigned int flags, ms_mtree_mem
 	else
 		print_tree(&t, ctx);
 	free(t.targets.v);
+	free(t.seen.slot);
 	if (t.err)
 		return t.err;
 	return ferror(f) ? -EIO : 0;
