@@ -147,11 +147,14 @@ static int parse_region_line(struct parser *p, const struct line *ln, struct nod
 {
 	char *s = ln->s, *q, *rest;
 	size_t spaces = 0, len;
+	bool overflow = false;
 	long long prio;
 	char *endp;
 
-	if (!strncmp(s, "[DETECTED OVERFLOW!] ", 21))
+	if (!strncmp(s, "[DETECTED OVERFLOW!] ", 21)) {
 		s += 21;
+		overflow = true;
+	}
 	while (s[spaces] == ' ')
 		spaces++;
 	if (spaces < 2 || spaces % 2)
@@ -161,10 +164,12 @@ static int parse_region_line(struct parser *p, const struct line *ln, struct nod
 	s += spaces;
 	if (strlen(s) < 33 || !parse_range(s, &n->start, &n->end))
 		return perr(p, ln->no, "expected <start>-<end> of 16 hex digits each", s);
-	s += 33;
-	if (strncmp(s, " (prio ", 7))
-		return perr(p, ln->no, "expected \" (prio \"", s);
-	s += 7;
+	if (strncmp(s + 33, " (prio ", 7))
+		return perr(p, ln->no, "expected \" (prio \"", s + 33);
+	/* QEMU marks every range that wraps (rule 2.3) */
+	if (n->end < n->start && !overflow)
+		return perr(p, ln->no, "end below start without [DETECTED OVERFLOW!]", s);
+	s += 33 + 7;
 	errno = 0;
 	prio = strtoll(s, &endp, 10);
 	if (endp == s || errno || prio < INT32_MIN || prio > INT32_MAX || strncmp(endp, ", ", 2))
