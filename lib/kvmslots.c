@@ -438,6 +438,12 @@ static void set_phys_mem(struct ms_slotmap *map, const struct ms_section *sec, b
 			continue;
 		}
 		s = alloc_slot(map, start, chunk);
+		if (!s && map->nr_alloc < map->max_slots) {
+			map_fail(map, -ENOMEM, "%s: 0x%llx+0x%llx: out of memory growing the slot table",
+				 mr->name ? mr->name : "(null)", (unsigned long long)start,
+				 (unsigned long long)chunk);
+			return;
+		}
 		if (!s) {
 			map_fail(map, -ENOSPC,
 				 "%s: 0x%llx+0x%llx: no free slot available (limit %u)",
@@ -501,17 +507,14 @@ static void update_flags(struct ms_slotmap *map, const struct ms_section *sec)
 	}
 }
 
-static void queue_push(struct ms_slotmap *map, struct section_queue *q, const struct ms_section *s)
+static int queue_push(struct section_queue *q, const struct ms_section *s)
 {
 	if (q->nr == q->alloc) {
 		size_t n = q->alloc ? 2 * q->alloc : 32;
 		struct ms_section *ns = realloc(q->s, n * sizeof(*ns));
 
-		if (!ns) {
-			map_fail(map, -ENOMEM, "%s: out of memory queueing a section",
-				 s->mr->name ? s->mr->name : "(null)");
-			return;
-		}
+		if (!ns)
+			return -ENOMEM;
 		q->s = ns;
 		q->alloc = n;
 	}
@@ -519,6 +522,7 @@ static void queue_push(struct ms_slotmap *map, struct section_queue *q, const st
 	q->s[q->nr].fv = NULL;	/* the view may be gone at commit */
 	ms_region__ref(s->mr);
 	q->nr++;
+	return 0;
 }
 
 static void queue_drain(struct section_queue *q)
@@ -528,18 +532,32 @@ static void queue_drain(struct section_queue *q)
 	q->nr = 0;
 }
 
+/*
+ * Out of memory queueing a section, carry it out at once rather than lose
+ * it: the diff reports every removal before the first addition, so the
+ * removals queued so far go first and the order of rule 6.4 holds.
+ */
 static void l_region_add(void *opaque, const struct ms_section *s)
 {
 	struct ms_slotmap *map = opaque;
 
-	queue_push(map, &map->q_add, s);
+	if (!queue_push(&map->q_add, s))
+		return;
+	for (size_t i = 0; i < map->q_del.nr; i++)
+		set_phys_mem(map, &map->q_del.s[i], false);
+	queue_drain(&map->q_del);
+	for (size_t i = 0; i < map->q_add.nr; i++)
+		set_phys_mem(map, &map->q_add.s[i], true);
+	queue_drain(&map->q_add);
+	set_phys_mem(map, s, true);
 }
 
 static void l_region_del(void *opaque, const struct ms_section *s)
 {
 	struct ms_slotmap *map = opaque;
 
-	queue_push(map, &map->q_del, s);
+	if (queue_push(&map->q_del, s))
+		set_phys_mem(map, s, false);
 }
 
 static bool sections_overlap(const struct ms_section *a, const struct ms_section *b)
@@ -661,6 +679,18 @@ struct ms_slotmap *ms_slotmap__new(struct ms_as *as, const struct ms_slotmap_opt
 		ms_listener__free(map->listener);
 		free(map);
 		errno = -ret;
+		return NULL;
+	}
+	/* out of memory, the replay did not map the whole view: take back
+	 * what it mapped (executor failures are the caller's to read) */
+	if (map->has_err && map->err.err == -ENOMEM) {
+		struct ms_error e = map->err;
+
+		ms_listener__unregister(map->listener);
+		ms_slotmap__free(map);
+		if (err)
+			*err = e;
+		errno = -e.err;
 		return NULL;
 	}
 	return map;
