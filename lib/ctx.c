@@ -426,20 +426,24 @@ static struct view_job *job_of(struct view_job *j, size_t nj, struct ms_flatview
 	return NULL;
 }
 
-/* rule 3.1 */
-static void topology_update(struct ms_ctx *ctx)
+/*
+ * rule 3.1. Out of memory, an address space keeps its old view: -ENOMEM,
+ * and the update stays pending, in full, for the next commit.
+ */
+static int topology_update(struct ms_ctx *ctx)
 {
 	struct view_job *jobs = NULL;
 	struct list_head *pos;
 	size_t nr_as = 0, nj = 0, i = 0;
 	struct ms_flatview **nv;
+	bool stale = false;
 
 	list_for_each(pos, &ctx->as_list)
 		nr_as++;
 	nv = calloc(nr_as ? nr_as : 1, sizeof(*nv));
 	if (!nv) {
 		pr_warn("memslot: topology update: out of memory\n");
-		return;
+		return -ENOMEM;
 	}
 	/* 1. rebuild all views: patch the cached ones, render the others */
 	if (!ctx->full_update) {
@@ -468,6 +472,7 @@ static void topology_update(struct ms_ctx *ctx)
 			pr_warn("memslot: topology update: out of memory rendering %s\n",
 				as->name);
 			nv[i] = as->fv;	/* keep the old view */
+			stale = true;
 		}
 		ms_flatview__ref(nv[i++]);
 	}
@@ -508,15 +513,19 @@ static void topology_update(struct ms_ctx *ctx)
 	ctx->ioeventfd_pending = false;
 	/* changes made by listeners meanwhile lose their update, as in QEMU,
 	 * but not their effect on the next one */
-	if (ctx->nr_dirty)
+	if (ctx->nr_dirty || stale)
 		ctx->full_update = true;
 	ctx->nr_dirty = 0;
+	if (stale)
+		ctx->update_pending = true;
 	ctx_call_global(ctx, offsetof(struct ms_listener_ops, commit), false);
+	return stale ? -ENOMEM : 0;
 }
 
 int ms_ctx__commit(struct ms_ctx *ctx)
 {
 	struct list_head *pos;
+	int ret = 0;
 
 	if (!ctx->depth)
 		return -EINVAL;
@@ -526,14 +535,14 @@ int ms_ctx__commit(struct ms_ctx *ctx)
 		return 0;	/* a callback changed regions: picked up next time */
 	ctx->in_commit = true;
 	if (ctx->update_pending) {
-		topology_update(ctx);
+		ret = topology_update(ctx);
 	} else if (ctx->ioeventfd_pending) {
 		list_for_each(pos, &ctx->as_list)
 			as_update_ioeventfds(list_entry(pos, struct ms_as, node));
 		ctx->ioeventfd_pending = false;
 	}
 	ctx->in_commit = false;
-	return 0;
+	return ret;
 }
 
 int ms_ctx__for_each_as(struct ms_ctx *ctx, int (*fn)(struct ms_as *as, void *opaque),

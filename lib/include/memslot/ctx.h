@@ -51,8 +51,11 @@ MS_API void ms_ctx__begin(struct ms_ctx *ctx);
  *
  * At depth 0 rebuilds the flat views and runs the listener diff if an
  * update is pending, or only recomputes ioeventfds if only that is pending.
+ * Out of memory rendering a view, its address space keeps the old view
+ * (with a warning), the changes stay made and the next commit renders again.
  *
- * Return: 0, or -EINVAL if no transaction is open.
+ * Return: 0, -EINVAL if no transaction is open, or -ENOMEM if a view kept
+ * its old state.
  */
 MS_API int ms_ctx__commit(struct ms_ctx *ctx);
 
