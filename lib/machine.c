@@ -683,6 +683,9 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 	/* 5. the firmware */
 	if (!ret && m->opts.firmware == MS_FIRMWARE_SEABIOS)
 		ret = run_seabios(b);
+	/* a commit that could not render left a view without the board */
+	if (!ret && m->ctx->update_pending)
+		ret = ms_error_set(err, -ENOMEM, "machine: out of memory rendering the memory map");
 	kerr = m->kvm ? ms_slotmap__error(m->kvm) : NULL;
 	if (!kerr && m->kvm_smm)
 		kerr = ms_slotmap__error(m->kvm_smm);

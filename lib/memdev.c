@@ -541,11 +541,12 @@ int memory_device_pre_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_
 	return 0;
 }
 
-static void devmem_unmap(struct ms_machine *m, struct ms_region *mr)
+/* Return: 0, or -ENOMEM if a view still shows @mr (ms_ctx__commit()). */
+static int devmem_unmap(struct ms_machine *m, struct ms_region *mr)
 {
 	ms_ctx__begin(m->ctx);
 	ms_region__del_subregion(m->devmem, mr, NULL);
-	ms_ctx__commit(m->ctx);
+	return ms_ctx__commit(m->ctx);
 }
 
 static void count_plug(struct ms_machine *m, const struct ms_memdev *d, uint64_t size,
@@ -576,7 +577,7 @@ static int devmem_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_erro
 	const struct ms_error *kerr;
 	uint64_t addr, size;
 	uint32_t memslots;
-	int ret;
+	int ret, commit;
 
 	if (!mr)
 		return 0;
@@ -591,10 +592,17 @@ static int devmem_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_erro
 	ms_ctx__begin(m->ctx);
 	ret = ms_region__add_subregion_overlap(m->devmem, addr - m->layout.devmem_base, mr, 0,
 					       err);
-	ms_ctx__commit(m->ctx);
+	commit = ms_ctx__commit(m->ctx);
 	if (ret) {
 		count_unplug(m, d, size, memslots);
 		return ret;
+	}
+	if (commit) {
+		/* a view does not show the device: unmap it again */
+		devmem_unmap(m, mr);
+		count_unplug(m, d, size, memslots);
+		return ms_error_set(err, commit, "device memory: out of memory mapping 0x%llx",
+				    (unsigned long long)addr);
 	}
 	kerr = kvm_window_error(m);
 	if (kerr) {
@@ -619,16 +627,22 @@ static int devmem_unplug(struct ms_machine *m, struct ms_memdev *d, struct ms_er
 		return 0;
 	size = ms_region__size(mr);
 	if (ms_region__container(mr) == m->devmem) {
+		int ret;
+
 		kvm_watch(m);
 		ms_region__ref(mr);
-		devmem_unmap(m, mr);
+		ret = devmem_unmap(m, mr);
 		kerr = kvm_window_error(m);
-		if (kerr) {
+		if (kerr || ret) {
 			/* map it again: nothing changed */
-			int ret = kerr->err ? kerr->err : -EIO;
-
-			if (err)
-				*err = *kerr;
+			if (kerr) {
+				ret = kerr->err ? kerr->err : -EIO;
+				if (err)
+					*err = *kerr;
+			} else {
+				ms_error_set(err, ret, "device memory: out of memory unmapping 0x%llx",
+					     (unsigned long long)d->ops.get_addr(d->opaque));
+			}
 			ms_ctx__begin(m->ctx);
 			ms_region__add_subregion_overlap(m->devmem, d->ops.get_addr(d->opaque) -
 							 m->layout.devmem_base, mr, 0, NULL);
