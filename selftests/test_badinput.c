@@ -587,7 +587,7 @@ static const struct row rows[] = {
 	  .flags = F_NOCAPS },
 	/* known bug, reported: trace follows a process that does not exist (census refuses it) */
 	{ A("trace", "-p", "99999999", "--duration", "1"), .status = 1,
-	  .err = "trace: no such process: 99999999", .flags = F_XFAIL },
+	  .err = "trace: no such process: 99999999" },
 	{ A("census", "-p", "0"), .status = 2, .err = "census: invalid process id: 0" },
 	{ A("census", "-p", "-1"), .status = 2, .err = "census: invalid process id: -1" },
 	{ A("census", "-p", "abc"), .status = 2, .err = "census: invalid process id: abc" },

@@ -262,10 +262,8 @@ int do_census(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_err("unexpected argument: %s", argv[optind]);
-	if (pid && kill((pid_t)pid, 0) && errno == ESRCH) {
-		p_err("no such process: %" PRIu32, pid);
+	if (pid_missing(pid))
 		return 1;
-	}
 	if (bpf_check_privileges())
 		return 1;
 	bpf_setup_libbpf();

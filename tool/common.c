@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -208,6 +209,15 @@ int parse_pid(const char *str, uint32_t *pid)
 		return -EINVAL;
 	*pid = (uint32_t)v;
 	return 0;
+}
+
+bool pid_missing(uint32_t pid)
+{
+	/* a VM count of 0 or an empty trace would blame a process that is not there */
+	if (!pid || !kill((pid_t)pid, 0) || errno != ESRCH)
+		return false;
+	p_err("no such process: %" PRIu32, pid);
+	return true;
 }
 
 static int suffix_shift(char c)

@@ -161,6 +161,16 @@ int parse_qemu_u64(const char *str, uint64_t *out);
  */
 int parse_pid(const char *str, uint32_t *pid);
 
+/**
+ * pid_missing() - say so if process @pid does not exist
+ * @pid: process id, 0 for none given
+ *
+ * Prints "no such process: PID" as the command's error.
+ *
+ * Return: true if @pid was given and no such process exists.
+ */
+bool pid_missing(uint32_t pid);
+
 /* The largest input file read_file() takes: dumps, scripts and plans are far smaller. */
 #define READ_FILE_MAX	(64u << 20)
 

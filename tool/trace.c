@@ -787,6 +787,8 @@ int do_trace(int argc, char **argv)
 		return usage_err("unexpected argument: %s", argv[optind]);
 	if (duration && count)
 		return usage_err("options exclude each other: %s", "--duration, --count");
+	if (pid_missing(pid))
+		return 1;
 
 	if (bpf_check_privileges())
 		return 1;

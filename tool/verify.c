@@ -103,11 +103,8 @@ int do_verify(int argc, char **argv)
 		return usage_err("missing option: %s", !pid ? "-p" : "--expect");
 	if (!*expect)
 		return usage_err("%s: empty argument", "--expect");
-	/* as census does: a VM count of 0 would blame a process that is not there */
-	if (kill((pid_t)pid, 0) && errno == ESRCH) {
-		p_err("no such process: %" PRIu32, pid);
+	if (pid_missing(pid))
 		return 1;
-	}
 	ret = read_file(expect, &text, &len);
 	if (ret) {
 		p_err("%s: %s", expect, read_file_strerror(ret));
