@@ -79,8 +79,11 @@ static bool memslot_mapped(const struct vmem *s, uint32_t i)
 	return ms_region__container(s->memslots[i]) != NULL;
 }
 
-/* virtio_mem_deactivate_unplugged_memslots (rule 10.6), one transaction */
-static void vmem_deactivate(struct vmem *s, uint64_t off, uint64_t size)
+/*
+ * virtio_mem_deactivate_unplugged_memslots (rule 10.6), one transaction;
+ * non-zero when its commit could not render (the views kept the memslots)
+ */
+static int vmem_deactivate(struct vmem *s, uint64_t off, uint64_t size)
 {
 	struct ms_ctx *ctx = s->d->m->ctx;
 	uint32_t i, first, last;
@@ -97,7 +100,7 @@ static void vmem_deactivate(struct vmem *s, uint64_t off, uint64_t size)
 		ms_region__del_subregion(s->mr, s->memslots[i], NULL);
 		s->nr_active--;
 	}
-	ms_ctx__commit(ctx);
+	return ms_ctx__commit(ctx);
 }
 
 /* virtio_mem_activate_memslots_to_plug (rule 10.5), one transaction */
@@ -119,7 +122,8 @@ static int vmem_activate(struct vmem *s, uint64_t off, uint64_t size)
 			break;
 		s->nr_active++;
 	}
-	ms_ctx__commit(ctx);
+	if (ms_ctx__commit(ctx) && !ret)
+		ret = -ENOMEM;	/* the views do not show the memslots yet */
 	/* QEMU aborts when KVM refuses a slot; answer BUSY instead */
 	return ret ? ret : kvm_failed(s->d->m) ? -EIO : 0;
 }
@@ -307,9 +311,9 @@ int ms_virtio_mem__unplug(struct ms_memdev *dev, uint64_t offset, uint64_t size)
 	/* rule 10.6: after the bitmap update */
 	if (s->dynamic_memslots) {
 		kvm_watch(s->d->m);
-		vmem_deactivate(s, offset, size);
-		if (kvm_failed(s->d->m)) {
-			/* KVM kept a slot: the blocks stay plugged (QEMU aborts) */
+		if (vmem_deactivate(s, offset, size) || kvm_failed(s->d->m)) {
+			/* KVM kept a slot, or the views did: the blocks stay
+			 * plugged (QEMU aborts) */
 			vmem_set_range(s, offset, size, true);
 			vmem_set_size(s, s->size + size);
 			vmem_reactivate_plugged(s, offset, size);
@@ -353,8 +357,7 @@ int ms_virtio_mem__unplug_all(struct ms_memdev *dev)
 		vmem_set_size(s, 0);
 		if (s->dynamic_memslots) {
 			kvm_watch(s->d->m);
-			vmem_deactivate(s, 0, b->size);
-			if (kvm_failed(s->d->m)) {
+			if (vmem_deactivate(s, 0, b->size) || kvm_failed(s->d->m)) {
 				memcpy(s->bitmap, bitmap, words * sizeof(*bitmap));
 				memcpy(s->memslot_plugged, plugged,
 				       s->nr_memslots * sizeof(*plugged));
