@@ -229,10 +229,26 @@ TEST(unknown_global_option)
 	EXPECT_STREQ("memslot: unknown option: --bogus\n", r.err);
 	cli_result_free(&r);
 
-	/* Global options come before the command only. */
+	/* Global options anywhere, as in bpftool; "--" ends them */
 	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "-j"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_EQ('{', r.out[0]);
+	EXPECT_STREQ("", r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "-f", "--pretty", "-d"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_EQ('{', r.out[0]);
+	EXPECT_NE(NULL, strchr(r.out, '\n'));
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "--", "-j"));
 	EXPECT_EQ(2, r.status);
-	EXPECT_STREQ("memslot: mtree: unknown option: -j\n", r.err);
+	EXPECT_STREQ("memslot: mtree: unexpected argument: -j\n", r.err);
+	cli_result_free(&r);
+	/* COMMAND help is COMMAND --help */
+	ASSERT_EQ(0, CLI_RUN(&r, "mtree", "help"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "mtree"));
+	EXPECT_EQ(0, strncmp(r.out, "Usage: memslot", 14));
 	cli_result_free(&r);
 }
 

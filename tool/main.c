@@ -2,8 +2,10 @@
 /*
  * memslot: QEMU memory-map and KVM memslot tool.
  *
- * memslot [OPTIONS] COMMAND [ARGS]: the global options come first, then a
- * command from cmds[] matched by its full name (STYLE.md "CLI").
+ * memslot [OPTIONS] COMMAND [ARGS]: a command from cmds[] matched by its
+ * full name (STYLE.md "CLI"); the global options go before it or, as in
+ * bpftool, anywhere among its arguments (take_global_options()).
+ * `memslot COMMAND help` is `memslot COMMAND --help`.
  * Exit status: 0 success, 1 error, 2 usage error.
  */
 #include <errno.h>
@@ -148,6 +150,36 @@ static int finish(int ret, const char *cmd)
 	return ret;
 }
 
+/*
+ * The global options among a command's arguments, up to "--", taken out
+ * before the command parses its own: -j, --json, --pretty, -d, --debug.
+ * -p stays the command's (census, trace, verify: --pid). Returns the new
+ * argument count.
+ */
+static int take_global_options(int argc, char **argv)
+{
+	int i, k = 1;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+			json_output = true;
+		} else if (!strcmp(a, "--pretty")) {
+			json_output = true;
+			pretty_output = true;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--debug")) {
+			debug_output = true;
+		} else {
+			argv[k++] = argv[i];
+		}
+	}
+	while (i < argc)
+		argv[k++] = argv[i++];
+	argv[k] = NULL;
+	return k;
+}
+
 /* -d: every library message, debug included, goes to stderr. */
 static int print_all(enum ms_print_level level, const char *fmt, va_list ap)
 {
@@ -194,6 +226,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (optind < argc && find_cmd(argv[optind])) {
+		int n = take_global_options(argc - optind, argv + optind);
+
+		argc = optind + n;
+	}
 	if (debug_output)
 		ms_set_print(print_all);
 
@@ -218,6 +255,14 @@ int main(int argc, char **argv)
 	set_cmd_name(c->name);
 	argc -= optind;
 	argv += optind;
+	/* `memslot COMMAND help` (not for help itself: `help help`) */
+	if (argc == 2 && !strcmp(argv[1], "help") && strcmp(c->name, "help")) {
+		char help_opt[] = "--help";
+		char *sub_argv[] = { argv[0], help_opt, NULL };
+
+		optind = 0;
+		return finish(c->handler(2, sub_argv), c->name);
+	}
 	/* Handlers parse their own options: argv[0] is the command name. */
 	optind = 0;
 	ret = c->handler(argc, argv);
