@@ -539,7 +539,28 @@ static int map_stages(struct build *b)
 	return ret;
 }
 
-/* Unmap everything from "system", so that KVM sees its slots deleted. */
+/*
+ * A slot whose delete KVM refused stays in its slot map without a section
+ * (slotmap.h): unmapping the views does not reach it. Delete it here.
+ */
+static int drop_kept_slot(const struct ms_memslot *s, void *opaque)
+{
+	const struct ms_machine *m = opaque;
+	struct ms_slot_op op = { .kind = MS_SLOT_OP_DELETE, .slot = *s };
+
+	op.slot.size = 0;
+	op.slot.flags = 0;
+	if (m->opts.kvm)
+		ms_kvm__exec(m->opts.kvm, &op);
+	else if (m->opts.kvm_exec)
+		m->opts.kvm_exec(m->opts.kvm_exec_opaque, &op);
+	return 0;
+}
+
+/*
+ * Unmap everything from "system", so that KVM sees its slots deleted; the
+ * slots the maps still hold then are ones kept by a failed delete.
+ */
 static void unmap_all(struct ms_machine *m)
 {
 	struct ms_region *system = m->system;
@@ -558,6 +579,10 @@ static void unmap_all(struct ms_machine *m)
 		ms_region__del_subregion(m->smram_root, sub, NULL);
 	}
 	ms_ctx__commit(m->ctx);
+	if (m->kvm)
+		ms_slotmap__for_each(m->kvm, drop_kept_slot, m);
+	if (m->kvm_smm)
+		ms_slotmap__for_each(m->kvm_smm, drop_kept_slot, m);
 }
 
 static void machine_teardown(struct ms_machine *m)
