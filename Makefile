@@ -240,6 +240,16 @@ $(TRACE_TESTS:%=$(OUT)/selftests/%): $(OUT)/selftests/%: $(OUT)/selftests/%.o \
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
 
+# The KVM fault-injection selftest brings its own ioctl(): every memslot
+# ioctl of the library goes through its __wrap_ioctl. It reads the
+# kernel's slots with the tool's census loader.
+$(OUT)/selftests/test_kvm_fault.o: TEST_CFLAGS += -Itool
+$(OUT)/selftests/test_kvm_fault: private LDFLAGS += -Wl,--wrap=ioctl
+$(OUT)/selftests/test_kvm_fault: $(OUT)/selftests/test_kvm_fault.o $(OUT)/tool/census_prog.o \
+		$(TESTLIB_OBJS) $(OUT)/libmemslot.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(TOOL_LIBS)
+
 # QEMU 7.2 reference output the host tests compare against (selftests/samples/README).
 SAMPLES ?= $(abspath selftests/samples/qemu-7.2)
 # The committed QEMU corpus test_qemu reads (selftests/corpus/README).
@@ -250,7 +260,8 @@ CORPUS := $(abspath selftests/corpus/qemu-7.2)
 # package cache there. The tests that need KVM run on the host when it has
 # a usable /dev/kvm, else inside the default guest kernel; make vmtest runs
 # them in every kernel of VMTEST_KERNELS.
-KVM_TESTS := test_kvm test_vmm test_run test_census test_trace test_trace_qemu test_plan_qemu
+KVM_TESTS := test_kvm test_vmm test_run test_census test_trace test_trace_qemu test_plan_qemu \
+	test_kvm_fault
 KVM_TEST_BINS := $(filter $(KVM_TESTS:%=$(OUT)/selftests/%),$(TEST_BINS))
 HOST_TEST_BINS := $(filter-out $(KVM_TEST_BINS),$(TEST_BINS))
 VMTEST_KERNELS ?= debian-6.1 debian-6.12
