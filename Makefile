@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # memslot: the only Makefile. Every output goes under $(O) (default build/).
-#   make [all|check|vmtest|corpus|bench|man|install|clean] [O=dir] [V=1] [SAN=1]
+#   make [all|check|vmtest|corpus|bench|man|install|uninstall|clean] [O=dir] [V=1] [SAN=1]
 
 O ?= build
 ifeq ($(SAN),1)
@@ -32,7 +32,7 @@ LDFLAGS += $(SANFLAGS)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check vmtest corpus bench man install clean deps FORCE
+.PHONY: all check vmtest corpus bench man install uninstall clean deps FORCE
 
 all: $(O)/FEATURES $(OUT)/memslot $(OUT)/libmemslot.so $(OUT)/memslot-vmtest man
 
@@ -75,7 +75,7 @@ LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
-ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+ifeq ($(filter clean deps uninstall,$(MAKECMDGOALS)),)
 HAVE_CLANG_BPF := $(shell printf 'struct s { int a; } __attribute__((preserve_access_index));\nint f(struct s *p) { return __builtin_preserve_field_info(p->a, 0) + p->a; }\n' | \
 	$(CLANG) -target bpf -g -O2 -c -x c - -o /dev/null >/dev/null 2>&1 && echo 1 || echo 0)
 HAVE_BPFTOOL := $(shell $(BPFTOOL) gen help 2>&1 | grep -q 'gen skeleton' && echo 1 || echo 0)
@@ -141,6 +141,7 @@ $(O)/include/kselftest_harness.h:
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o)
 LIB_CFLAGS := -fPIC -fvisibility=hidden
+SONAME := libmemslot.so.0
 
 $(OUT)/lib/%.o: lib/%.c 
 	$(call msg,CC,$@)
@@ -154,7 +155,7 @@ $(OUT)/libmemslot.a: $(LIB_OBJS)
 $(OUT)/libmemslot.so: $(LIB_OBJS) lib/libmemslot.map
 	$(call msg,LD,$@)
 	$(Q)bash scripts/gen-map.sh --check >/dev/null
-	$(Q)$(CC) -shared -Wl,--version-script=lib/libmemslot.map -Wl,-soname,libmemslot.so.0 \
+	$(Q)$(CC) -shared -Wl,--version-script=lib/libmemslot.map -Wl,-soname,$(SONAME) \
 		$(LDFLAGS) -o $@ $(LIB_OBJS)
 
 # --- probe guest (tool/guest) ------------------------------------------------
@@ -272,7 +273,8 @@ $(OUT)/memslot-vmtest: selftests/vmtest.sh
 	$(Q)mkdir -p $(@D) && sed 's|@CACHE@|$(VMTEST_CACHE)|' $< > $@.tmp && chmod +x $@.tmp && \
 		mv -f $@.tmp $@
 
-TEST_ENV = MEMSLOT=$(abspath $(OUT)/memslot) MEMSLOT_SAMPLES=$(SAMPLES) MEMSLOT_CORPUS=$(CORPUS)
+TEST_ENV = MEMSLOT=$(abspath $(OUT)/memslot) MEMSLOT_SAMPLES=$(SAMPLES) MEMSLOT_CORPUS=$(CORPUS) \
+	MEMSLOT_MAKE_ARGS='O=$(abspath $(O)) SAN=$(SAN)' MEMSLOT_SANFLAGS='$(SANFLAGS)'
 
 check: $(O)/FEATURES $(TEST_BINS) $(OUT)/memslot $(OUT)/memslot-vmtest
 	$(Q)$(TEST_ENV) bash selftests/run.sh --kernels "$(CHECK_KERNELS)" \
@@ -413,21 +415,69 @@ $(O)/man/.pages: FORCE
 $(O)/man/%: man/%.rst man/common_options.rst man/substitutions.rst $(O)/man/.pages 
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D) && { cat $<; printf '\nSEE ALSO\n========\n'; \
-		for p in $(MAN_NAMES); do [ "$$p" = "$*" ] || printf '**%s**\\ (8), ' "$${p%.8}"; \
+		for p in $(MAN_NAMES); do [ "$$p" = "$*" ] || printf '**%s**\\ (%s), ' "$${p%.*}" "$${p##*.}"; \
 		done | sed 's/, $$/\n/'; } | (cd man && rst2man --halt=warning - $(abspath $@))
 
 FORCE:
 
-# --- install / clean -------------------------------------------------------
-install: all
-	install -D -m 0755 $(OUT)/memslot $(DESTDIR)$(PREFIX)/sbin/memslot
-	install -D -m 0644 $(OUT)/libmemslot.so $(DESTDIR)$(PREFIX)/lib/libmemslot.so.0
-	sed 's|@CACHE@|/var/cache/memslot/vmtest|' selftests/vmtest.sh > $(O)/memslot-vmtest.install
-	install -D -m 0755 $(O)/memslot-vmtest.install $(DESTDIR)$(PREFIX)/libexec/memslot/memslot-vmtest
-	install -d $(DESTDIR)$(PREFIX)/include/memslot
-	install -m 0644 lib/include/memslot/*.h $(DESTDIR)$(PREFIX)/include/memslot/
-	install -d $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man8/
+# --- install / uninstall / clean -------------------------------------------
+# INSTALL_FILES is the one list of what install installs and uninstall
+# removes: MODE:SOURCE:DEST entries, DEST under $(DESTDIR); MODE "link"
+# makes DEST a symbolic link to SOURCE. install records the directories
+# it had to create (relative to DESTDIR) in INSTALL_DIRS_LOG; uninstall
+# removes the files and that record, then those directories if empty.
+LIBDIR := $(PREFIX)/lib
+INCLUDEDIR := $(PREFIX)/include
+MANDIR := $(PREFIX)/share/man
+DATADIR := $(PREFIX)/share/memslot
+PUBLIC_HEADERS := $(wildcard lib/include/memslot/*.h)
+# the helper scripts README.rst tells users to run
+USER_SCRIPTS := scripts/qmp-mtree.py scripts/trace-hotplug.py
+INSTALL_FILES := \
+	0755:$(OUT)/memslot:$(PREFIX)/sbin/memslot \
+	0755:$(O)/memslot-vmtest.install:$(PREFIX)/libexec/memslot/memslot-vmtest \
+	0644:$(OUT)/libmemslot.a:$(LIBDIR)/libmemslot.a \
+	0644:$(OUT)/libmemslot.so:$(LIBDIR)/$(SONAME) \
+	link:$(SONAME):$(LIBDIR)/libmemslot.so \
+	0644:$(O)/libmemslot.pc:$(LIBDIR)/pkgconfig/libmemslot.pc \
+	$(foreach h,$(PUBLIC_HEADERS),0644:$(h):$(INCLUDEDIR)/memslot/$(notdir $(h))) \
+	$(foreach p,$(MAN_PAGES),0644:$(p):$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
+	$(foreach f,$(USER_SCRIPTS),0755:$(f):$(DATADIR)/$(notdir $(f)))
+INSTALL_SRCS := $(foreach e,$(filter-out link:%,$(INSTALL_FILES)),$(word 2,$(subst :, ,$(e))))
+INSTALL_DIRS_LOG := $(DATADIR)/install-dirs
+
+# selftests/test_install.c runs make install: what it copies is built first.
+check: $(INSTALL_SRCS)
+
+$(O)/memslot-vmtest.install: selftests/vmtest.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D) && sed 's|@CACHE@|/var/cache/memslot/vmtest|' $< > $@
+
+# pkg-config file; rewritten only when PREFIX or VERSION change
+PC_TEXT := 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	'includedir=$${prefix}/include' '' 'Name: libmemslot' \
+	'Description: QEMU-exact memory regions, flat views, listeners and KVM memslots' \
+	'Version: $(VERSION)' 'Libs: -L$${libdir} -lmemslot' 'Cflags: -I$${includedir}'
+$(O)/libmemslot.pc: FORCE
+	$(Q)mkdir -p $(@D) && printf '%s\n' $(PC_TEXT) | cmp -s - $@ || \
+		{ printf '%s\n' $(PC_TEXT) > $@; printf '  %-5s %s\n' GEN $@; }
+
+install: $(INSTALL_SRCS)
+	$(Q)set -e; new=; for e in $(INSTALL_FILES); do \
+		mode=$${e%%:*}; src=$${e#*:}; src=$${src%%:*}; dst='$(DESTDIR)'$${e##*:}; \
+		d=$${dst%/*}; while [ -n "$$d" ] && [ "$$d" != '$(DESTDIR)' ] && [ ! -d "$$d" ]; do \
+			new="$$new $${d#'$(DESTDIR)'}"; d=$${d%/*}; done; \
+		printf '  %-5s %s\n' INST "$$dst"; \
+		if [ "$$mode" = link ]; then mkdir -p "$${dst%/*}" && ln -sfn "$$src" "$$dst"; \
+		else install -D -m "$$mode" "$$src" "$$dst"; fi; \
+	done; log='$(DESTDIR)$(INSTALL_DIRS_LOG)'; \
+	{ cat "$$log" 2>/dev/null || true; printf '%s\n' $$new; } | sed '/^$$/d' | sort -u > "$$log.tmp"; \
+	mv -f "$$log.tmp" "$$log"
+
+uninstall:
+	$(Q)log='$(DESTDIR)$(INSTALL_DIRS_LOG)'; dirs=$$(sort -r "$$log" 2>/dev/null); rm -f "$$log"; \
+	for e in $(INSTALL_FILES); do rm -f '$(DESTDIR)'$${e##*:}; done; \
+	for d in $$dirs; do rmdir '$(DESTDIR)'"$$d" 2>/dev/null || true; done
 
 clean:
 	rm -rf $(O)

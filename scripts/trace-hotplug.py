@@ -60,8 +60,10 @@ def main():
     ap.add_argument("--dimms", type=int, default=8)
     ap.add_argument("--size", default="128M")
     ap.add_argument("--boot", type=float, default=0)
-    ap.add_argument("--memslot", default=os.path.join(os.path.dirname(__file__), "..",
-                                                      "build", "memslot"))
+    # the source tree's build, else (installed in share/memslot) the PATH's
+    built = os.path.join(os.path.dirname(__file__), "..", "build", "memslot")
+    ap.add_argument("--memslot", default=built if os.path.exists(built)
+                    else shutil.which("memslot") or "memslot")
     ap.add_argument("--qemu", default=shutil.which("qemu-system-x86_64") or "qemu-system-x86_64")
     ap.add_argument("trace", nargs="*")
     a = ap.parse_args()
