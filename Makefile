@@ -442,7 +442,8 @@ INSTALL_FILES := \
 	0644:$(O)/libmemslot.pc:$(LIBDIR)/pkgconfig/libmemslot.pc \
 	$(foreach h,$(PUBLIC_HEADERS),0644:$(h):$(INCLUDEDIR)/memslot/$(notdir $(h))) \
 	$(foreach p,$(MAN_PAGES),0644:$(p):$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
-	$(foreach f,$(USER_SCRIPTS),0755:$(f):$(DATADIR)/$(notdir $(f)))
+	$(foreach f,$(USER_SCRIPTS),0755:$(f):$(DATADIR)/$(notdir $(f))) \
+	0644:completion/memslot.bash:$(PREFIX)/share/bash-completion/completions/memslot
 INSTALL_SRCS := $(foreach e,$(filter-out link:%,$(INSTALL_FILES)),$(word 2,$(subst :, ,$(e))))
 INSTALL_DIRS_LOG := $(DATADIR)/install-dirs
 

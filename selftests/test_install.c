@@ -100,7 +100,7 @@ TEST(install_build_uninstall)
 		"include/memslot/memslot.h", "include/memslot/region.h",
 		"share/man/man3/libmemslot.3", "share/man/man8/memslot.8",
 		"share/man/man8/memslot-mtree.8", "share/memslot/qmp-mtree.py",
-		"share/memslot/trace-hotplug.py",
+		"share/memslot/trace-hotplug.py", "share/bash-completion/completions/memslot",
 	};
 	const char *args = env_or("MEMSLOT_MAKE_ARGS", ""), *san = env_or("MEMSLOT_SANFLAGS", "");
 	char tmp[] = "/tmp/memslot-install.XXXXXX", root[64], path[256], link[64];
