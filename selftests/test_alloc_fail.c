@@ -115,18 +115,6 @@ static bool fi_disarm(void)
 	return fi_hit;
 }
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-static int leak_check(void)
-{
-	return __lsan_do_recoverable_leak_check();
-}
-#else
-static int leak_check(void)
-{
-	return 0;
-}
-#endif
 
 /* ---- a listener that holds its view, an executor that holds its table --------------------- */
 
@@ -343,54 +331,10 @@ struct st {
 	int arg;			/* variant of the operation */
 };
 
-struct st_as_list {
-	struct ms_as *as[16];
-	int n;
-};
-
-static int as_collect(struct ms_as *as, void *opaque)
-{
-	struct st_as_list *l = opaque;
-
-	if (l->n < 16)
-		l->as[l->n++] = as;
-	return 0;
-}
-
-static int dev_line(struct ms_memdev *dev, void *opaque)
-{
-	struct ms_memdev_info i;
-	struct ms_virtio_mem_status vs;
-
-	memset(&i, 0, sizeof(i));
-	ms_memdev__info(dev, &i);
-	fprintf(opaque, "dev %s id=%s addr=0x%" PRIx64 " size=0x%" PRIx64 " slot=%d "
-		"memdev=%s req=0x%" PRIx64 " block=0x%" PRIx64 " memslots=%u/%u plugged=0x%"
-		PRIx64 "\n", ms_memdev_type_name(i.type), i.id ? i.id : "-", i.addr, i.size,
-		i.slot, i.memdev ? i.memdev : "-", i.requested_size, i.block_size,
-		i.memslots_used, i.memslots, i.plugged_size);
-	if (i.type == MS_MEMDEV_VIRTIO_MEM && !ms_virtio_mem__status(dev, &vs)) {
-		fprintf(opaque, "  vmem plugged=0x%" PRIx64 " active=%u/%u blocks=", vs.plugged_size,
-			vs.active_memslots, vs.nr_memslots);
-		for (uint64_t o = 0; o < vs.region_size && o < 64 * vs.block_size;
-		     o += vs.block_size)
-			fputc('0' + ms_virtio_mem__state(dev, o, vs.block_size), opaque);
-		fputc('\n', opaque);
-	}
-	return 0;
-}
-
-static int consumer_line(const struct ms_consumer_info *c, void *opaque)
-{
-	fprintf(opaque, "consumer %d %s max=%u used=%u free=%u\n", c->kind,
-		c->name ? c->name : "-", c->max, c->used, c->free);
-	return 0;
-}
-
 /* Everything the library holds, as text (malloc()ed; call disarmed). */
 static char *dump(struct st *st)
 {
-	struct st_as_list l = { 0 };
+	struct as_list l = { 0 };
 	char *buf = NULL, *s;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -403,7 +347,7 @@ static char *dump(struct st *st)
 	s = mtree_str(st->ctx, MS_MTREE_FLAT, NULL, NULL);
 	fprintf(f, "mtree -f:\n%s", s ?: "(NULL)\n");
 	free(s);
-	ms_ctx__for_each_as(st->ctx, as_collect, &l);
+	ms_ctx__for_each_as(st->ctx, as_list_collect, &l);
 	for (int i = 0; i < l.n; i++) {
 		s = as_str(l.as[i]);
 		fprintf(f, "as %s:\n%s", ms_as__name(l.as[i]) ?: "-", s ?: "(NULL)\n");
@@ -423,8 +367,8 @@ static char *dump(struct st *st)
 			" dimm=0x%" PRIx64 " required=%u used=%u reserved=%u\n", ds.present,
 			ds.used_region_size, ds.plugged_size, ds.dimm_size, ds.required_memslots,
 			ds.used_memslots, ds.reserved_memslots);
-		ms_machine__for_each_device(st->m, dev_line, f);
-		ms_machine__for_each_consumer(st->m, consumer_line, f);
+		ms_machine__for_each_device(st->m, memdev_state_line, f);
+		ms_machine__for_each_consumer(st->m, consumer_state_line, f);
 		maps_fmt(f, maps, 2, false);
 	}
 	fclose(f);
@@ -439,14 +383,14 @@ static char *dump(struct st *st)
  */
 static char *check_consistent(struct st *st)
 {
-	struct st_as_list l = { 0 };
+	struct as_list l = { 0 };
 	char *buf = NULL, *a, *b;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	if (!f)
 		return NULL;
-	ms_ctx__for_each_as(st->ctx, as_collect, &l);
+	ms_ctx__for_each_as(st->ctx, as_list_collect, &l);
 	for (int i = 0; i < l.n; i++) {
 		a = as_str(l.as[i]);
 		b = render_str(ms_flatview__root(ms_as__flatview(l.as[i])));
@@ -705,7 +649,7 @@ static int sweep(struct __test_metadata *_metadata, const struct fcase *c)
 		}
 	}
 	free(good);
-	EXPECT_EQ(0, leak_check()) TH_LOG("%s: leaks", c->name);
+	EXPECT_EQ(0, leaks_found()) TH_LOG("%s: leaks", c->name);
 	TH_LOG("%-28s N=1..%lu: %lu injected, %lu reported, %lu absorbed, %lu stale", c->name,
 	       s.runs, s.injected, s.reported, s.absorbed, s.stale);
 	total.runs += s.runs;

@@ -132,18 +132,6 @@ static bool fi_disarm(void)
 	return fi_hit;
 }
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-static int leak_check(void)
-{
-	return __lsan_do_recoverable_leak_check();
-}
-#else
-static int leak_check(void)
-{
-	return 0;
-}
-#endif
 
 /* ---- the state under test --------------------------------------------------------------- */
 
@@ -185,49 +173,6 @@ static int st_maps(const struct st *st, struct ms_slotmap *maps[2])
 	return maps[1] ? 2 : maps[0] ? 1 : 0;
 }
 
-struct st_as_list {
-	struct ms_as *as[16];
-	int n;
-};
-
-static int as_collect(struct ms_as *as, void *opaque)
-{
-	struct st_as_list *l = opaque;
-
-	if (l->n < 16)
-		l->as[l->n++] = as;
-	return 0;
-}
-
-static int dev_line(struct ms_memdev *dev, void *opaque)
-{
-	struct ms_memdev_info i;
-	struct ms_virtio_mem_status vs;
-
-	memset(&i, 0, sizeof(i));
-	ms_memdev__info(dev, &i);
-	fprintf(opaque, "dev %s id=%s addr=0x%" PRIx64 " size=0x%" PRIx64 " slot=%d "
-		"req=0x%" PRIx64 " memslots=%u/%u plugged=0x%" PRIx64 "\n",
-		ms_memdev_type_name(i.type), i.id ? i.id : "-", i.addr, i.size, i.slot,
-		i.requested_size, i.memslots_used, i.memslots, i.plugged_size);
-	if (i.type == MS_MEMDEV_VIRTIO_MEM && !ms_virtio_mem__status(dev, &vs)) {
-		fprintf(opaque, "  vmem plugged=0x%" PRIx64 " usable=0x%" PRIx64
-			" active=%u/%u blocks=", vs.plugged_size, vs.usable_region_size,
-			vs.active_memslots, vs.nr_memslots);
-		for (uint64_t o = 0; o < vs.region_size; o += 16 * vs.block_size)
-			fputc('0' + ms_virtio_mem__state(dev, o, 16 * vs.block_size), opaque);
-		fputc('\n', opaque);
-	}
-	return 0;
-}
-
-static int consumer_line(const struct ms_consumer_info *c, void *opaque)
-{
-	fprintf(opaque, "consumer %d %s max=%u used=%u free=%u\n", c->kind,
-		c->name ? c->name : "-", c->max, c->used, c->free);
-	return 0;
-}
-
 /* A slot without its host address (which differs from run to run). */
 static int slot_line(const struct ms_memslot *s, void *opaque)
 {
@@ -250,7 +195,7 @@ static void maps_fmt(FILE *f, const struct st *st)
 /* Everything the library holds, as text (malloc()ed; call disarmed). */
 static char *dump(const struct st *st)
 {
-	struct st_as_list l = { 0 };
+	struct as_list l = { 0 };
 	char *buf = NULL, *s;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -263,7 +208,7 @@ static char *dump(const struct st *st)
 	s = mtree_str(st->ctx, MS_MTREE_FLAT, NULL, NULL);
 	fprintf(f, "mtree -f:\n%s", s ?: "(NULL)\n");
 	free(s);
-	ms_ctx__for_each_as(st->ctx, as_collect, &l);
+	ms_ctx__for_each_as(st->ctx, as_list_collect, &l);
 	for (int i = 0; i < l.n; i++) {
 		s = as_str(l.as[i]);
 		fprintf(f, "as %s:\n%s", ms_as__name(l.as[i]) ?: "-", s ?: "(NULL)\n");
@@ -276,8 +221,8 @@ static char *dump(const struct st *st)
 			" dimm=0x%" PRIx64 " required=%u used=%u reserved=%u\n", ds.present,
 			ds.used_region_size, ds.plugged_size, ds.dimm_size, ds.required_memslots,
 			ds.used_memslots, ds.reserved_memslots);
-		ms_machine__for_each_device(st->m, dev_line, f);
-		ms_machine__for_each_consumer(st->m, consumer_line, f);
+		ms_machine__for_each_device(st->m, memdev_state_line, f);
+		ms_machine__for_each_consumer(st->m, consumer_state_line, f);
 	}
 	maps_fmt(f, st);
 	fclose(f);
@@ -406,7 +351,7 @@ static char *check_consistent(const struct st *st)
 {
 	static struct ktab km, mm, cm;
 	struct ms_slotmap *maps[2];
-	struct st_as_list l = { 0 };
+	struct as_list l = { 0 };
 	char *buf = NULL, *a, *b, *c;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -435,7 +380,7 @@ static char *check_consistent(const struct st *st)
 	}
 	free(a);
 	free(b);
-	ms_ctx__for_each_as(st->ctx, as_collect, &l);
+	ms_ctx__for_each_as(st->ctx, as_list_collect, &l);
 	for (int i = 0; i < l.n; i++) {
 		a = as_str(l.as[i]);
 		b = render_str(ms_flatview__root(ms_as__flatview(l.as[i])));
@@ -972,7 +917,7 @@ next:
 		}
 	}
 	free(good);
-	EXPECT_EQ(0, leak_check()) TH_LOG("%s: leaks", c->name);
+	EXPECT_EQ(0, leaks_found()) TH_LOG("%s: leaks", c->name);
 	EXPECT_EQ(ioctls, s.injected) TH_LOG("%s: %lu memslot ioctls, %lu failed", c->name, ioctls,
 					      s.injected);
 	ksft_print_msg("%-30s%s %2lu ioctls, N=1..%-2lu %3lu failed: %2lu reported, %2lu recorded; "

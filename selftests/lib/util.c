@@ -617,3 +617,44 @@ int memslot_line(const struct ms_memslot *s, void *opaque)
 		s->gpa, s->size, s->flags, name ? name : "(null)", s->offset_in_region);
 	return 0;
 }
+
+int as_list_collect(struct ms_as *as, void *opaque)
+{
+	struct as_list *l = opaque;
+
+	if (l->n < (int)(sizeof(l->as) / sizeof(l->as[0])))
+		l->as[l->n++] = as;
+	return 0;
+}
+
+int memdev_state_line(struct ms_memdev *dev, void *opaque)
+{
+	struct ms_memdev_info i;
+	struct ms_virtio_mem_status vs;
+
+	memset(&i, 0, sizeof(i));
+	ms_memdev__info(dev, &i);
+	fprintf(opaque, "dev %s id=%s addr=0x%" PRIx64 " size=0x%" PRIx64 " slot=%d "
+		"memdev=%s req=0x%" PRIx64 " block=0x%" PRIx64 " memslots=%u/%u plugged=0x%"
+		PRIx64 "\n", ms_memdev_type_name(i.type), i.id ? i.id : "-", i.addr, i.size,
+		i.slot, i.memdev ? i.memdev : "-", i.requested_size, i.block_size,
+		i.memslots_used, i.memslots, i.plugged_size);
+	if (i.type != MS_MEMDEV_VIRTIO_MEM || ms_virtio_mem__status(dev, &vs))
+		return 0;
+	fprintf(opaque, "  vmem plugged=0x%" PRIx64 " usable=0x%" PRIx64 " active=%u/%u blocks=",
+		vs.plugged_size, vs.usable_region_size, vs.active_memslots, vs.nr_memslots);
+	for (uint64_t o = 0; o < vs.region_size && o < 64 * vs.block_size; o += vs.block_size)
+		fputc('0' + ms_virtio_mem__state(dev, o, vs.block_size), opaque);
+	fputs(" groups=", opaque);
+	for (uint64_t o = 0; o < vs.region_size; o += 16 * vs.block_size)
+		fputc('0' + ms_virtio_mem__state(dev, o, 16 * vs.block_size), opaque);
+	fputc('\n', opaque);
+	return 0;
+}
+
+int consumer_state_line(const struct ms_consumer_info *c, void *opaque)
+{
+	fprintf(opaque, "consumer %d %s max=%u used=%u free=%u\n", c->kind,
+		c->name ? c->name : "-", c->max, c->used, c->free);
+	return 0;
+}

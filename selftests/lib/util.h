@@ -310,9 +310,35 @@ int memslot_line(const struct ms_memslot *s, void *opaque);
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
 #define EXPECT_NO_LEAKS() EXPECT_EQ(0, __lsan_do_recoverable_leak_check())
+/* leaks_found() - the same check where a test counts, not asserts, them */
+static inline int leaks_found(void) { return __lsan_do_recoverable_leak_check(); }
 #else
 #define EXPECT_NO_LEAKS() do { } while (0)
+static inline int leaks_found(void) { return 0; }
 #endif
+
+/* Up to 16 address spaces of a context, filled by as_list_collect(). */
+struct as_list {
+	struct ms_as *as[16];
+	int n;
+};
+
+/* ms_ctx__for_each_as() callback appending to the struct as_list @opaque */
+int as_list_collect(struct ms_as *as, void *opaque);
+
+/*
+ * memdev_state_line() - one memory device's state as text, for comparing
+ * states: its info and, for virtio-mem, the block states (each of the
+ * first 64 blocks, and each 16-block group of the region)
+ * @dev: device
+ * @opaque: FILE *
+ *
+ * Return: 0 (go on).
+ */
+int memdev_state_line(struct ms_memdev *dev, void *opaque);
+
+/* consumer_state_line() - one memslot consumer as text, FILE * @opaque; 0 */
+int consumer_state_line(const struct ms_consumer_info *c, void *opaque);
 
 /*
  * KEEP() - hold @mr until the teardown, for a fixture with the members
