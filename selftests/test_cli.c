@@ -123,7 +123,8 @@ TEST(version_json)
 	EXPECT_EQ(0, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
-	EXPECT_STREQ(MS_VERSION, str_key(o, "version"));
+	EXPECT_EQ(1, json_object_get_int(key(o, "version")));
+	EXPECT_STREQ(MS_VERSION, str_key(o, "memslot_version"));
 	EXPECT_STREQ(ms_version(), str_key(o, "library_version"));
 	json_object_put(o);
 	cli_result_free(&r);
@@ -476,7 +477,7 @@ TEST(mtree_json_tree)
 	EXPECT_EQ(1, count_lines(r.out));
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
-	EXPECT_EQ(2, json_object_object_length(o));
+	EXPECT_EQ(3, json_object_object_length(o));	/* and "version" */
 
 	groups = key(o, "address_spaces");
 	ASSERT_TRUE(json_object_is_type(groups, json_type_array));
@@ -629,7 +630,7 @@ TEST(pretty_indents)
 	EXPECT_STREQ("", r2.err);
 	EXPECT_EQ(1, count_lines(r1.out));
 	EXPECT_LT(100, count_lines(r2.out));
-	EXPECT_TRUE(starts_with(r2.out, "{\n  \"flat_views\": [\n"));
+	EXPECT_TRUE(starts_with(r2.out, "{\n  \"version\": 1,\n  \"flat_views\": [\n"));
 	plain = parse_one(r1.out);
 	pretty = parse_one(r2.out);
 	ASSERT_NE(NULL, plain);
@@ -653,7 +654,7 @@ TEST(json_error)
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
-	EXPECT_EQ(1, json_object_object_length(o));
+	EXPECT_EQ(2, json_object_object_length(o));	/* and "version" */
 	EXPECT_STREQ("mtree: unknown option: -x", str_key(o, "error"));
 	json_object_put(o);
 	cli_result_free(&r);
@@ -820,7 +821,7 @@ TEST_F(sample, check_flat_json)
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
-	EXPECT_EQ(2, json_object_object_length(o));
+	EXPECT_EQ(3, json_object_object_length(o));	/* and "version" */
 	EXPECT_EQ(nr_as, json_object_array_length(key(o, "address_spaces")));
 	c = key(o, "check_flat");
 	ASSERT_NE(NULL, c);
@@ -921,7 +922,7 @@ TEST(import_memslots_json)
 	EXPECT_STREQ("", r.err);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
-	EXPECT_EQ(2, json_object_object_length(o));
+	EXPECT_EQ(3, json_object_object_length(o));	/* and "version" */
 	EXPECT_EQ(7, json_object_array_length(key(o, "address_spaces")));
 	EXPECT_STREQ("i440FX", json_object_get_string(
 			     json_object_array_get_idx(key(o, "address_spaces"), 0)));
@@ -1209,7 +1210,7 @@ TEST(import_json_tree_owner)
 	EXPECT_EQ(0, r.status);
 	o = parse_one(r.out);
 	ASSERT_NE(NULL, o);
-	EXPECT_EQ(2, json_object_object_length(o));
+	EXPECT_EQ(3, json_object_object_length(o));	/* and "version" */
 	EXPECT_EQ(0, json_object_array_length(key(o, "alias_targets")));
 	root = key(json_object_array_get_idx(key(o, "address_spaces"), 0), "root");
 	ASSERT_NE(NULL, root);
@@ -1342,7 +1343,7 @@ TEST_F(malformed, json)
 	} else {
 		snprintf(want, sizeof(want), "mtree: %s: line %u: ", self->path, variant->line);
 		EXPECT_EQ(1, r.status);
-		EXPECT_EQ(1, json_object_object_length(o));
+		EXPECT_EQ(2, json_object_object_length(o));	/* and "version" */
 		ASSERT_NE(NULL, str_key(o, "error"));
 		EXPECT_TRUE(starts_with(str_key(o, "error"), want));
 	}
@@ -1544,7 +1545,7 @@ TEST(json_output_is_utf8)
 	snprintf(bad, sizeof(bad), "/nonexistent/\xfe.txt");
 	ASSERT_EQ(0, CLI_RUN(&r, "-j", "mtree", "--import", bad));
 	EXPECT_EQ(1, r.status);
-	EXPECT_STREQ("{\"error\":\"mtree: /nonexistent/\xef\xbf\xbd.txt: No such file or "
+	EXPECT_STREQ("{\"version\":1,\"error\":\"mtree: /nonexistent/\xef\xbf\xbd.txt: No such file or "
 		     "directory\"}\n", r.out);
 	cli_result_free(&r);
 }

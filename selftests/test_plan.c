@@ -905,7 +905,7 @@ TEST(smm_address_space)
 		EXPECT_EQ(cases[i].status, r.status) TH_LOG("%s: %s", cases[i].machine, r.err);
 		/* -j: the error is the one JSON document */
 		if (cases[i].status == 1)
-			EXPECT_STREQ("{\"error\":\"plan: System Management Mode not supported by this "
+			EXPECT_STREQ("{\"version\":1,\"error\":\"plan: System Management Mode not supported by this "
 				     "hypervisor.\"}\n", r.out);
 		if (cases[i].status) {
 			cli_result_free(&r);

@@ -249,7 +249,7 @@ TEST_F(runner, runner_not_found)
 	ASSERT_EQ(0, RUN_WITH(&r, tool, NULL, "-j", "run", "--kernel", "debian-6.1"));
 	EXPECT_EQ(1, r.status);
 	EXPECT_STREQ("", r.err);
-	EXPECT_EQ(0, strncmp(r.out, "{\"error\":\"run: --kernel debian-6.1: cannot run in a guest "
+	EXPECT_EQ(0, strncmp(r.out, "{\"version\":1,\"error\":\"run: --kernel debian-6.1: cannot run in a guest "
 			     "kernel: ", 64));
 	cli_result_free(&r);
 }

@@ -133,10 +133,49 @@ void json_write_text(FILE *f, const char *text)
 	}
 }
 
+bool json_was_written(void)
+{
+	return json_written;
+}
+
+struct json_object *json_versioned(struct json_object *obj)
+{
+	struct json_object *n;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    json_object_object_get_ex(obj, "version", NULL))
+		return obj;
+	n = json_object_new_object();
+	if (!n || json_object_object_add(n, "version", json_object_new_int(JSON_SCHEMA_VERSION))) {
+		json_object_put(n);
+		return obj;
+	}
+	json_object_object_foreach(obj, k, v) {
+		if (json_object_object_add(n, k, json_object_get(v))) {
+			json_object_put(v);
+			json_object_put(n);
+			return obj;
+		}
+	}
+	json_object_put(obj);
+	return n;
+}
+
+void json_print_line(struct json_object *obj)
+{
+	obj = json_versioned(obj);
+	json_write_text(stdout, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE) ?: "null");
+	fputc('\n', stdout);
+	json_object_put(obj);
+}
+
 int json_print(struct json_object *obj)
 {
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
 	const char *s;
+
+	obj = json_versioned(obj);
 
 	flags |= pretty_output ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
 				 JSON_C_TO_STRING_PLAIN;

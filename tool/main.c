@@ -12,7 +12,10 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -63,6 +66,107 @@ static const struct cmd *find_cmd(const char *name)
 	return NULL;
 }
 
+/* -j: a usage text as {"version": 1, "command": NAME|null, "usage": TEXT}. */
+static int usage_json(const char *name, const char *text)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o || json_object_object_add(o, "command", json_str_or_null(name)) ||
+	    json_object_object_add(o, "usage", json_object_new_string(text))) {
+		json_object_put(o);
+		p_err("cannot build JSON: %s", strerror(ENOMEM));
+		return 1;
+	}
+	return json_print(o);
+}
+
+static int main_usage_json(const char *name)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int ret;
+
+	if (!f) {
+		p_err("cannot build JSON: %s", strerror(ENOMEM));
+		return 1;
+	}
+	usage(f);
+	if (fclose(f)) {
+		free(text);
+		p_err("cannot build JSON: %s", strerror(ENOMEM));
+		return 1;
+	}
+	ret = usage_json(name, text);
+	free(text);
+	return ret;
+}
+
+/*
+ * -j and a help request (`help CMD`, `CMD help`, `CMD --help`): the
+ * command prints its usage text as ever, into a memfd, and the text goes
+ * out as one JSON document. Whatever else the command wrote (its error, or
+ * its document if "-h" was an option's value) goes out as it was.
+ */
+static int help_json(const struct cmd *c, int argc, char **argv)
+{
+	int fd, saved, ret, err;
+	char *text = NULL;
+	size_t len = 0;
+	ssize_t n;
+	off_t size;
+
+	fflush(stdout);
+	fd = memfd_create("memslot-usage", MFD_CLOEXEC);
+	if (fd < 0) {
+		p_err("cannot capture the usage: %s", strerror(errno));
+		return 1;
+	}
+	saved = dup(STDOUT_FILENO);
+	if (saved < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+		err = errno;
+		if (saved >= 0)
+			close(saved);
+		close(fd);
+		p_err("cannot capture the usage: %s", strerror(err));
+		return 1;
+	}
+	optind = 0;
+	ret = c->handler(argc, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+
+	size = lseek(fd, 0, SEEK_CUR);
+	text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+	if (!text) {
+		close(fd);
+		p_err("cannot capture the usage: %s", strerror(size < 0 ? errno : ENOMEM));
+		return 1;
+	}
+	while (len < (size_t)size && (n = pread(fd, text + len, (size_t)size - len, len)) > 0)
+		len += (size_t)n;
+	text[len] = '\0';
+	close(fd);
+	if (ret || json_was_written())
+		fwrite(text, 1, len, stdout);
+	else
+		ret = usage_json(c->name, text);
+	free(text);
+	return ret;
+}
+
+/* Is this a help request: "-h" or "--help" among the arguments, up to "--"? */
+static bool wants_help(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "help"))
+		return true;
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
 int do_help(int argc, char **argv)
 {
 	struct json_object *arr, *o;
@@ -76,6 +180,8 @@ int do_help(int argc, char **argv)
 
 		if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") ||
 		    !strcmp(argv[1], "--help")) {
+			if (json_output)
+				return main_usage_json("help");
 			usage(stdout);
 			return 0;
 		}
@@ -83,6 +189,8 @@ int do_help(int argc, char **argv)
 		if (!c)
 			return usage_err("unknown command: %s", argv[1]);
 		set_cmd_name(c->name);
+		if (json_output)
+			return help_json(c, 2, sub_argv);
 		return c->handler(2, sub_argv);
 	}
 
@@ -92,7 +200,7 @@ int do_help(int argc, char **argv)
 		return 0;
 	}
 
-	/* {"commands": [{"name": "...", "summary": "..."}, ...]} */
+	/* {"version": 1, "commands": [{"name": "...", "summary": "..."}, ...]} */
 	o = json_object_new_object();
 	arr = json_object_new_array();
 	if (!o || !arr) {
@@ -125,13 +233,13 @@ static int print_version(void)
 		printf("memslot %s\nlibmemslot %s\n", MS_VERSION, ms_version());
 		return 0;
 	}
-	/* {"version": "...", "library_version": "..."} */
+	/* {"version": 1, "memslot_version": "...", "library_version": "..."} */
 	o = json_object_new_object();
 	if (!o) {
 		p_err("cannot build JSON: %s", strerror(ENOMEM));
 		return 1;
 	}
-	json_object_object_add(o, "version", json_object_new_string(MS_VERSION));
+	json_object_object_add(o, "memslot_version", json_object_new_string(MS_VERSION));
 	json_object_object_add(o, "library_version", json_object_new_string(ms_version()));
 	return json_print(o);
 }
@@ -235,6 +343,8 @@ int main(int argc, char **argv)
 		ms_set_print(print_all);
 
 	if (help) {
+		if (json_output)
+			return finish(main_usage_json(NULL), NULL);
 		usage(stdout);
 		return finish(0, NULL);
 	}
@@ -260,9 +370,13 @@ int main(int argc, char **argv)
 		char help_opt[] = "--help";
 		char *sub_argv[] = { argv[0], help_opt, NULL };
 
+		if (json_output)
+			return finish(help_json(c, 2, sub_argv), c->name);
 		optind = 0;
 		return finish(c->handler(2, sub_argv), c->name);
 	}
+	if (json_output && strcmp(c->name, "help") && wants_help(argc, argv))
+		return finish(help_json(c, argc, argv), c->name);
 	/* Handlers parse their own options: argv[0] is the command name. */
 	optind = 0;
 	ret = c->handler(argc, argv);

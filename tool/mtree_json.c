@@ -4,8 +4,11 @@
  *
  * JSON output (-j). Addresses, sizes and offsets are exact u64 integers.
  * "end" is inclusive and follows QEMU's rule 1.5 (start + size - 1 modulo
- * 2^64, a size of 0 printed like 1); "size" is present only when it is
- * below 2^64. Names are strings, or null for unnamed regions.
+ * 2^64, a size of 0 printed like 1); "size" is null for a size of 2^64.
+ * Names are strings, or null for unnamed regions. Every member is always
+ * there (null where it does not apply) except "owner" and "parent", which
+ * only -o asks for. The fields are listed in man/memslot-mtree.8.rst,
+ * "JSON OUTPUT".
  *
  * Tree mode (default):
  *   {"address_spaces": [{"names": [<as name>...], "root": <region>|null}...],
@@ -16,7 +19,7 @@
  *   order, each once (rule 2.2).
  *   <region> = {"name", "start", "end", "size", "priority", "type",
  *               "nonvolatile", "enabled",
- *               "alias": {"target": <name>, "offset": u64}  (aliases only),
+ *               "alias": {"target": <name>, "offset": u64}|null,
  *               "owner": <text>|null, "parent": <text>|null  (with -o only),
  *               "subregions": [<region>...]}
  *   "start"/"end" are absolute like the text (base + addr; the top region
@@ -54,13 +57,12 @@ static uint64_t end_of(uint64_t start, ms_u128 size)
 	return start + (uint64_t)(size ? size - 1 : 0);
 }
 
-/* Add "start", "end" and (below 2^64) "size". */
+/* Add "start", "end" and "size" (null for 2^64, which no u64 holds). */
 static void add_extent(struct json_object *o, uint64_t start, ms_u128 size)
 {
 	json_object_object_add(o, "start", json_u64(start));
 	json_object_object_add(o, "end", json_u64(end_of(start, size)));
-	if (size < MS_SIZE_2_64)
-		json_object_object_add(o, "size", json_u64((uint64_t)size));
+	json_object_object_add(o, "size", size < MS_SIZE_2_64 ? json_u64((uint64_t)size) : NULL);
 }
 
 static void add_owner(struct json_object *o, const struct ms_region *mr)
@@ -193,6 +195,8 @@ static void tree_region(struct tree_walk *w, struct ms_region *mr, uint64_t base
 					       json_str_or_null(ms_region__name(target)));
 			json_object_object_add(a, "offset", json_u64(ms_region__alias_offset(mr)));
 			json_object_object_add(node, "alias", a);
+		} else {
+			json_object_object_add(node, "alias", NULL);
 		}
 		if (w->o->owner)
 			add_owner(node, mr);

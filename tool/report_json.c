@@ -190,8 +190,7 @@ struct json_object *plan_flat_view_json(const struct plan *p)
 		json_object_array_add(a, r);
 		ADD(r, "start", json_u64(fr->start));
 		ADD(r, "end", json_u64(fr->start + (uint64_t)(fr->size - 1)));
-		if (fr->size < MS_SIZE_2_64)
-			ADD(r, "size", json_u64((uint64_t)fr->size));
+		ADD(r, "size", fr->size < MS_SIZE_2_64 ? json_u64((uint64_t)fr->size) : NULL);
 		ADD(r, "priority", json_object_new_int(ms_region__priority(fr->mr)));
 		ADD(r, "type", json_object_new_string(fr->readonly ? "rom" :
 						      ms_region__type_str(fr->mr)));

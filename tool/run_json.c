@@ -144,8 +144,7 @@ struct json_object *run_step_json(struct run *r, const struct step *s)
 	a = plan_devices_json(&r->p);
 	ADD(o, "devices", a);
 	ok = ok && a;
-	if (s->acct_checked)
-		ADD(o, "accounting_unchanged", json_object_new_boolean(s->acct_same));
+	ADD(o, "accounting_unchanged", s->acct_checked ? json_object_new_boolean(s->acct_same) : NULL);
 	ADD(o, "kernel_verify", s->kv.done ? kv_json(&s->kv) : NULL);
 
 	v = json_object_new_object();
@@ -207,6 +206,8 @@ struct json_object *run_step_json(struct run *r, const struct step *s)
 			ADD(d, "pages", json_u64(s->dirty_pages));
 			ADD(d, "error", s->dirty_short ? json_object_new_string(s->dirty_fail) : NULL);
 		}
+	} else {
+		ADD(v, "dirty_log", NULL);
 	}
 	ADD(o, "checks", json_u64(s->checks));
 	ADD(o, "checks_failed", json_u64(s->failed));

@@ -78,15 +78,48 @@ int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 const char *error_text(const struct ms_error *e, int errnum);
 
+/* The "version" of every top-level JSON object memslot writes (memslot(8)). */
+#define JSON_SCHEMA_VERSION	1
+
 /**
  * json_print() - write the one JSON document of this run on stdout
  * @obj: document, consumed (its reference is dropped); NULL writes `null`
  *
  * Plain one-line output, or indented with -p. Slashes are not escaped.
+ * An object gets "version": JSON_SCHEMA_VERSION as its first member
+ * (json_versioned()).
  *
  * Return: 0, or 1 after reporting a write error.
  */
 int json_print(struct json_object *obj);
+
+/**
+ * json_print_line() - write one JSON Lines record on stdout
+ * @obj: object, consumed (its reference is dropped)
+ *
+ * For streams (trace -j): always one line, -p or not, with "version"
+ * first like json_print(); the run may write many of them.
+ */
+void json_print_line(struct json_object *obj);
+
+/**
+ * json_versioned() - put "version": JSON_SCHEMA_VERSION first in an object
+ * @obj: JSON object, consumed; anything else (or an object that has a
+ *       "version" already) is returned as it is
+ *
+ * json-c keeps members in insertion order, so the members of @obj move to
+ * a new object after "version". Out of memory, @obj is returned unchanged.
+ *
+ * Return: the object to print in place of @obj.
+ */
+struct json_object *json_versioned(struct json_object *obj);
+
+/**
+ * json_was_written() - whether this run wrote its JSON document already
+ *
+ * Return: true once json_print() has been called.
+ */
+bool json_was_written(void);
 
 /**
  * json_write_text() - write serialised JSON, valid UTF-8 whatever the input
