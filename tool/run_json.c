@@ -3,7 +3,9 @@
  * memslot run's JSON report (-j): the "kvm" object and one object per
  * step (man/memslot-run.8.rst).
  */
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tool.h"
 #include "plan.h"
@@ -55,11 +57,14 @@ static struct json_object *kvm_fail_json(const struct run *r, const struct kvm_f
 static struct json_object *kv_json(const struct kverify *kv)
 {
 	struct json_object *o = json_object_new_object(), *a;
+	char vm[24];
 
 	if (!o)
 		return NULL;
 	ADD(o, "ok", json_object_new_boolean(kv->ok));
-	ADD(o, "vm", json_u64(kv->vm));
+	/* a kernel address: a hex string, as census and trace give it (memslot(8)) */
+	snprintf(vm, sizeof(vm), "0x%" PRIx64, kv->vm);
+	ADD(o, "vm", json_object_new_string(vm));
 	ADD(o, "generation", json_u64(kv->generation));
 	ADD(o, "census_slots", json_u64(kv->census_slots));
 	ADD(o, "library_slots", json_u64(kv->lib_slots));
