@@ -56,7 +56,7 @@ void memdev_set_owner(const struct ms_memdev *d, struct ms_region *mr, const cha
  */
 bool memdev_backend_busy(const struct ms_backend *b, const struct ms_memdev *d)
 {
-	return b->user && b->user != d;
+	return b->mapped || (b->user && b->user != d);
 }
 
 /* --- lookup tables ---------------------------------------------------------- */

@@ -149,7 +149,7 @@ static int compute_layout(struct ms_machine *m, struct ms_error *err)
 		/* rule 4.1 */
 		max_below = o->max_ram_below_4g ? o->max_ram_below_4g : PC_LOWMEM_DEFAULT;
 		lowmem = max_below;
-		if (ram >= max_below) {
+		if (ram >= max_below && !o->no_gigabyte_align) {
 			if (lowmem > PC_LOWMEM_GB_ALIGNED)
 				lowmem = PC_LOWMEM_GB_ALIGNED;
 			if (lowmem & (GiB - 1))
@@ -178,6 +178,10 @@ static int compute_layout(struct ms_machine *m, struct ms_error *err)
 	l->hotpluggable = maxmem - ram;
 
 	/* rule 4.4: device memory iff maxmem > RAM */
+	if (o->no_device_memory && (o->slots || maxmem > ram))
+		return ms_error_set(err, -EINVAL, "\"-memory 'slots|maxmem'\" is not supported by: %s",
+				    o->type_name ? o->type_name :
+				    o->type == MS_MACHINE_Q35 ? "q35" : "pc");
 	if (maxmem <= ram)
 		return 0;
 	if (o->slots > MAX_RAM_SLOTS)
@@ -194,7 +198,8 @@ static int compute_layout(struct ms_machine *m, struct ms_error *err)
 		return ms_error_set(err, -EINVAL, "unsupported amount of maximum memory: %llx",
 				    (unsigned long long)maxmem);
 	l->devmem_base = (uint64_t)end;
-	end = (ms_u128)(maxmem - ram) + (ms_u128)GiB * o->slots;
+	/* 7.2's pc-i440fx-2.1 and older: no per-slot slack (rule 4.4) */
+	end = (ms_u128)(maxmem - ram) + (o->legacy_dimm_align ? 0 : (ms_u128)GiB * o->slots);
 	if (end > UINT64_MAX || (ms_u128)l->devmem_base + end > UINT64_MAX)
 		return ms_error_set(err, -EINVAL, "unsupported amount of maximum memory: %llx",
 				    (unsigned long long)maxmem);
@@ -326,6 +331,74 @@ static int build_chipset(struct build *b, const char *pci_owner, const char *pam
 	return 0;
 }
 
+/*
+ * Boot RAM (m->ram): QEMU's own "pc.ram"; or -M memory-backend=ID's region;
+ * or, with -numa node,memdev=ID, QEMU 7.2's numa_init_memdev_container():
+ * a container "pc.ram" holding the node backends one after the other, so
+ * that ram-below-4g and ram-above-4g show the backends' RAM.
+ */
+static int build_ram(struct build *b)
+{
+	struct ms_machine *m = b->m;
+	const struct ms_machine_opts *o = &m->opts;
+	struct ms_backend *be;
+	uint64_t off = 0;
+
+	if (!o->nr_ram_backends) {
+		m->ram = owned(b, ms_region__new_ram(m->ctx, "pc.ram", o->ram_size, MS_RAM_ANON,
+						     b->err), "obj path=/objects/pc.ram", NULL);
+		return m->ram ? 0 : b->ret;
+	}
+	if (!o->ram_numa) {
+		be = ms_machine__find_backend(m, o->ram_backends[0].id);
+		m->ram = ms_region__ref(be->mr);
+		return 0;
+	}
+	m->ram = owned(b, ms_region__new_container(m->ctx, "pc.ram", o->ram_size, b->err),
+		       MACHINE_OBJ, NULL);
+	if (!m->ram)
+		return b->ret;
+	for (size_t i = 0; i < o->nr_ram_backends; i++) {
+		be = ms_machine__find_backend(m, o->ram_backends[i].id);
+		if (now(b, m->ram, off, ms_region__ref(be->mr), 0))
+			return b->ret;
+		off += be->size;
+	}
+	return 0;
+}
+
+/*
+ * The RAM backends, before the board: QEMU creates -object backends
+ * before the machine, then checks their sizes against -m (7.2:
+ * numa_complete_configuration(), machine_run_board_init()).
+ */
+static int add_ram_backends(struct ms_machine *m, struct ms_error *err)
+{
+	const struct ms_machine_opts *o = &m->opts;
+	uint64_t total = 0;
+
+	if (!o->nr_ram_backends)
+		return 0;
+	if (!o->ram_backends || (!o->ram_numa && o->nr_ram_backends != 1))
+		return ms_error_set(err, -EINVAL, "machine: bad RAM backends");
+	for (size_t i = 0; i < o->nr_ram_backends; i++) {
+		struct ms_backend *be = ms_machine__add_backend(m, &o->ram_backends[i], err);
+
+		if (!be)
+			return -(errno ?: ENOMEM);
+		be->mapped = true;
+		total += be->size;
+	}
+	if (o->ram_numa && total != o->ram_size)
+		return ms_error_set(err, -EINVAL,
+				    "total memory for NUMA nodes (0x%llx) should equal RAM size (0x%llx)",
+				    (unsigned long long)total, (unsigned long long)o->ram_size);
+	if (!o->ram_numa && total != o->ram_size)
+		return ms_error_set(err, -EINVAL,
+				    "Machine memory size does not match the size of the memory backend");
+	return 0;
+}
+
 /* Create every region; only the contents of "pci" are mapped yet. */
 static int build_regions(struct build *b)
 {
@@ -333,6 +406,7 @@ static int build_regions(struct build *b)
 	const struct ms_machine_layout *l = &m->layout;
 	bool q35 = m->opts.type == MS_MACHINE_Q35;
 	struct ms_ctx *ctx = m->ctx;
+	uint64_t bios_size = m->opts.bios_size ? m->opts.bios_size : BIOS_SIZE;
 	struct ms_region *bios;
 
 	m->system = owned(b, ms_region__new_container(ctx, "system", UINT64_MAX, b->err), NULL,
@@ -349,9 +423,7 @@ static int build_regions(struct build *b)
 		return b->ret;
 
 	/* boot RAM: library memory, MAP_NORESERVE and no THP, never touched */
-	m->ram = owned(b, ms_region__new_ram(ctx, "pc.ram", m->opts.ram_size, MS_RAM_ANON,
-					     b->err), "obj path=/objects/pc.ram", NULL);
-	if (!m->ram)
+	if (build_ram(b))
 		return b->ret;
 	if (later(b, STAGE_RAM_BELOW, 0,
 		  alias(b, "ram-below-4g", m->ram, 0, l->below_4g, true, false, NULL,
@@ -381,15 +453,15 @@ static int build_regions(struct build *b)
 	ms_region__ref(m->pci);
 	if (later(b, STAGE_PCI, 0, m->pci, -1))
 		return b->ret;
-	bios = owned(b, ms_region__new_rom(ctx, "pc.bios", BIOS_SIZE, b->err), NULL, UNATTACHED);
+	bios = owned(b, ms_region__new_rom(ctx, "pc.bios", bios_size, b->err), NULL, UNATTACHED);
 	if (!bios)
 		return b->ret;
-	if (now(b, m->pci, ABOVE_4G_START - BIOS_SIZE, ms_region__ref(bios), 0)) {
+	if (now(b, m->pci, ABOVE_4G_START - bios_size, ms_region__ref(bios), 0)) {
 		ms_region__unref(bios);
 		return b->ret;
 	}
 	if (now(b, m->pci, 0x100000 - ISA_BIOS_SIZE,
-		alias(b, "isa-bios", bios, BIOS_SIZE - ISA_BIOS_SIZE, ISA_BIOS_SIZE, true, true,
+		alias(b, "isa-bios", bios, bios_size - ISA_BIOS_SIZE, ISA_BIOS_SIZE, true, true,
 		      NULL, UNATTACHED), 1)) {
 		ms_region__unref(bios);
 		return b->ret;
@@ -658,13 +730,20 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 		m->opts.kvm_memslots = ms_kvm__max_memslots(m->opts.kvm);
 	if (!ret)
 		ret = smm_wanted(m, &smm, err);
+	if (!ret && m->opts.bios_size &&
+	    (m->opts.bios_size < ISA_BIOS_SIZE || m->opts.bios_size % TARGET_PAGE_SIZE ||
+	     m->opts.bios_size > 16 * MiB))
+		ret = ms_error_set(err, -EINVAL, "machine: bad BIOS size 0x%llx",
+				   (unsigned long long)m->opts.bios_size);
 	if (!ret && m->opts.firmware != MS_FIRMWARE_NONE && m->opts.firmware != MS_FIRMWARE_SEABIOS)
 		ret = ms_error_set(err, -EINVAL, "machine: bad firmware %d", (int)m->opts.firmware);
 	if (ret)
 		goto err_free;
 
 	/* 1. every region, unmapped: failures here touch nothing */
-	ret = build_regions(b);
+	ret = add_ram_backends(m, err);
+	if (!ret)
+		ret = build_regions(b);
 	if (ret)
 		goto err_teardown;
 	/* 2. address spaces in QEMU's creation order, then the KVM listener */
@@ -721,6 +800,8 @@ struct ms_machine *ms_machine__new(struct ms_ctx *ctx, const struct ms_machine_o
 	}
 	if (ret)
 		goto err_unmap;
+	m->opts.ram_backends = NULL;	/* the caller's, used while building */
+	m->opts.type_name = NULL;
 	free(b);
 	return m;
 

@@ -524,6 +524,10 @@ int memory_device_pre_plug(struct ms_machine *m, struct ms_memdev *d, struct ms_
 		return ret;
 	/* only the region's own alignment here, not the device minimum */
 	ralign = region_alignment(m, d, mr);
+	/* 7.2, pc-i440fx-2.1 and older: DIMMs use the target page (rule 4.4) */
+	if (m->opts.legacy_dimm_align &&
+	    (d->type == MS_MEMDEV_DIMM || d->type == MS_MEMDEV_NVDIMM))
+		ralign = 4096;
 	if (ralign && size % ralign)
 		return ms_error_set(err, -EINVAL, "backend memory size must be multiple of 0x%llx",
 				    (unsigned long long)ralign);

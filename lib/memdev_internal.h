@@ -67,6 +67,7 @@ struct ms_backend {
 	uint64_t page_size;		/* the RAM block's page size */
 	bool share, prealloc, readonly;
 	struct ms_memdev *user;		/* device using it ("busy memdev") */
+	bool mapped;			/* boot RAM (-M memory-backend=, -numa memdev=) */
 };
 
 /*

@@ -2,14 +2,20 @@
 /*
  * The command line of `memslot plan` and `memslot run`: QEMU's -M/-machine,
  * -m, -object and -device (the last two with the parsers the script's
- * object_add and device_add use, scenario.h), plan's --vhost-limit and
- * --kvm-memslots, run's flags, and --script, read into a struct plan.
+ * object_add and device_add use, scenario.h, also in libvirt's JSON form),
+ * -numa, -accel, -smp and -name, plan's --vhost-limit and --kvm-memslots,
+ * run's flags, and --script, read into a struct plan. Every other option of
+ * QEMU 7.2 (qemu_table.c) is accepted as it does not change memory, and
+ * named in one note (refused with --strict).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "tool.h"
 #include "plan.h"
@@ -97,9 +103,171 @@ out:
 	return 0;
 }
 
-static const char *qom_machine_type(const char *mtype)
+/*
+ * A note, not an error: QEMU options, object types, device models and
+ * machine properties that do not change memory. --strict refuses the first.
+ */
+static int add_ignored(struct plan *p, const char *what, const char *arg)
 {
-	return !strcmp(mtype, "q35") ? "pc-q35-7.2-machine" : "pc-i440fx-7.2-machine";
+	char *s, **n;
+
+	if (asprintf(&s, "%s%s%s", what, arg ? " " : "", arg ? arg : "") < 0) {
+		p_err("cannot parse the options: %s", strerror(ENOMEM));
+		return 1;
+	}
+	if (p->strict) {
+		usage_err("not affecting memory, refused by --strict: %s", s);
+		free(s);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < p->nr_ignored; i++) {
+		if (!strcmp(p->ignored[i], s)) {
+			free(s);
+			return 0;
+		}
+	}
+	n = realloc(p->ignored, (p->nr_ignored + 1) * sizeof(*n));
+	if (!n) {
+		free(s);
+		p_err("cannot parse the options: %s", strerror(ENOMEM));
+		return 1;
+	}
+	p->ignored = n;
+	p->ignored[p->nr_ignored++] = s;
+	return 0;
+}
+
+/*
+ * Machine properties of QEMU 7.2's pc and q35 types that do not change
+ * memory (`-machine pc,help`, plus the accelerator properties -machine
+ * still takes): 'b' boolean, 'o' OnOffAuto, 's' anything.
+ */
+static const struct {
+	const char *name;
+	char kind;
+} machine_props[] = {
+	{ "append", 's' }, { "boot", 's' }, { "bus-lock-ratelimit", 's' },
+	{ "confidential-guest-support", 's' }, { "default-bus-bypass-iommu", 'b' },
+	{ "dt-compatible", 's' }, { "dtb", 's' }, { "dump-guest-core", 'b' },
+	{ "dumpdtb", 's' }, { "firmware", 's' }, { "graphics", 'b' }, { "hpet", 'b' },
+	{ "i8042", 'b' }, { "initrd", 's' }, { "kernel", 's' }, { "kernel-irqchip", 's' },
+	{ "kernel_irqchip", 's' }, { "kvm-shadow-mem", 's' }, { "max-fw-size", 's' },
+	{ "mem-merge", 'b' }, { "memory-encryption", 's' }, { "nvdimm-persistence", 's' },
+	{ "phandle-start", 's' }, { "pic", 'o' }, { "pit", 'o' }, { "sata", 'b' },
+	{ "smbios-entry-point-type", 's' }, { "smbus", 'b' }, { "suppress-vmdesc", 'b' },
+	{ "usb", 'b' }, { "vmport", 'o' }, { "x-oem-id", 's' }, { "x-oem-table-id", 's' },
+};
+
+static const char *qom_machine_type(const struct plan *p)
+{
+	static char buf[64];
+	const struct qemu_machine_type *t = p->machine_type;
+
+	snprintf(buf, sizeof(buf), "pc-%s-%d.%d-machine", t->q35 ? "q35" : "i440fx", t->major,
+		 t->minor);
+	return buf;
+}
+
+/*
+ * The defaults of the machine type's version that change the memory map
+ * (QEMU 7.2 hw/i386/pc_piix.c, pc_q35.c, pc.c; memory-devices.md 4.1,
+ * 4.4): pc-i440fx-2.0 and older have no device memory, 2.1 and older no
+ * per-slot slack and page-aligned DIMMs, 1.7 and older no 3 GiB split;
+ * pc-i440fx-2.3 and older turn SMM off under KVM whatever -M smm= says
+ * (pc_compat_2_3_fn). The q35 types QEMU 7.2 has (2.4 and newer) do not
+ * differ in memory.
+ */
+static void machine_type_defaults(struct plan *p)
+{
+	const struct qemu_machine_type *t = p->machine_type;
+
+	p->mo.type_name = t->name;
+	if (t->q35)
+		return;
+	p->mo.no_device_memory = qemu_machine_at_most(t, 2, 0);
+	p->mo.legacy_dimm_align = qemu_machine_at_most(t, 2, 1);
+	p->mo.no_gigabyte_align = qemu_machine_at_most(t, 1, 7);
+	/* 1.7 and older boot bios.bin (128 KiB), the others bios-256k.bin */
+	p->mo.bios_size = qemu_machine_at_most(t, 1, 7) ? 128 << 10 : 0;
+	if (qemu_machine_at_most(t, 2, 3) && p->kvm)
+		p->mo.smm = MS_SMM_OFF;
+}
+
+static int set_accel(struct plan *p, const char *flag, const char *text, const char *v)
+{
+	if (!strcmp(v, "kvm"))
+		p->kvm = true;
+	else if (!strcmp(v, "tcg"))
+		p->kvm = false;
+	else
+		return usage_err("%s %s: invalid accelerator %s", flag, text, v);
+	return 0;
+}
+
+static int machine_prop(struct plan *p, const char *flag, const char *text, const char *key,
+			const char *v)
+{
+	char err[QOPT_ERR_LEN];
+	bool b;
+
+	if (!strcmp(key, "max-ram-below-4g")) {
+		if (parse_size(v, 1, &p->mo.max_ram_below_4g))
+			return usage_err("%s %s: Parameter 'max-ram-below-4g' expects size", flag,
+					 text);
+	} else if (!strcmp(key, "nvdimm")) {
+		if (qopt_bool("nvdimm", v, &p->mo.nvdimm, err))
+			return usage_err("%s %s: %s", flag, text, err);
+	} else if (!strcmp(key, "smm")) {
+		/* QEMU's OnOffAuto */
+		if (!strcmp(v, "on"))
+			p->mo.smm = MS_SMM_ON;
+		else if (!strcmp(v, "off"))
+			p->mo.smm = MS_SMM_OFF;
+		else if (!strcmp(v, "auto"))
+			p->mo.smm = MS_SMM_AUTO;
+		else
+			return usage_err("%s %s: Parameter 'smm' does not accept value '%s'", flag,
+					 text, v);
+	} else if (!strcmp(key, "accel")) {
+		if (p->accel_opt)
+			return usage_err("%s %s: The -accel and \"-machine accel=\" options are "
+					 "incompatible", flag, text);
+		return set_accel(p, flag, text, v);
+	} else if (!strcmp(key, "memory-backend")) {
+		free(p->ram_backend_buf);
+		p->ram_backend_buf = strdup(v);
+		if (!p->ram_backend_buf) {
+			p_err("cannot parse the options: %s", strerror(ENOMEM));
+			return 1;
+		}
+		p->ram_backend = p->ram_backend_buf;
+	} else if (!strcmp(key, "acpi")) {
+		/* without ACPI no DIMM can be plugged (rule 5.1.1) */
+		if (!strcmp(v, "off"))
+			p->no_acpi = true;
+		else if (!strcmp(v, "on") || !strcmp(v, "auto"))
+			p->no_acpi = false;
+		else
+			return usage_err("%s %s: Parameter 'acpi' does not accept value '%s'", flag,
+					 text, v);
+	} else {
+		size_t i;
+
+		for (i = 0; i < sizeof(machine_props) / sizeof(machine_props[0]); i++)
+			if (!strcmp(machine_props[i].name, key))
+				break;
+		if (i == sizeof(machine_props) / sizeof(machine_props[0]))
+			return usage_err("%s %s: Property '%s.%s' not found", flag, text,
+					 qom_machine_type(p), key);
+		if (machine_props[i].kind == 'b' && qopt_bool(key, v, &b, err))
+			return usage_err("%s %s: %s", flag, text, err);
+		if (machine_props[i].kind == 'o' && strcmp(v, "on") && strcmp(v, "off") &&
+		    strcmp(v, "auto"))
+			return usage_err("%s %s: Parameter '%s' does not accept value '%s'", flag,
+					 text, key, v);
+		return add_ignored(p, "-machine", key);
+	}
+	return 0;
 }
 
 /* Second pass over -M: the type is the last one given, then every key. */
@@ -108,8 +276,7 @@ static int parse_machines(struct plan *p)
 	char err[QOPT_ERR_LEN];
 	int status = 0;
 
-	p->mtype = "pc";
-	p->kvm = true;
+	p->machine_type = qemu_machine_type_find("pc");
 	for (size_t i = 0; i < p->nr_machine; i++) {
 		struct qopts q;
 		const char *t;
@@ -119,63 +286,515 @@ static int parse_machines(struct plan *p)
 			return usage_err("%s %s: %s", p->machine_flags[i], p->machine_texts[i], err);
 		}
 		t = qopts_get(&q, "type");
-		if (t && !strcmp(t, "pc"))
-			p->mtype = "pc";
-		else if (t && !strcmp(t, "q35"))
-			p->mtype = "q35";
+		if (t && qemu_machine_type_find(t))
+			p->machine_type = qemu_machine_type_find(t);
 		else if (t) {
-			status = usage_err("%s %s: unsupported machine type", p->machine_flags[i],
-					   p->machine_texts[i]);
+			status = usage_err("%s %s: unsupported machine type%s", p->machine_flags[i],
+					   p->machine_texts[i],
+					   !strcmp(t, "isapc") || !strcmp(t, "microvm") ||
+					   !strcmp(t, "none") || !strcmp(t, "x-remote") ?
+					   " (memslot models the pc and q35 types only)" : "");
 		}
 		qopts_free(&q);
 		if (status)
 			return status;
 	}
-	p->mo.type = !strcmp(p->mtype, "q35") ? MS_MACHINE_Q35 : MS_MACHINE_PC;
+	p->mtype = p->machine_type->name;
+	p->mo.type = p->machine_type->q35 ? MS_MACHINE_Q35 : MS_MACHINE_PC;
 
 	for (size_t i = 0; i < p->nr_machine && !status; i++) {
 		const char *text = p->machine_texts[i], *flag = p->machine_flags[i];
 		struct qopts q;
 
 		qopts_parse(text, "type", &q, err);
-		for (size_t k = 0; k < q.nr && !status; k++) {
-			const char *key = q.opt[k].key, *v = q.opt[k].value;
-
-			if (!strcmp(key, "type")) {
-				continue;
-			} else if (!strcmp(key, "max-ram-below-4g")) {
-				if (parse_size(v, 1, &p->mo.max_ram_below_4g))
-					status = usage_err("%s %s: Parameter 'max-ram-below-4g' "
-							   "expects size", flag, text);
-			} else if (!strcmp(key, "nvdimm")) {
-				if (qopt_bool("nvdimm", v, &p->mo.nvdimm, err))
-					status = usage_err("%s %s: %s", flag, text, err);
-			} else if (!strcmp(key, "smm")) {
-				/* QEMU's OnOffAuto */
-				if (!strcmp(v, "on"))
-					p->mo.smm = MS_SMM_ON;
-				else if (!strcmp(v, "off"))
-					p->mo.smm = MS_SMM_OFF;
-				else if (!strcmp(v, "auto"))
-					p->mo.smm = MS_SMM_AUTO;
-				else
-					status = usage_err("%s %s: Parameter 'smm' does not accept "
-							   "value '%s'", flag, text, v);
-			} else if (!strcmp(key, "accel")) {
-				if (!strcmp(v, "kvm"))
-					p->kvm = true;
-				else if (!strcmp(v, "tcg"))
-					p->kvm = false;
-				else
-					status = usage_err("%s %s: invalid accelerator %s", flag, text,
-							   v);
-			} else {
-				status = usage_err("%s %s: Property '%s.%s' not found", flag, text,
-						   qom_machine_type(p->mtype), key);
-			}
-		}
+		for (size_t k = 0; k < q.nr && !status; k++)
+			if (strcmp(q.opt[k].key, "type"))
+				status = machine_prop(p, flag, text, q.opt[k].key, q.opt[k].value);
 		qopts_free(&q);
 	}
+	if (!status)
+		machine_type_defaults(p);
+	return status;
+}
+
+/* -numa (after -M: whether mem= is allowed depends on the machine type) */
+static int parse_numa(struct plan *p, const char *text)
+{
+	static const char *const types[] = { "node", "dist", "cpu", "hmat-lb", "hmat-cache" };
+	char err[QOPT_ERR_LEN];
+	struct numa_arg *a, *n;
+	const char *type;
+	struct qopts q;
+	size_t t;
+	int status = 0;
+
+	if (qopts_parse(text, "type", &q, err)) {
+		qopts_free(&q);
+		return usage_err("-numa %s: %s", text, err);
+	}
+	type = qopts_get(&q, "type");
+	for (t = 0; type && t < sizeof(types) / sizeof(types[0]); t++)
+		if (!strcmp(type, types[t]))
+			break;
+	if (!type) {
+		status = usage_err("-numa %s: Parameter 'type' is missing", text);
+	} else if (t == sizeof(types) / sizeof(types[0])) {
+		status = usage_err("-numa %s: Parameter 'type' does not accept value '%s'", text,
+				   type);
+	} else if (t) {
+		/* distances, CPU placement, HMAT: nothing for memory */
+		qopts_free(&q);
+		return 0;
+	}
+	if (status) {
+		qopts_free(&q);
+		return status;
+	}
+
+	n = realloc(p->numa, (p->nr_numa + 1) * sizeof(*n));
+	if (!n) {
+		qopts_free(&q);
+		p_err("cannot parse the options: %s", strerror(ENOMEM));
+		return 1;
+	}
+	p->numa = n;
+	a = &p->numa[p->nr_numa];
+	memset(a, 0, sizeof(*a));
+	a->text = text;
+	a->nodeid = (uint32_t)p->nr_numa;
+	for (size_t i = 0; i < q.nr && !status; i++) {
+		const char *k = q.opt[i].key, *v = q.opt[i].value;
+		uint64_t u;
+
+		if (!strcmp(k, "type") || !strcmp(k, "cpus") || !strcmp(k, "initiator")) {
+			continue;
+		} else if (!strcmp(k, "nodeid")) {
+			if (parse_qemu_u64(v, &u) || u > UINT16_MAX)
+				status = usage_err("-numa %s: Parameter 'nodeid' expects uint16_t",
+						   text);
+			a->nodeid = (uint32_t)u;
+		} else if (!strcmp(k, "memdev")) {
+			a->memdev = v;
+		} else if (!strcmp(k, "mem")) {
+			/* 7.2: only machine types with numa_mem_supported (5.0 and older) */
+			if (!qemu_machine_at_most(p->machine_type, 5, 0))
+				status = usage_err("-numa %s: Parameter -numa node,mem is not "
+						   "supported by this machine type", text);
+			else if (parse_size(v, 1, &a->mem))
+				status = usage_err("-numa %s: Parameter 'mem' expects a size",
+						   text);
+			a->has_mem = true;
+		} else {
+			status = usage_err("-numa %s: Invalid parameter '%s'", text, k);
+		}
+	}
+	for (size_t i = 0; i < p->nr_numa && !status; i++) {
+		const struct numa_arg *b = &p->numa[i];
+
+		if ((b->has_mem && a->memdev) || (b->memdev && a->has_mem) ||
+		    (a->memdev && a->has_mem))
+			status = usage_err("-numa %s: numa configuration should use either mem= "
+					   "or memdev=,mixing both is not allowed", text);
+	}
+	for (size_t i = 0; i < p->nr_numa && !status; i++)
+		if (p->numa[i].nodeid == a->nodeid)
+			status = usage_err("-numa %s: Duplicate NUMA nodeid: %u", text, a->nodeid);
+	if (!status) {
+		/* keep @q's copy of memdev= (plan_free() frees it) */
+		a->memdev = NULL;
+		for (size_t i = q.nr; i-- > 0;) {
+			if (!strcmp(q.opt[i].key, "memdev")) {
+				a->memdev = q.opt[i].value;
+				q.opt[i].value = NULL;	/* kept: freed in plan_free */
+				break;
+			}
+		}
+		p->nr_numa++;
+	}
+	qopts_free(&q);
+	return status;
+}
+
+/* --- JSON -object / -device (libvirt) ------------------------------------ */
+
+/*
+ * The JSON type QEMU's visitors want for a property of the memory
+ * backends and devices: 'u' unsigned integer, 'i' integer, 'b' boolean,
+ * 's' string, 'a' array (host-nodes), 'p' a PCI address string (addr= of
+ * the virtio proxies; a DIMM's addr= is 'u').
+ */
+static const struct {
+	const char *key;
+	char type;
+} json_props[] = {
+	{ "qom-type", 's' }, { "driver", 's' }, { "id", 's' }, { "size", 'u' },
+	{ "share", 'b' }, { "prealloc", 'b' }, { "mem-path", 's' }, { "align", 'u' },
+	{ "readonly", 'b' }, { "hugetlb", 'b' }, { "hugetlbsize", 'u' }, { "seal", 'b' },
+	{ "host-nodes", 'a' }, { "policy", 's' }, { "prealloc-threads", 'u' },
+	{ "prealloc-context", 's' }, { "merge", 'b' }, { "dump", 'b' }, { "reserve", 'b' },
+	{ "x-use-canonical-path-for-ramblock-id", 'b' }, { "discard-data", 'b' },
+	{ "pmem", 'b' }, { "memdev", 's' }, { "slot", 'i' }, { "node", 'u' },
+	{ "memaddr", 'u' }, { "requested-size", 'u' }, { "block-size", 'u' },
+	{ "label-size", 'u' }, { "unarmed", 'b' }, { "dynamic-memslots", 'b' },
+	{ "unplugged-inaccessible", 's' }, { "bus", 's' }, { "addr", 'p' },
+};
+
+/* Append @s to @out with QEMU's ",," for a comma. */
+static void put_escaped(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',')
+			fputc(',', out);
+		fputc(*s, out);
+	}
+}
+
+/*
+ * JSON -object/-device as the key=value text of the same options, with
+ * QEMU 7.2's texts for what its JSON visitor refuses. @implied is
+ * "qom-type" or "driver" (put first); @pci: addr= is a PCI address.
+ * Return: the text (malloc()ed) or NULL with @err set (ENOMEM: empty @err).
+ */
+static char *json_to_opts(const char *json, const char *implied, bool pci, char *err)
+{
+	enum json_tokener_error jerr;
+	struct json_object *o;
+	const char *first = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	err[0] = '\0';
+	o = json_tokener_parse_verbose(json, &jerr);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		if (o)
+			snprintf(err, QOPT_ERR_LEN, "Parameter '%s' does not accept value '%s'",
+				 implied, json);
+		else
+			snprintf(err, QOPT_ERR_LEN, "JSON parse error, %s",
+				 json_tokener_error_desc(jerr));
+		json_object_put(o);
+		return NULL;
+	}
+	json_object_object_foreach(o, key0, val0) {
+		(void)val0;
+		if (!strcmp(key0, implied))
+			first = key0;
+	}
+	if (!first) {
+		json_object_put(o);
+		snprintf(err, QOPT_ERR_LEN, "Parameter '%s' is missing", implied);
+		return NULL;
+	}
+	out = open_memstream(&buf, &len);
+	if (!out) {
+		json_object_put(o);
+		return NULL;
+	}
+	for (int pass = 0; pass < 2 && !err[0]; pass++) {
+		json_object_object_foreach(o, key, val) {
+			enum json_type jt = json_object_get_type(val);
+			char type = 0;
+
+			if (!strcmp(key, implied) != !pass)
+				continue;
+			for (size_t i = 0; i < sizeof(json_props) / sizeof(json_props[0]); i++)
+				if (!strcmp(json_props[i].key, key))
+					type = json_props[i].type;
+			if (type == 'p' && !pci)
+				type = 'u';
+			if (!type) {
+				snprintf(err, QOPT_ERR_LEN, "Parameter '%s' is unexpected", key);
+				break;
+			}
+			if ((type == 'u' || type == 'i') && jt != json_type_int) {
+				snprintf(err, QOPT_ERR_LEN, "Invalid parameter type for '%s', "
+					 "expected: integer", key);
+				break;
+			}
+			if (type == 'u' && json_object_get_int64(val) < 0 &&
+			    !json_object_get_uint64(val)) {
+				snprintf(err, QOPT_ERR_LEN, "Parameter '%s' expects uint64", key);
+				break;
+			}
+			if (type == 'b' && jt != json_type_boolean) {
+				snprintf(err, QOPT_ERR_LEN, "Invalid parameter type for '%s', "
+					 "expected: boolean", key);
+				break;
+			}
+			if ((type == 's' || type == 'p') && jt != json_type_string) {
+				snprintf(err, QOPT_ERR_LEN, "Invalid parameter type for '%s', "
+					 "expected: string", key);
+				break;
+			}
+			if (type == 'a' && jt != json_type_array) {
+				snprintf(err, QOPT_ERR_LEN, "Invalid parameter type for '%s', "
+					 "expected: array", key);
+				break;
+			}
+			if (type == 'a')
+				continue;	/* host-nodes: nothing for memory */
+			if (pass)
+				fputc(',', out);
+			if (pass) {
+				put_escaped(out, key);
+				fputc('=', out);
+			}
+			if (type == 'u')
+				fprintf(out, "%" PRIu64, json_object_get_uint64(val));
+			else if (type == 'i')
+				fprintf(out, "%" PRId64, json_object_get_int64(val));
+			else if (type == 'b')
+				fputs(json_object_get_boolean(val) ? "on" : "off", out);
+			else
+				put_escaped(out, json_object_get_string(val));
+		}
+	}
+	json_object_put(o);
+	if (fclose(out) || err[0]) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The type or driver of an -object / -device, JSON or key=value; malloc()ed. */
+static char *opt_type(const char *text, const char *implied)
+{
+	struct json_object *o, *t;
+	char err[QOPT_ERR_LEN], *ret = NULL;
+	struct qopts q;
+
+	if (text[0] == '{') {
+		o = json_tokener_parse(text);
+		if (o && json_object_object_get_ex(o, implied, &t) &&
+		    json_object_is_type(t, json_type_string))
+			ret = strdup(json_object_get_string(t));
+		json_object_put(o);
+		return ret;
+	}
+	if (!qopts_parse(text, implied, &q, err) && qopts_get(&q, implied))
+		ret = strdup(qopts_get(&q, implied));
+	qopts_free(&q);
+	return ret;
+}
+
+static bool memory_backend_type(const char *type)
+{
+	return !strcmp(type, "memory-backend-ram") || !strcmp(type, "memory-backend-memfd") ||
+	       !strcmp(type, "memory-backend-file");
+}
+
+static bool memory_device_driver(const char *driver)
+{
+	return !strcmp(driver, "pc-dimm") || !strcmp(driver, "nvdimm") ||
+	       !strcmp(driver, "virtio-pmem-pci") || !strcmp(driver, "virtio-mem-pci");
+}
+
+/*
+ * -object: memory backends are parsed (JSON turned into key=value first),
+ * other object types of QEMU are noted as not affecting memory.
+ * Return: 0, or the exit status after a reported error.
+ */
+static int object_option(struct plan *p, const char *val)
+{
+	char err[QOPT_ERR_LEN], *type = opt_type(val, "qom-type"), *text = NULL;
+	struct object_arg *o;
+	int ret;
+
+	if (type && !memory_backend_type(type) && qemu_object_known(type)) {
+		ret = add_ignored(p, "-object", type);
+		free(type);
+		return ret;
+	}
+	free(type);
+	if (val[0] == '{') {
+		text = json_to_opts(val, "qom-type", false, err);
+		if (!text && err[0])
+			return usage_err("-object %s: %s", val, err);
+		if (!text)
+			goto nomem;
+	}
+	if (!GROW(p->objs, p->nr_objs)) {
+		free(text);
+		goto nomem;
+	}
+	o = &p->objs[p->nr_objs++];
+	o->text = val;
+	ret = backend_spec_parse(text ? text : val, &o->spec, err);
+	free(text);
+	if (ret == -ENOMEM)
+		goto nomem;
+	if (ret)
+		return usage_err("-object %s: %s", val, err);
+	/* plan describes; run allocates (MAP_NORESERVE, untouched) */
+	o->spec.o.no_memory = !p->run;
+	return 0;
+nomem:
+	p_err("cannot parse the options: %s", strerror(ENOMEM));
+	return 1;
+}
+
+/* -device: the same for memory devices and QEMU's other device models */
+static int device_option(struct plan *p, const char *val)
+{
+	char err[QOPT_ERR_LEN], *driver = opt_type(val, "driver"), *text = NULL;
+	struct device_arg *d;
+	int ret;
+
+	if (driver && !memory_device_driver(driver) && qemu_device_known(driver)) {
+		/* the bare virtio devices need a virtio bus the machine lacks */
+		if (!strcmp(driver, "virtio-mem") || !strcmp(driver, "virtio-pmem"))
+			ret = usage_err("-device %s: No 'virtio-bus' bus found for device '%s'",
+					val, driver);
+		else
+			ret = add_ignored(p, "-device", driver);
+		free(driver);
+		return ret;
+	}
+	if (val[0] == '{') {
+		text = json_to_opts(val, "driver", driver && strstr(driver, "-pci"), err);
+		if (!text && err[0]) {
+			free(driver);
+			return usage_err("-device %s: %s", val, err);
+		}
+		if (!text) {
+			free(driver);
+			goto nomem;
+		}
+	}
+	free(driver);
+	if (!GROW(p->devs, p->nr_devs)) {
+		free(text);
+		goto nomem;
+	}
+	d = &p->devs[p->nr_devs++];
+	d->text = val;
+	ret = device_spec_parse(text ? text : val, &d->spec, err);
+	free(text);
+	if (ret == -ENOMEM)
+		goto nomem;
+	if (ret)
+		return usage_err("-device %s: %s", val, err);
+	return 0;
+nomem:
+	p_err("cannot parse the options: %s", strerror(ENOMEM));
+	return 1;
+}
+
+/* --- -smp, -name, -accel ------------------------------------------------- */
+
+/*
+ * -smp: QEMU 7.2's syntax and topology checks (machine_parse_smp_config(),
+ * preferring cores as 6.2 and newer types do). It places CPUs, not
+ * memory: noted as ignored.
+ */
+static int parse_smp(struct plan *p, const char *text)
+{
+	static const char *const keys[] = { "cpus", "maxcpus", "sockets", "dies", "clusters",
+					    "cores", "threads" };
+	uint64_t v[7] = { 0 }, prod;
+	char err[QOPT_ERR_LEN];
+	struct qopts q;
+	int status = 0;
+
+	if (qopts_parse(text, "cpus", &q, err)) {
+		qopts_free(&q);
+		return usage_err("-smp %s: %s", text, err);
+	}
+	for (size_t i = 0; i < q.nr && !status; i++) {
+		size_t k;
+
+		for (k = 0; k < 7 && strcmp(keys[k], q.opt[i].key); k++)
+			;
+		if (k == 7)
+			status = usage_err("-smp %s: Invalid parameter '%s'", text, q.opt[i].key);
+		else if (parse_qemu_u64(q.opt[i].value, &v[k]) || v[k] > UINT32_MAX)
+			status = usage_err("-smp %s: Parameter 'smp.%s' expects integer", text,
+					   keys[k]);
+	}
+	qopts_free(&q);
+	if (status)
+		return status;
+	/* cpus maxcpus sockets dies clusters cores threads */
+	v[3] = v[3] ?: 1;
+	v[4] = v[4] ?: 1;
+	if (!v[0] && !v[1]) {
+		v[2] = v[2] ?: 1;
+		v[5] = v[5] ?: 1;
+		v[6] = v[6] ?: 1;
+	} else {
+		uint64_t max = v[1] ?: v[0];
+
+		v[2] = v[2] ?: 1;
+		v[6] = v[6] ?: 1;
+		if (!v[5])
+			v[5] = max / (v[2] * v[3] * v[4] * v[6]) ?: 1;
+	}
+	prod = v[2] * v[3] * v[4] * v[5] * v[6];
+	v[1] = v[1] ?: prod;
+	v[0] = v[0] ?: v[1];
+	if (prod != v[1])
+		return usage_err("-smp %s: Invalid CPU topology: product of the hierarchy must "
+				 "match maxcpus: sockets (%" PRIu64 ") * dies (%" PRIu64 ") * cores (%"
+				 PRIu64 ") * threads (%" PRIu64 ") != maxcpus (%" PRIu64 ")", text,
+				 v[2], v[3], v[5], v[6], v[1]);
+	if (v[1] < v[0])
+		return usage_err("-smp %s: Invalid CPU topology: maxcpus must be equal to or "
+				 "greater than smp: sockets (%" PRIu64 ") * dies (%" PRIu64 ") * "
+				 "cores (%" PRIu64 ") * threads (%" PRIu64 ") == maxcpus (%" PRIu64
+				 ") < smp_cpus (%" PRIu64 ")", text, v[2], v[3], v[5], v[6], v[1],
+				 v[0]);
+	return add_ignored(p, "-smp", NULL);
+}
+
+/* -name [guest=]NAME[,process=P][,debug-threads=on|off]: kept for reports */
+static int parse_name(struct plan *p, const char *text)
+{
+	char err[QOPT_ERR_LEN];
+	struct qopts q;
+	int status = 0;
+	bool b;
+
+	if (qopts_parse(text, "guest", &q, err)) {
+		qopts_free(&q);
+		return usage_err("-name %s: %s", text, err);
+	}
+	for (size_t i = 0; i < q.nr && !status; i++) {
+		const char *k = q.opt[i].key;
+
+		if (!strcmp(k, "debug-threads") && qopt_bool(k, q.opt[i].value, &b, err))
+			status = usage_err("-name %s: %s", text, err);
+		else if (strcmp(k, "guest") && strcmp(k, "process") && strcmp(k, "debug-threads"))
+			status = usage_err("-name %s: Invalid parameter '%s'", text, k);
+	}
+	if (!status && qopts_get(&q, "guest")) {
+		free(p->name_buf);
+	free(p->ram_backend_buf);
+		p->name_buf = strdup(qopts_get(&q, "guest"));
+		p->name = p->name_buf;
+	}
+	qopts_free(&q);
+	return status ?: add_ignored(p, "-name", NULL);
+}
+
+/* -accel [accel=]kvm|tcg[,prop=value...]: the accelerator, as -M accel= */
+static int parse_accel(struct plan *p, const char *text)
+{
+	char err[QOPT_ERR_LEN];
+	struct qopts q;
+	const char *a;
+	int status;
+
+	if (qopts_parse(text, "accel", &q, err)) {
+		qopts_free(&q);
+		return usage_err("-accel %s: %s", text, err);
+	}
+	a = qopts_get(&q, "accel");
+	status = a ? set_accel(p, "-accel", text, a) :
+		     usage_err("-accel %s: Parameter 'accel' is missing", text);
+	qopts_free(&q);
+	p->accel_opt = text;
 	return status;
 }
 
@@ -232,6 +851,15 @@ void plan_free(struct plan *p)
 	free(p->machine_texts);
 	free(p->machine_flags);
 	free(p->host_only);
+	for (size_t i = 0; i < p->nr_ignored; i++)
+		free(p->ignored[i]);
+	free(p->ignored);
+	for (size_t i = 0; i < p->nr_numa; i++)
+		free((char *)p->numa[i].memdev);
+	free(p->numa);
+	free(p->numa_texts);
+	free(p->ram_opts);
+	free(p->name_buf);
 	scenario_free(&p->scn);
 }
 
@@ -245,7 +873,8 @@ static bool is_opt(const char *arg, const char *name, bool qemu_style)
 
 enum arg_kind {
 	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_KVM_SMM, A_FIRMWARE, A_SCRIPT,
-	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY, A_KERNEL, A_MODULES, A_NO_VM,
+	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY, A_KERNEL, A_MODULES, A_NO_VM, A_STRICT,
+	A_NUMA, A_SMP, A_NAME, A_ACCEL, A_ENABLE_KVM, A_NO_ACPI,
 };
 
 /* which command accepts an option */
@@ -279,11 +908,23 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		{ "kernel", false, A_KERNEL, FOR_RUN, false },
 		{ "modules", false, A_MODULES, FOR_RUN, false },
 		{ "no-vm", false, A_NO_VM, FOR_RUN, true },
+		{ "strict", false, A_STRICT, FOR_BOTH, true },
+		{ "numa", true, A_NUMA, FOR_BOTH, false },
+		{ "smp", true, A_SMP, FOR_BOTH, false },
+		{ "name", true, A_NAME, FOR_BOTH, false },
+		{ "accel", true, A_ACCEL, FOR_BOTH, false },
+		{ "enable-kvm", true, A_ENABLE_KVM, FOR_BOTH, true },
+		{ "no-acpi", true, A_NO_ACPI, FOR_BOTH, true },
 	};
 	int cmd = p->run ? FOR_RUN : FOR_PLAN;
-	char err[QOPT_ERR_LEN];
+	int status;
 
 	p->cpu = -1;
+	p->kvm = true;
+	/* --strict applies to every option, also those before it */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--strict"))
+			p->strict = true;
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = NULL;
@@ -310,8 +951,21 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		for (t = 0; t < sizeof(table) / sizeof(table[0]); t++)
 			if ((table[t].cmds & cmd) && is_opt(name, table[t].name, table[t].qemu_style))
 				break;
-		if (t == sizeof(table) / sizeof(table[0]))
-			return usage_err("unknown option: %s", arg);
+		if (t == sizeof(table) / sizeof(table[0])) {
+			int kind = arg[1] != '-' ? qemu_option_kind(arg + 1) : -1;
+			int status;
+
+			/* QEMU's other options: their argument is taken, they are noted */
+			if (kind < 0)
+				return usage_err("unknown option: %s", arg);
+			if (kind && i + 1 >= argc)
+				return usage_err("missing argument of option: %s", arg);
+			i += kind;
+			status = add_ignored(p, arg, NULL);
+			if (status)
+				return status;
+			continue;
+		}
 		if (table[t].no_arg && val)
 			return usage_err("option takes no argument: %s", arg);
 		if (!val && !table[t].no_arg) {
@@ -332,38 +986,35 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			if (parse_memory(p, val))
 				return EXIT_USAGE;
 			break;
-		case A_OBJECT: {
-			struct object_arg *o;
-			int ret;
+		case A_OBJECT:
+		case A_DEVICE:
+		case A_SMP:
+		case A_NAME:
+		case A_ACCEL: {
+			int status = table[t].kind == A_OBJECT ? object_option(p, val) :
+				     table[t].kind == A_DEVICE ? device_option(p, val) :
+				     table[t].kind == A_SMP ? parse_smp(p, val) :
+				     table[t].kind == A_NAME ? parse_name(p, val) :
+				     parse_accel(p, val);
 
-			if (!GROW(p->objs, p->nr_objs))
-				goto nomem;
-			o = &p->objs[p->nr_objs++];
-			o->text = val;
-			ret = backend_spec_parse(val, &o->spec, err);
-			if (ret == -ENOMEM)
-				goto nomem;
-			if (ret)
-				return usage_err("-object %s: %s", val, err);
-			/* plan describes; run allocates (MAP_NORESERVE, untouched) */
-			o->spec.o.no_memory = !p->run;
+			if (status)
+				return status;
 			break;
 		}
-		case A_DEVICE: {
-			struct device_arg *d;
-			int ret;
-
-			if (!GROW(p->devs, p->nr_devs))
+		case A_NUMA:
+			if (!GROW(p->numa_texts, p->nr_numa_texts))
 				goto nomem;
-			d = &p->devs[p->nr_devs++];
-			d->text = val;
-			ret = device_spec_parse(val, &d->spec, err);
-			if (ret == -ENOMEM)
-				goto nomem;
-			if (ret)
-				return usage_err("-device %s: %s", val, err);
+			p->numa_texts[p->nr_numa_texts++] = val;
 			break;
-		}
+		case A_ENABLE_KVM:
+			p->kvm = true;
+			p->accel_opt = "-enable-kvm";
+			break;
+		case A_NO_ACPI:
+			p->no_acpi = true;
+			break;
+		case A_STRICT:
+			break;
 		case A_VHOST:
 			if (!GROW(p->vhosts, p->nr_vhosts))
 				goto nomem;
@@ -432,7 +1083,18 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 	if (p->modules && !strncmp(p->kernel, "debian-", 7))
 		return usage_err("--modules %s: only with --kernel PATH, not %s", p->modules,
 				 p->kernel);
-	return parse_machines(p);
+	status = parse_machines(p);
+	for (size_t k = 0; k < p->nr_numa_texts && !status; k++)
+		status = parse_numa(p, p->numa_texts[k]);
+	if (!status && p->nr_ignored) {
+		/* one line: what was given but changes nothing the plan models */
+		fprintf(stderr, "memslot: %s: note: not affecting memory, ignored:",
+			get_cmd_name() ?: (p->run ? "run" : "plan"));
+		for (size_t k = 0; k < p->nr_ignored; k++)
+			fprintf(stderr, " %s", p->ignored[k]);
+		fputc('\n', stderr);
+	}
+	return status;
 
 nomem:
 	p_err("cannot parse the options: %s", strerror(ENOMEM));

@@ -121,6 +121,92 @@ static int attach_vhosts(struct plan *p, bool late)
 	return 0;
 }
 
+static struct object_arg *find_object(struct plan *p, const char *id)
+{
+	for (size_t i = 0; i < p->nr_objs; i++)
+		if (!strcmp(p->objs[i].spec.o.id, id))
+			return &p->objs[i];
+	return NULL;
+}
+
+static int cmp_nodeid(const void *a, const void *b)
+{
+	const struct numa_arg *x = a, *y = b;
+
+	return x->nodeid < y->nodeid ? -1 : x->nodeid > y->nodeid;
+}
+
+/*
+ * Boot RAM from -M memory-backend=ID or the -numa node memdevs (QEMU 7.2
+ * numa_complete_configuration() and machine_run_board_init(), in their
+ * order of checks): those -object backends go to the machine (mo), which
+ * creates them first and builds its RAM of them.
+ */
+static int collect_ram(struct plan *p)
+{
+	uint64_t total = 0;
+	bool memdevs = false;
+
+	qsort(p->numa, p->nr_numa, sizeof(*p->numa), cmp_nodeid);
+	for (size_t i = 0; i < p->nr_numa; i++) {
+		struct numa_arg *a = &p->numa[i];
+
+		if (a->nodeid != i) {
+			p_err("numa: Node ID missing: %zu", i);
+			return 1;
+		}
+		if (a->memdev && !find_object(p, a->memdev)) {
+			p_err("-numa %s: memdev=%s is ambiguous", a->text, a->memdev);
+			return 1;
+		}
+		memdevs |= a->memdev != NULL;
+		total += a->memdev ? find_object(p, a->memdev)->spec.o.size : a->mem;
+	}
+	if (p->ram_backend && memdevs) {
+		p_err("'-machine memory-backend' and '-numa memdev' properties are mutually "
+		      "exclusive");
+		return 1;
+	}
+	if (p->nr_numa && total != p->mo.ram_size) {
+		p_err("total memory for NUMA nodes (0x%" PRIx64 ") should equal RAM size (0x%"
+		      PRIx64 ")", total, p->mo.ram_size);
+		return 1;
+	}
+	if (p->ram_backend) {
+		struct object_arg *o = find_object(p, p->ram_backend);
+
+		if (!o) {
+			p_err("Memory backend '%s' not found", p->ram_backend);
+			return 1;
+		}
+		p->ram_opts = calloc(1, sizeof(*p->ram_opts));
+		if (!p->ram_opts)
+			goto nomem;
+		p->ram_opts[0] = o->spec.o;
+		o->ram = true;
+		p->mo.nr_ram_backends = 1;
+	} else if (memdevs) {
+		p->ram_opts = calloc(p->nr_numa, sizeof(*p->ram_opts));
+		if (!p->ram_opts)
+			goto nomem;
+		for (size_t i = 0; i < p->nr_numa; i++) {
+			struct object_arg *o;
+
+			if (!p->numa[i].memdev)
+				continue;
+			o = find_object(p, p->numa[i].memdev);
+			p->ram_opts[p->mo.nr_ram_backends++] = o->spec.o;
+			o->ram = true;
+		}
+		p->mo.ram_numa = true;
+	}
+	p->mo.ram_backends = p->ram_opts;
+	return 0;
+nomem:
+	p_err("cannot build the machine: %s", strerror(ENOMEM));
+	return 1;
+}
+
 /* Everything before the script. Return: the exit status (0 to go on). */
 int plan_build(struct plan *p)
 {
@@ -129,13 +215,18 @@ int plan_build(struct plan *p)
 	struct ms_error e = { 0 };
 	char err[QOPT_ERR_LEN], kerr[QOPT_ERR_LEN + 512];
 
-	if (!p->ram_given || !p->mo.ram_size)
+	/* -M memory-backend=ID without -m: the backend's size (machine_consume_memdev()) */
+	if ((!p->ram_given || !p->mo.ram_size) && p->ram_backend && find_object(p, p->ram_backend))
+		p->mo.ram_size = find_object(p, p->ram_backend)->spec.o.size;
+	if ((!p->ram_given || !p->mo.ram_size) && !p->ram_backend)
 		p->mo.ram_size = DEFAULT_RAM_SIZE;
 	if (p->mo.ram_size > UINT64_MAX - RAM_SIZE_ALIGN + 1) {
 		p_err("-m: Parameter 'size' expects a non-negative number below 2^64");
 		return 1;
 	}
 	p->mo.ram_size = (p->mo.ram_size + RAM_SIZE_ALIGN - 1) & ~(RAM_SIZE_ALIGN - 1);
+	if (collect_ram(p))
+		return 1;
 	if (p->kvm && !p->mo.kvm && (!p->kvm_memslots || !p->kvm_smm))
 		probe_kvm(&probed_memslots, &probed_smm);
 	p->mo.kvm_memslots = p->kvm ? (p->kvm_memslots ?: probed_memslots) : 0;
@@ -171,6 +262,8 @@ int plan_build(struct plan *p)
 		struct object_arg *o = &p->objs[i];
 
 		memset(&e, 0, sizeof(e));
+		if (o->ram)
+			continue;	/* the machine's RAM, created with it */
 		if (ms_machine__find_backend(p->m, o->spec.o.id)) {
 			p_err("-object %s: Duplicate ID '%s' for object", o->text, o->spec.o.id);
 			return 1;
@@ -191,6 +284,13 @@ int plan_build(struct plan *p)
 		memset(&e, 0, sizeof(e));
 		if (d->spec.o.id && ms_machine__find_device(p->m, d->spec.o.id)) {
 			p_err("-device %s: Duplicate ID '%s' for device", d->text, d->spec.o.id);
+			return 1;
+		}
+		/* rule 5.1.1: DIMMs need ACPI memory hotplug */
+		if (p->no_acpi && (d->spec.o.type == MS_MEMDEV_DIMM ||
+				   d->spec.o.type == MS_MEMDEV_NVDIMM)) {
+			p_err("-device %s: memory hotplug is not enabled: missing acpi device or "
+			      "acpi disabled", d->text);
 			return 1;
 		}
 		if (device_spec_resolve(p->m, &d->spec, err)) {

@@ -17,10 +17,11 @@
 #include "tool.h"
 #include "scenario.h"
 
-/* a parsed -object */
+/* a parsed -object memory-backend-* */
 struct object_arg {
 	const char *text;
 	struct backend_spec spec;
+	bool ram;			/* boot RAM (-M memory-backend=, -numa memdev=) */
 };
 
 /* a parsed -device */
@@ -28,6 +29,55 @@ struct device_arg {
 	const char *text;
 	struct device_spec spec;
 };
+
+/* a -numa node (the other -numa types are only checked) */
+struct numa_arg {
+	const char *text;
+	uint32_t nodeid;
+	const char *memdev;		/* memdev=, NULL if none */
+	uint64_t mem;			/* legacy mem= (pc-*-5.0 and older) */
+	bool has_mem;
+};
+
+/**
+ * struct qemu_machine_type - a pc or q35 machine type of QEMU 7.2
+ * @name: "pc-i440fx-2.0", or the alias "pc" / "q35" (7.2)
+ * @q35: the Q35 family, else i440FX
+ * @major: version, e.g. 2
+ * @minor: version, e.g. 0 (pc-q35-4.0.1 counts as 4.0)
+ */
+struct qemu_machine_type {
+	const char *name;
+	bool q35;
+	int major, minor;
+};
+
+/**
+ * qemu_option_kind() - is @name (without its dash) an option of QEMU 7.2?
+ * @name: e.g. "cpu", "nodefaults"
+ *
+ * Return: 1 for an option that takes an argument, 0 for a flag, -1 if
+ * QEMU does not know it.
+ */
+int qemu_option_kind(const char *name);
+
+/* qemu_device_known() - is @driver a -device model of QEMU 7.2 (x86-64)? */
+bool qemu_device_known(const char *driver);
+
+/* qemu_object_known() - is @type a user-creatable -object type of QEMU 7.2? */
+bool qemu_object_known(const char *type);
+
+/**
+ * qemu_machine_type_find() - a pc or q35 machine type QEMU 7.2 knows
+ * @name: "pc", "q35", "pc-i440fx-X.Y", "pc-q35-X.Y"
+ *
+ * Return: the type, or NULL (other QEMU machines such as isapc or microvm
+ * included: memslot models only these two families).
+ */
+const struct qemu_machine_type *qemu_machine_type_find(const char *name);
+
+/* qemu_machine_at_most() - is @t's version @major.@minor or older? */
+bool qemu_machine_at_most(const struct qemu_machine_type *t, int major, int minor);
 
 /* a parsed --vhost-limit (plan only) */
 struct vhost_arg {
@@ -57,6 +107,17 @@ struct vhost_arg {
  * @host_only: argv indices of --kernel, --modules and their values, which
  *	the run inside the guest kernel is not given (@nr_host_only of them)
  *
+ * @machine_type: the -M type as QEMU 7.2 knows it (alias "pc"/"q35" kept)
+ * @name: -name guest=NAME (or -name NAME), NULL if not given
+ * @strict: --strict: the options below are refused, not ignored
+ * @ignored: QEMU options, -object types, -device drivers and -M
+ *	properties that do not change memory, as "-cpu", "-device
+ *	virtio-net-pci", "-M usb" (each once, in order), listed in one note
+ * @numa: the -numa node options (@nr_numa)
+ * @ram_backend: -M memory-backend=ID, NULL if not given
+ * @ram_opts: the backends handed to the machine as its RAM (mo.ram_backends)
+ * @no_acpi: -no-acpi or -M acpi=off: DIMMs cannot be plugged
+ *
  * The other fields are cmdline.c's; the strings point into argv.
  */
 struct plan {
@@ -65,7 +126,22 @@ struct plan {
 	const char **machine_flags;	/* "-M" or "-machine", for messages */
 	size_t nr_machine;
 	const char *mtype;		/* "pc" or "q35" */
+	const struct qemu_machine_type *machine_type;
 	bool kvm;			/* accel=kvm (the default) */
+	const char *accel_opt;		/* -accel given (its text), or -enable-kvm */
+	const char *name;
+	char *name_buf;			/* owns @name */
+	bool strict;
+	char **ignored;
+	size_t nr_ignored;
+	const char **numa_texts;	/* -numa, parsed after -M */
+	size_t nr_numa_texts;
+	struct numa_arg *numa;
+	size_t nr_numa;
+	const char *ram_backend;
+	char *ram_backend_buf;		/* owns @ram_backend */
+	struct ms_backend_opts *ram_opts;
+	bool no_acpi;
 	struct ms_machine_opts mo;
 	bool ram_given;
 	bool slots_given, maxmem_given;

@@ -177,11 +177,25 @@ void backend_spec_free(struct backend_spec *s)
 
 int backend_spec_parse(const char *text, struct backend_spec *s, char *err)
 {
+	/*
+	 * Accepted as QEMU does; what they change (NUMA policy, madvise,
+	 * core dumps, preallocation threads, the RAM block id, huge pages)
+	 * does not move memory or memslots, except a hugetlb page size, which
+	 * is not modelled (man/memslot-plan.8.rst).
+	 */
 	static const char *const common[] = { "qom-type", "id", "size", "share", "prealloc",
-					      NULL };
-	static const char *const file_only[] = { "mem-path", "align", "readonly", NULL };
+					      "host-nodes", "policy", "prealloc-threads",
+					      "prealloc-context", "merge", "dump", "reserve",
+					      "x-use-canonical-path-for-ramblock-id", NULL };
+	static const char *const bools[] = { "merge", "dump", "reserve", "hugetlb", "seal",
+					     "x-use-canonical-path-for-ramblock-id",
+					     "discard-data", "pmem", NULL };
+	static const char *const file_only[] = { "mem-path", "align", "readonly", "discard-data",
+						 "pmem", NULL };
+	static const char *const memfd_only[] = { "hugetlb", "hugetlbsize", "seal", NULL };
 	struct ms_backend_opts *o = &s->o;
 	const char *type, *v;
+	uint64_t n;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -213,10 +227,27 @@ int backend_spec_parse(const char *text, struct backend_spec *s, char *err)
 			known = !strcmp(key, common[k]);
 		for (size_t k = 0; o->kind == MS_BACKEND_FILE && file_only[k] && !known; k++)
 			known = !strcmp(key, file_only[k]);
+		for (size_t k = 0; o->kind == MS_BACKEND_MEMFD && memfd_only[k] && !known; k++)
+			known = !strcmp(key, memfd_only[k]);
 		if (!known) {
 			ERR(err, "Invalid parameter '%s'", key);
 			return -EINVAL;
 		}
+	}
+	for (size_t k = 0; bools[k]; k++) {
+		bool b;
+
+		if ((v = qopts_get(&s->q, bools[k])) && qopt_bool(bools[k], v, &b, err))
+			return -EINVAL;
+	}
+	if ((v = qopts_get(&s->q, "hugetlbsize")) && parse_size(v, 1, &n)) {
+		ERR(err, "Parameter 'hugetlbsize' expects a size value");
+		return -EINVAL;
+	}
+	if ((v = qopts_get(&s->q, "policy")) && strcmp(v, "default") && strcmp(v, "preferred") &&
+	    strcmp(v, "bind") && strcmp(v, "interleave")) {
+		ERR(err, "Parameter 'policy' does not accept value '%s'", v);
+		return -EINVAL;
 	}
 
 	o->id = qopts_get(&s->q, "id");

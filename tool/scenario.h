@@ -109,7 +109,11 @@ struct backend_spec {
  *
  * Types: memory-backend-ram, -memfd, -file; properties id (required, an
  * identifier), size (required), share, prealloc, and for memory-backend-file
- * mem-path (required), align and readonly.
+ * mem-path (required), align and readonly. Accepted and checked, without
+ * effect on the model: host-nodes, policy, prealloc-threads,
+ * prealloc-context, merge, dump, reserve,
+ * x-use-canonical-path-for-ramblock-id; discard-data and pmem (file);
+ * hugetlb, hugetlbsize and seal (memfd).
  *
  * Return: 0, -EINVAL or -ENOMEM.
  */

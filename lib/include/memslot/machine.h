@@ -73,6 +73,28 @@ enum ms_firmware {
  *	ms_kvm__has_smm() decides instead)
  * @firmware: the layout after this firmware ran (enum ms_firmware), set
  *	after machine-init-done in one transaction
+ * @ram_backends: the backends boot RAM is made of, NULL for QEMU's own
+ *	"pc.ram": with @ram_numa unset exactly one (-M memory-backend=ID:
+ *	the backend's region is the RAM, its size must equal @ram_size);
+ *	with @ram_numa the -numa node memdevs in node order. The machine
+ *	creates them as its first backends (ms_machine__find_backend() finds
+ *	them) and marks them mapped, so no memory device can use them.
+ * @nr_ram_backends: number of @ram_backends
+ * @ram_numa: boot RAM is a container "pc.ram" holding the @ram_backends one
+ *	after the other (QEMU 7.2 numa_init_memdev_container()); their sizes
+ *	must add up to @ram_size
+ * @legacy_dimm_align: pc-i440fx-2.1 and older (no "enforce aligned DIMM"):
+ *	no 1 GiB of device memory per slot, and DIMMs aligned to the target
+ *	page instead of their region (memory-devices.md 4.4)
+ * @no_gigabyte_align: pc-i440fx-1.7 and older: the RAM split below 4 GiB
+ *	is not lowered to 3 GiB (rule 4.1)
+ * @no_device_memory: the machine type has no device memory (pc-i440fx-2.0
+ *	and older): maxmem > RAM or slots fail with @type_name in the text
+ * @type_name: the machine type for messages (e.g. "pc-i440fx-2.0"), NULL:
+ *	"pc" or "q35"
+ * @bios_size: size of "pc.bios" below 4 GiB, 0: 256 KiB (bios-256k.bin);
+ *	128 KiB for pc-i440fx-1.7 and older (bios.bin). At least 128 KiB, a
+ *	multiple of 4 KiB; its last 128 KiB show at 0xe0000 ("isa-bios")
  */
 struct ms_machine_opts {
 	size_t sz;
@@ -90,6 +112,14 @@ struct ms_machine_opts {
 	enum ms_smm smm;
 	bool kvm_no_smm;
 	enum ms_firmware firmware;
+	const struct ms_backend_opts *ram_backends;
+	size_t nr_ram_backends;
+	bool ram_numa;
+	bool legacy_dimm_align;
+	bool no_gigabyte_align;
+	bool no_device_memory;
+	const char *type_name;
+	uint64_t bios_size;
 };
 
 /**
