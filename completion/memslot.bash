@@ -72,12 +72,12 @@ _memslot()
 		;;
 	mtree)
 		case $prev in
-		--import | --check-flat)
+		--import | --check-flat | --svg)
 			_memslot_files
 			return 0
 			;;
 		esac
-		opts='-f --flat -o --owner -D --disabled --import --memslots --check-flat'
+		opts='-f --flat -o --owner -D --disabled --import --memslots --check-flat --svg'
 		;;
 	plan | run)
 		case $prev in

@@ -14,6 +14,7 @@ pkgs=(
 	qemu-system-x86 ovmf socat		# QEMU fidelity oracle
 	busybox-static kmod cpio file		# kernel-in-the-loop runner
 	libclang-rt-14-dev			# sanitizer runtime
+	chromium				# renders the --svg pictures in test_svg
 )
 
 missing=()

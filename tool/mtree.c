@@ -9,7 +9,9 @@
  * nothing is mapped into KVM there.
  *
  * Import mode (--import TREE.txt): mtree_import.c. JSON output (-j):
- * mtree_json.c, and mtree_import.c for import mode.
+ * mtree_json.c, and mtree_import.c for import mode. --svg FILE: svg.h,
+ * written before anything goes to stdout, so that a failure is the one
+ * error (in JSON mode the {"error"} document) and no partial file is left.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "mtree.h"
+#include "svg.h"
 
 static void mtree_usage(FILE *f)
 {
@@ -24,6 +27,7 @@ static void mtree_usage(FILE *f)
 		"Usage: memslot [OPTIONS] mtree [-f|--flat] [-o|--owner] [-D|--disabled]\n"
 		"       memslot [OPTIONS] mtree --import TREE.txt [--check-flat FLAT.txt]\n"
 		"                              [-f|--flat] [--memslots] [-o] [-D]\n"
+		"       memslot [OPTIONS] mtree ... --svg FILE\n"
 		"\n"
 		"Print the embedded default machine (QEMU pc, 4 GiB RAM), or a machine\n"
 		"imported from QEMU's 'info mtree' text, like QEMU's 'info mtree'.\n"
@@ -40,6 +44,9 @@ static void mtree_usage(FILE *f)
 		"                           compare our flat views with QEMU's 'info mtree -f'\n"
 		"                           dump of the same machine; exit 1 if one differs\n"
 		"                           (with --import; FLAT.txt also settles i/o regions)\n"
+		"      --svg FILE           also write the guest-physical memory map as an SVG\n"
+		"                           picture: one band per address space, KVM memslots\n"
+		"                           (with --import) or the flat view's RAM and ROM\n"
 		"  -h, --help               print this help\n");
 }
 
@@ -47,6 +54,7 @@ enum {
 	OPT_IMPORT = 256,
 	OPT_MEMSLOTS,
 	OPT_CHECK_FLAT,
+	OPT_SVG,
 };
 
 int do_mtree(int argc, char **argv)
@@ -58,6 +66,7 @@ int do_mtree(int argc, char **argv)
 		{ "import",	required_argument,	NULL, OPT_IMPORT },
 		{ "memslots",	no_argument,		NULL, OPT_MEMSLOTS },
 		{ "check-flat",	required_argument,	NULL, OPT_CHECK_FLAT },
+		{ "svg",	required_argument,	NULL, OPT_SVG },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -88,6 +97,9 @@ int do_mtree(int argc, char **argv)
 		case OPT_CHECK_FLAT:
 			o.check_flat = optarg;
 			break;
+		case OPT_SVG:
+			o.svg = optarg;
+			break;
 		case 'h':
 			mtree_usage(stdout);
 			return 0;
@@ -101,6 +113,8 @@ int do_mtree(int argc, char **argv)
 		return usage_err("%s: empty argument", "--import");
 	if (o.check_flat && !*o.check_flat)
 		return usage_err("%s: empty argument", "--check-flat");
+	if (o.svg && !*o.svg)
+		return usage_err("%s: empty argument", "--svg");
 	if (!o.import && o.check_flat)
 		return usage_err("option needs --import: %s", "--check-flat");
 	if (!o.import && o.memslots)
@@ -129,6 +143,16 @@ int do_mtree(int argc, char **argv)
 		p_err("cannot build the default topology: %s",
 		      error_text(&t.err, -ret));
 		goto free_ctx;
+	}
+
+	if (o.svg) {
+		struct ms_error err = { 0 };
+
+		ret = svg_write_ctx(o.svg, ctx, NULL, "default machine (pc)", &err);
+		if (ret) {
+			p_err("%s", error_text(&err, -ret));
+			goto free_topo;
+		}
 	}
 
 	if (json_output) {

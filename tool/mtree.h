@@ -17,6 +17,7 @@
  * @memslots: --memslots, the KVM memslot table (import mode)
  * @import: --import TREE.txt, or NULL: the default topology
  * @check_flat: --check-flat FLAT.txt, or NULL
+ * @svg: --svg FILE, or NULL: also write the memory map as SVG (svg.h)
  */
 struct mtree_opts {
 	bool flat;
@@ -25,6 +26,7 @@ struct mtree_opts {
 	bool memslots;
 	const char *import;	/* TREE.txt, or NULL: the default topology */
 	const char *check_flat;	/* FLAT.txt or NULL */
+	const char *svg;	/* FILE or NULL */
 };
 
 /**

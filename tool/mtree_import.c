@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "mtree.h"
+#include "svg.h"
 
 /* Slot table of import mode (kvm-memslots.md 1.1, 1.2, 10.9). */
 #define IMPORT_MAX_SLOTS	32764
@@ -372,6 +373,16 @@ int mtree_import(struct ms_ctx *ctx, const struct mtree_opts *o, unsigned int fl
 
 	if (import_load(ctx, &im, o))
 		goto free_import;
+	if (o->svg) {
+		struct ms_error err = { 0 };
+		const char *base = strrchr(o->import, '/');
+
+		ret = svg_write_ctx(o->svg, ctx, im.maps, base ? base + 1 : o->import, &err);
+		if (ret) {
+			p_err("%s", error_text(&err, -ret));
+			goto free_import;
+		}
+	}
 	if (json_output) {
 		struct json_object *doc = json_object_new_object();
 
