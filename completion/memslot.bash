@@ -82,7 +82,14 @@ _memslot()
 	plan | run)
 		case $prev in
 		-M | -machine)
-			COMPREPLY=($(compgen -W 'pc q35' -- "$cur"))
+			COMPREPLY=($(compgen -W 'pc q35 pc-i440fx-7.2 pc-q35-7.2' -- "$cur"))
+			return 0
+			;;
+		-accel)
+			COMPREPLY=($(compgen -W 'kvm tcg' -- "$cur"))
+			return 0
+			;;
+		-numa | -smp | -name)
 			return 0
 			;;
 		-object)
@@ -105,7 +112,7 @@ _memslot()
 			return 0
 			;;
 		esac
-		opts='-M -machine -m -object -device --script'
+		opts='-M -machine -m -object -device -numa -accel -smp -name --script --strict'
 		if [[ $cmd == plan ]]; then
 			case $prev in
 			--kvm-smm)

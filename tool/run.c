@@ -131,6 +131,7 @@ static void run_usage(FILE *f)
 		"                             [-device DEVICE]... [--script FILE] [--cpu N]\n"
 		"                             [--dirty-log] [--full] [--verify]\n"
 		"                             [--kernel KERNEL [--modules DIR] | --no-vm]\n"
+		"                             [--strict] [QEMU-OPTION]...\n"
 		"\n"
 		"Build the machine with real memory in a KVM VM whose memslots libmemslot sets,\n"
 		"boot a probe guest, replay the script's hot(un)plug commands while it runs and\n"
@@ -159,6 +160,7 @@ static void run_usage(FILE *f)
 		"                      debian-6.12)\n"
 		"      --modules DIR   the modules of a --kernel PATH\n"
 		"      --no-vm         never run inside a guest kernel\n"
+		"      --strict        refuse QEMU options that do not affect memory\n"
 		"  -h, --help          print this help\n");
 }
 
