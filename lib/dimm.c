@@ -152,15 +152,15 @@ static int dimm_realize(struct ms_memdev *d, struct ms_error *err)
 {
 	struct ms_backend *b = to_dimm(d)->backend;
 
-	/* pc_dimm_realize; no NUMA nodes are configured (a single node 0) */
+	/* pc_dimm_realize: node below the -numa nodes (node 0 without NUMA) */
 	if (!b)
 		return ms_error_set(err, -EINVAL, "'memdev' property is not set");
 	if (memdev_backend_busy(b, d))
 		return ms_error_set(err, -EBUSY, "can't use already busy memdev: %s", b->id);
-	if (d->node_id > 0)
+	if (d->node_id >= (d->m->opts.numa_nodes ?: 1))
 		return ms_error_set(err, -EINVAL,
-				    "'DIMM property node has value %u' which exceeds the number of numa nodes: 1",
-				    d->node_id);
+				    "'DIMM property node has value %u' which exceeds the number of numa nodes: %u",
+				    d->node_id, d->m->opts.numa_nodes ?: 1);
 	return 0;
 }
 

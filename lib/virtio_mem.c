@@ -308,11 +308,11 @@ static int vmem_realize(struct ms_memdev *d, struct ms_error *err)
 		return ms_error_set(err, -EINVAL,
 				    "'memdev' property specifies a memdev with preallocation enabled: %s. Instead, specify 'prealloc=on' for the virtio-mem device.",
 				    b->id);
-	/* no NUMA nodes are configured; QEMU's text lacks a space */
-	if (d->node_id)
+	/* below the -numa nodes (node 0 without NUMA); QEMU's text lacks a space */
+	if (d->node_id >= (d->m->opts.numa_nodes ?: 1))
 		return ms_error_set(err, -EINVAL,
-				    "'node' property has value '%u', which exceedsthe number of numa nodes: 1",
-				    d->node_id);
+				    "'node' property has value '%u', which exceedsthe number of numa nodes: %u",
+				    d->node_id, d->m->opts.numa_nodes ?: 1);
 	/* mlock is never in effect here */
 
 	switch (s->unplugged_inaccessible) {

@@ -1053,4 +1053,320 @@ TEST(firmware_seabios_as_qemu)
 	cli_result_free(&r0);
 }
 
+/* --- real QEMU and libvirt command lines ------------------------------------------- */
+
+/* QEMU 7.2's texts for the same options (qemu-system-x86_64 run on them) */
+TEST(qemu_cmdline_errors)
+{
+	static const struct err_case c[] = {
+		{ { "plan", "-M", "pc-i440fx-9.0" }, 2,
+		  "memslot: plan: -M pc-i440fx-9.0: unsupported machine type" },
+		{ { "plan", "-M", "pc-q35-2.3" }, 2,
+		  "memslot: plan: -M pc-q35-2.3: unsupported machine type" },
+		{ { "plan", "-machine", "pc-i440fx-2.1,foo=1" }, 2,
+		  "memslot: plan: -machine pc-i440fx-2.1,foo=1: Property "
+		  "'pc-i440fx-2.1-machine.foo' not found" },
+		{ { "plan", "-M", "q35,usb=maybe" }, 2,
+		  "memslot: plan: -M q35,usb=maybe: Parameter 'usb' expects 'on' or 'off'" },
+		{ { "plan", "-M", "pc-i440fx-2.0", "-m", "1G,slots=2,maxmem=4G" }, 1,
+		  "memslot: plan: \"-memory 'slots|maxmem'\" is not supported by: pc-i440fx-2.0" },
+		{ { "plan", "-foo" }, 2, "memslot: plan: unknown option: -foo" },
+		{ { "plan", "-cpu" }, 2, "memslot: plan: missing argument of option: -cpu" },
+		{ { "plan", "-object",
+		    "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\",\"size\":\"1G\"}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":\"1G\"}: Parameter 'size' expects uint64" },
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		    "\"size\":1073741824,\"prealloc\":\"on\"}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":1073741824,\"prealloc\":\"on\"}: Invalid parameter type for 'prealloc', "
+		  "expected: boolean" },
+		{ { "plan", "-object", "{\"id\":\"m\",\"size\":1073741824}" }, 2,
+		  "memslot: plan: -object {\"id\":\"m\",\"size\":1073741824}: Parameter 'qom-type' is "
+		  "missing" },
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		    "\"size\":1073741824,\"bogus\":1}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":1073741824,\"bogus\":1}: Parameter 'bogus' is unexpected" },
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":5,\"size\":1}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":5,\"size\":1}: "
+		  "Invalid parameter type for 'id', expected: string" },
+		{ { "plan", "-device", "{\"driver\":\"pc-dimm\",\"id\":\"d\",\"slot\":\"0\"}" }, 2,
+		  "memslot: plan: -device {\"driver\":\"pc-dimm\",\"id\":\"d\",\"slot\":\"0\"}: "
+		  "Invalid parameter type for 'slot', expected: integer" },
+		{ { "plan", "-device", "{\"driver\":\"pc-dimm\",\"memdev\":\"m\",\"node\":\"0\"}" }, 2,
+		  "memslot: plan: -device {\"driver\":\"pc-dimm\",\"memdev\":\"m\",\"node\":\"0\"}: "
+		  "Parameter 'node' expects uint64" },
+		{ { "plan", "-device", "{\"id\":\"d\"}" }, 2,
+		  "memslot: plan: -device {\"id\":\"d\"}: Parameter 'driver' is missing" },
+		{ { "plan", "-device", "virtio-mem,memdev=m" }, 2,
+		  "memslot: plan: -device virtio-mem,memdev=m: No 'virtio-bus' bus found for device "
+		  "'virtio-mem'" },
+		{ { "plan", "-M", "q35", "-m", "4G", "-numa", "node,mem=2G" }, 2,
+		  "memslot: plan: -numa node,mem=2G: Parameter -numa node,mem is not supported by "
+		  "this machine type" },
+		{ { "plan", "-numa", "foo" }, 2,
+		  "memslot: plan: -numa foo: Parameter 'type' does not accept value 'foo'" },
+		{ { "plan", "-M", "pc-i440fx-5.0", "-m", "2G", OBJ("a", "1G"), "-numa", "node,mem=1G",
+		    "-numa", "node,memdev=a" }, 2,
+		  "memslot: plan: -numa node,memdev=a: numa configuration should use either mem= or "
+		  "memdev=,mixing both is not allowed" },
+		{ { "plan", "-smp", "foo" }, 2,
+		  "memslot: plan: -smp foo: Parameter 'smp.cpus' expects integer" },
+		{ { "plan", "-smp", "4,sockets=1,cores=1,threads=1" }, 2,
+		  "memslot: plan: -smp 4,sockets=1,cores=1,threads=1: Invalid CPU topology: product "
+		  "of the hierarchy must match maxcpus: sockets (1) * dies (1) * cores (1) * threads "
+		  "(1) != maxcpus (4)" },
+		{ { "plan", "-smp", "2,maxcpus=1" }, 2,
+		  "memslot: plan: -smp 2,maxcpus=1: Invalid CPU topology: maxcpus must be equal to or "
+		  "greater than smp: sockets (1) * dies (1) * cores (1) * threads (1) == maxcpus (1) "
+		  "< smp_cpus (2)" },
+		{ { "plan", "-name", "foo,bar=1" }, 2,
+		  "memslot: plan: -name foo,bar=1: Invalid parameter 'bar'" },
+		{ { "plan", "-accel", "kvm", "-M", "accel=tcg" }, 2,
+		  "memslot: plan: -M accel=tcg: The -accel and \"-machine accel=\" options are "
+		  "incompatible" },
+		{ { "plan", "-m", "2G", "-numa", "node,memdev=nope" }, 1,
+		  "memslot: plan: -numa node,memdev=nope: memdev=nope is ambiguous" },
+		{ { "plan", "-m", "2G", OBJ("a", "2G"), "-numa", "node,memdev=a,nodeid=1" }, 1,
+		  "memslot: plan: numa: Node ID missing: 0" },
+		{ { "plan", "-M", "q35", "-m", "4G", OBJ("n0", "2G"), "-numa", "node,memdev=n0" }, 1,
+		  "memslot: plan: total memory for NUMA nodes (0x80000000) should equal RAM size "
+		  "(0x100000000)" },
+		{ { "plan", "-M", "pc,memory-backend=mb", "-m", "2G", OBJ("mb", "1G") }, 1,
+		  "memslot: plan: Machine memory size does not match the size of the memory backend" },
+		{ { "plan", "-M", "pc,memory-backend=nope", "-m", "1G" }, 1,
+		  "memslot: plan: Memory backend 'nope' not found" },
+		{ { "plan", "-M", "q35,memory-backend=n0", "-m", "4G", OBJ("n0", "4G"),
+		    "-numa", "node,memdev=n0" }, 1,
+		  "memslot: plan: '-machine memory-backend' and '-numa memdev' properties are "
+		  "mutually exclusive" },
+		{ { "plan", "-m", "2G,slots=2,maxmem=4G", OBJ("a", "2G"), "-numa", "node,memdev=a",
+		    "-device", "pc-dimm,memdev=a" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=a: can't use already busy memdev: a" },
+		{ { "plan", "-no-acpi", "-m", "1G,slots=2,maxmem=4G", OBJ("a", "1G"),
+		    "-device", "pc-dimm,memdev=a" }, 1,
+		  "memslot: plan: -device pc-dimm,memdev=a: memory hotplug is not enabled: missing "
+		  "acpi device or acpi disabled" },
+	};
+	struct cli_result r;
+
+	check_cases(_metadata, c, sizeof(c) / sizeof(c[0]));
+
+	/* json-c's words after QEMU's prefix */
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "-object", "{\"qom-type\":\"memory-backend-ram\""));
+	EXPECT_EQ(2, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\": "
+				      "JSON parse error, "));
+	cli_result_free(&r);
+}
+
+/*
+ * A command line as libvirt 9 writes it for a q35 guest with two NUMA
+ * nodes, a DIMM and a virtio-mem device (JSON -object/-device), with the
+ * usual options that do not touch memory.
+ */
+#define LIBVIRT_ARGS								\
+	"-name", "guest=vm1,debug-threads=on", "-S",				\
+	"-object", "{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\","	\
+		   "\"file\":\"/var/lib/libvirt/qemu/domain-1-vm1/master-key.aes\"}",	\
+	"-machine", "pc-q35-7.2,usb=off,vmport=off,dump-guest-core=off",	\
+	"-accel", "kvm", "-cpu", "host,migratable=on",				\
+	"-m", "size=4194304k,slots=4,maxmem=16777216k",				\
+	"-overcommit", "mem-lock=off", "-smp", "2,sockets=2,cores=1,threads=1",	\
+	"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node0\","	\
+		   "\"size\":2147483648}",					\
+	"-numa", "node,nodeid=0,cpus=0,memdev=ram-node0",			\
+	"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node1\","	\
+		   "\"size\":2147483648,\"host-nodes\":[0],\"policy\":\"bind\"}",	\
+	"-numa", "node,nodeid=1,cpus=1,memdev=ram-node1",			\
+	"-uuid", "6c1d0c3e-1d2b-4f8a-9f3c-6a8b2f2b7c11", "-no-user-config",	\
+	"-nodefaults", "-chardev", "socket,id=charmonitor,path=/tmp/mon.sock,server=on,wait=off", \
+	"-mon", "chardev=charmonitor,id=monitor,mode=control",			\
+	"-rtc", "base=utc,driftfix=slew", "-global", "kvm-pit.lost_tick_policy=delay", \
+	"-no-hpet", "-no-shutdown", "-boot", "strict=on",			\
+	"-device", "{\"driver\":\"pcie-root-port\",\"port\":16,\"chassis\":1,\"id\":\"pci.1\"," \
+		   "\"bus\":\"pcie.0\",\"multifunction\":true,\"addr\":\"0x2\"}",	\
+	"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"memdimm0\","	\
+		   "\"size\":1073741824}",					\
+	"-device", "{\"driver\":\"pc-dimm\",\"node\":0,\"memdev\":\"memdimm0\",\"id\":\"dimm0\"," \
+		   "\"slot\":0}",						\
+	"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"memvirtiomem0\","	\
+		   "\"size\":2147483648}",					\
+	"-device", "{\"driver\":\"virtio-mem-pci\",\"node\":1,\"block-size\":2097152,"	\
+		   "\"requested-size\":0,\"memdev\":\"memvirtiomem0\",\"id\":\"virtiomem0\"," \
+		   "\"bus\":\"pci.1\",\"addr\":\"0x1\"}",				\
+	"-audiodev", "{\"id\":\"audio1\",\"driver\":\"none\"}",			\
+	"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", \
+	"-msg", "timestamp=on"
+
+TEST(libvirt_cmdline)
+{
+	static const struct { uint64_t gpa, size; const char *region; } want[] = {
+		/* NUMA: pc.ram holds ram-node0 then ram-node1 (2 GiB below, 2 GiB above) */
+		{ 0, 0xc0000, "ram-node0" }, { 0x100000, 0x7ff00000, "ram-node0" },
+		{ 0x100000000, 2 * GIB, "ram-node1" },
+		/* device memory at 6 GiB: the DIMM, then virtio-mem (rules 4.4, 5.5) */
+		{ 0x180000000, GIB, "memdimm0" }, { 0x1c0000000, 2 * GIB, "memvirtiomem0" },
+	};
+	struct json_object *doc, *slots, *m, *devs;
+	struct cli_result r;
+	size_t found = 0;
+
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", LIBVIRT_ARGS, "--kvm-memslots", "509",
+			     "--kvm-smm", "on"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	/* exactly one note, naming the options that change nothing, in order */
+	EXPECT_STREQ("memslot: plan: note: not affecting memory, ignored: -name -S -object secret "
+		     "-cpu -overcommit -smp -uuid -no-user-config -nodefaults -chardev -mon -rtc "
+		     "-global -no-hpet -no-shutdown -boot -device pcie-root-port -audiodev "
+		     "-sandbox -msg -machine usb -machine vmport -machine dump-guest-core\n", r.err);
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", r.out);
+	m = jget(doc, "machine");
+	EXPECT_STREQ("pc-q35-7.2", jget_str(m, "type"));
+	EXPECT_EQ(4 * GIB, jget_u64(m, "ram_size"));
+	EXPECT_EQ(0x180000000ULL, jget_u64(m, "devmem_base"));
+	EXPECT_EQ(12 * GIB + 4 * GIB, jget_u64(m, "devmem_size"));
+	devs = jget(doc, "devices");
+	ASSERT_EQ(2, jget_len(devs));
+	EXPECT_STREQ("dimm0", jget_str(jget_idx(devs, 0), "id"));
+	EXPECT_EQ(0x180000000ULL, jget_u64(jget_idx(devs, 0), "addr"));
+	EXPECT_STREQ("virtiomem0", jget_str(jget_idx(devs, 1), "id"));
+	EXPECT_EQ(0x1c0000000ULL, jget_u64(jget_idx(devs, 1), "addr"));
+	slots = jget(doc, "memslots");
+	for (size_t i = 0; i < jget_len(slots); i++) {
+		struct json_object *s = jget_idx(slots, i);
+
+		if (jget_u64(s, "as"))
+			continue;
+		for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+			if (jget_u64(s, "gpa") != want[k].gpa)
+				continue;
+			EXPECT_EQ(want[k].size, jget_u64(s, "size"));
+			EXPECT_STREQ(want[k].region, jget_str(s, "region"));
+			found++;
+		}
+	}
+	EXPECT_EQ(sizeof(want) / sizeof(want[0]), found);
+	json_object_put(doc);
+	cli_result_free(&r);
+
+	/* --strict refuses the first of them, before anything else */
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "--strict", LIBVIRT_ARGS));
+	EXPECT_EQ(2, r.status);
+	EXPECT_STREQ("memslot: plan: not affecting memory, refused by --strict: -name\n", r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "-M", "q35,usb=off", "--strict"));
+	EXPECT_EQ(2, r.status);
+	EXPECT_STREQ("memslot: plan: not affecting memory, refused by --strict: -machine usb\n",
+		     r.err);
+	cli_result_free(&r);
+	/* nothing to note: no note */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "--strict", "-M", "q35", "-accel", "kvm"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("", r.err);
+	cli_result_free(&r);
+}
+
+/* -M memory-backend=: the backend is the RAM, under its own name */
+TEST(memory_backend_ram)
+{
+	struct json_object *doc, *slots;
+	struct cli_result r;
+	int named = 0;
+
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc,memory-backend=pc.ram0",
+			     "-object", "memory-backend-memfd,id=pc.ram0,size=1G,share=on,"
+			     "hugetlb=off,seal=off", "--kvm-memslots", "509"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc);
+	/* no -m: the backend's size */
+	EXPECT_EQ(GIB, jget_u64(jget(doc, "machine"), "ram_size"));
+	slots = jget(doc, "memslots");
+	for (size_t i = 0; i < jget_len(slots); i++)
+		named += !strcmp(jget_str(jget_idx(slots, i), "region"), "pc.ram0");
+	EXPECT_LT(0, named);
+	json_object_put(doc);
+	cli_result_free(&r);
+}
+
+/*
+ * Machine types with their version's memory defaults, as QEMU 7.2 builds
+ * them (checked with qemu-system-x86_64 -accel tcg -S, info mtree -f and
+ * info memory-devices; memory-devices.md 4.1, 4.4).
+ */
+TEST(machine_versions)
+{
+	struct json_object *doc, *m, *devs, *slots;
+	struct cli_result r;
+	bool bios = false;
+
+	/* 2.1: no 1 GiB per slot, DIMMs 4 KiB-aligned: 3 MiB then 1 GiB */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc-i440fx-2.1", "-m", "1G,slots=3,maxmem=8G",
+			     OBJ("a", "3M"), "-device", "pc-dimm,memdev=a,id=d1", OBJ("b", "1G"),
+			     "-device", "pc-dimm,memdev=b,id=d2", "--kvm-memslots", "509"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc);
+	m = jget(doc, "machine");
+	EXPECT_STREQ("pc-i440fx-2.1", jget_str(m, "type"));
+	EXPECT_EQ(7 * GIB, jget_u64(m, "devmem_size"));
+	devs = jget(doc, "devices");
+	ASSERT_EQ(2, jget_len(devs));
+	EXPECT_EQ(0x100000000ULL, jget_u64(jget_idx(devs, 0), "addr"));
+	EXPECT_EQ(0x100300000ULL, jget_u64(jget_idx(devs, 1), "addr"));
+	json_object_put(doc);
+	cli_result_free(&r);
+
+	/* 2.2: the slack, and the 2 MiB alignment refuses 3 MiB */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc-i440fx-2.2", "-m", "1G,slots=3,maxmem=8G",
+			     "--kvm-memslots", "509"));
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(7 * GIB + 3 * GIB, jget_u64(jget(doc, "machine"), "devmem_size"));
+	/* 2.3 and older: no SMM under KVM */
+	EXPECT_FALSE(jget_bool(jget(doc, "machine"), "smm"));
+	json_object_put(doc);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "-M", "pc-i440fx-2.2", "-m", "1G,slots=3,maxmem=8G",
+			     OBJ("a", "3M"), "-device", "pc-dimm,memdev=a"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_TRUE(has_line(r.err, "memslot: plan: -device pc-dimm,memdev=a: backend memory "
+				    "size must be multiple of 0x200000")) TH_LOG("%s", r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc-i440fx-2.4", "--kvm-smm", "on"));
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc);
+	EXPECT_TRUE(jget_bool(jget(doc, "machine"), "smm"));
+	json_object_put(doc);
+	cli_result_free(&r);
+
+	/* 1.7: 3.5 GiB stay below 4 GiB, and the BIOS is 128 KiB */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc-i440fx-1.7", "-m", "4G",
+			     "--kvm-memslots", "509"));
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(0xe0000000ULL, jget_u64(jget(doc, "machine"), "below_4g"));
+	EXPECT_EQ(0x20000000ULL, jget_u64(jget(doc, "machine"), "above_4g"));
+	slots = jget(doc, "memslots");
+	for (size_t i = 0; i < jget_len(slots); i++) {
+		struct json_object *s = jget_idx(slots, i);
+
+		if (jget_u64(s, "gpa") == 0xfffe0000ULL && jget_u64(s, "size") == 0x20000)
+			bios = true;
+	}
+	EXPECT_TRUE(bios);
+	json_object_put(doc);
+	cli_result_free(&r);
+	/* 1.8 and newer: 3 GiB */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc-i440fx-2.0", "-m", "4G"));
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(0xc0000000ULL, jget_u64(jget(doc, "machine"), "below_4g"));
+	json_object_put(doc);
+	cli_result_free(&r);
+}
+
 TEST_HARNESS_MAIN

@@ -507,14 +507,15 @@ static char *json_to_opts(const char *json, const char *implied, bool pci, char 
 				snprintf(err, QOPT_ERR_LEN, "Parameter '%s' is unexpected", key);
 				break;
 			}
-			if ((type == 'u' || type == 'i') && jt != json_type_int) {
-				snprintf(err, QOPT_ERR_LEN, "Invalid parameter type for '%s', "
-					 "expected: integer", key);
+			/* QEMU's visitor: unsigned and signed properties differ */
+			if (type == 'u' && (jt != json_type_int || (json_object_get_int64(val) < 0 &&
+								   !json_object_get_uint64(val)))) {
+				snprintf(err, QOPT_ERR_LEN, "Parameter '%s' expects uint64", key);
 				break;
 			}
-			if (type == 'u' && json_object_get_int64(val) < 0 &&
-			    !json_object_get_uint64(val)) {
-				snprintf(err, QOPT_ERR_LEN, "Parameter '%s' expects uint64", key);
+			if (type == 'i' && jt != json_type_int) {
+				snprintf(err, QOPT_ERR_LEN, "Invalid parameter type for '%s', "
+					 "expected: integer", key);
 				break;
 			}
 			if (type == 'b' && jt != json_type_boolean) {
@@ -724,12 +725,11 @@ static int parse_smp(struct plan *p, const char *text)
 		v[5] = v[5] ?: 1;
 		v[6] = v[6] ?: 1;
 	} else {
-		uint64_t max = v[1] ?: v[0];
-
+		v[1] = v[1] ?: v[0];
 		v[2] = v[2] ?: 1;
 		v[6] = v[6] ?: 1;
 		if (!v[5])
-			v[5] = max / (v[2] * v[3] * v[4] * v[6]) ?: 1;
+			v[5] = v[1] / (v[2] * v[3] * v[4] * v[6]) ?: 1;
 	}
 	prod = v[2] * v[3] * v[4] * v[5] * v[6];
 	v[1] = v[1] ?: prod;

@@ -148,6 +148,7 @@ static int collect_ram(struct plan *p)
 	bool memdevs = false;
 
 	qsort(p->numa, p->nr_numa, sizeof(*p->numa), cmp_nodeid);
+	p->mo.numa_nodes = (uint32_t)p->nr_numa;
 	for (size_t i = 0; i < p->nr_numa; i++) {
 		struct numa_arg *a = &p->numa[i];
 

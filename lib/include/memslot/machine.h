@@ -95,6 +95,8 @@ enum ms_firmware {
  * @bios_size: size of "pc.bios" below 4 GiB, 0: 256 KiB (bios-256k.bin);
  *	128 KiB for pc-i440fx-1.7 and older (bios.bin). At least 128 KiB, a
  *	multiple of 4 KiB; its last 128 KiB show at 0xe0000 ("isa-bios")
+ * @numa_nodes: number of -numa nodes, 0 without NUMA (then node 0 only);
+ *	the node properties of memory devices must be below it
  */
 struct ms_machine_opts {
 	size_t sz;
@@ -120,6 +122,7 @@ struct ms_machine_opts {
 	bool no_device_memory;
 	const char *type_name;
 	uint64_t bios_size;
+	uint32_t numa_nodes;
 };
 
 /**
