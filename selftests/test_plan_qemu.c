@@ -16,6 +16,9 @@
  *     (kvm-memslots.md 1.2, 8.1);
  *   - as root, the kernel's table of QEMU's VM (`memslot -j census`)
  *     holds the plan's slots per address space, flags included.
+ * Also a libvirt-style command line (JSON -object/-device, two NUMA nodes,
+ * options that do not touch memory), -M memory-backend= and old versioned
+ * machine types, given to QEMU and to the plan alike.
  *
  * QEMU is started and driven as in selftests/lib/qemu.h and killed in the
  * teardown.
@@ -38,7 +41,7 @@
 
 #include "harness.h"
 
-#define MAX_ARGS	48
+#define MAX_ARGS	112
 #define MAX_RANGES	256
 
 /*
@@ -50,6 +53,7 @@ FIXTURE_VARIANT(plan_qemu) {
 	const char *memory;		/* -m */
 	const char *cold[16];		/* -object/-device arguments, in pairs */
 	const char *hot[8];		/* script lines: object_add / device_add */
+	const char *extra[64];		/* any other options, for QEMU and plan alike */
 };
 
 FIXTURE(plan_qemu) {
@@ -142,6 +146,81 @@ FIXTURE_VARIANT_ADD(plan_qemu, pc_maxmem_no_slots) {
 	.memory = "1G,maxmem=3G",
 };
 
+/*
+ * A command line as libvirt writes it for a q35 guest with two NUMA nodes,
+ * a DIMM and a virtio-mem device in JSON, and options that do not touch
+ * memory (the monitor on a socket in the temporary directory, no fds).
+ */
+FIXTURE_VARIANT_ADD(plan_qemu, libvirt_q35_numa) {
+	.machine = "pc-q35-7.2,usb=off,vmport=off,dump-guest-core=off",
+	.memory = "size=4194304k,slots=4,maxmem=16777216k",
+	.extra = {
+		"-name", "guest=vm1,debug-threads=on",
+		"-object", "{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\","
+			   "\"data\":\"0123456789abcdef\"}",
+		"-cpu", "host,migratable=on",
+		"-overcommit", "mem-lock=off",
+		"-smp", "2,sockets=2,cores=1,threads=1",
+		"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node0\","
+			   "\"size\":1073741824}",
+		"-numa", "node,nodeid=0,cpus=0,memdev=ram-node0",
+		"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"ram-node1\","
+			   "\"size\":3221225472}",
+		"-numa", "node,nodeid=1,cpus=1,memdev=ram-node1",
+		"-uuid", "6c1d0c3e-1d2b-4f8a-9f3c-6a8b2f2b7c11",
+		"-no-user-config",
+		"-chardev", "socket,id=charmonitor,path=@DIR@/monitor.sock,server=on,wait=off",
+		"-mon", "chardev=charmonitor,id=monitor,mode=control",
+		"-rtc", "base=utc,driftfix=slew",
+		"-global", "kvm-pit.lost_tick_policy=delay",
+		"-no-hpet", "-no-shutdown",
+		"-boot", "strict=on",
+		"-device", "{\"driver\":\"pcie-root-port\",\"port\":16,\"chassis\":1,"
+			   "\"id\":\"pci.1\",\"bus\":\"pcie.0\",\"multifunction\":true,"
+			   "\"addr\":\"0x2\"}",
+		"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"memdimm0\","
+			   "\"size\":1073741824}",
+		"-device", "{\"driver\":\"pc-dimm\",\"node\":0,\"memdev\":\"memdimm0\","
+			   "\"id\":\"dimm0\",\"slot\":0}",
+		"-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"memvirtiomem0\","
+			   "\"size\":2147483648}",
+		"-device", "{\"driver\":\"virtio-mem-pci\",\"node\":1,\"block-size\":2097152,"
+			   "\"requested-size\":0,\"memdev\":\"memvirtiomem0\","
+			   "\"id\":\"virtiomem0\",\"bus\":\"pci.1\",\"addr\":\"0x0\"}",
+		"-audiodev", "{\"id\":\"audio1\",\"driver\":\"none\"}",
+		"-msg", "timestamp=on",
+	},
+};
+
+/*
+ * An old machine type: no per-slot slack, 4 KiB-aligned DIMMs; SMM turned
+ * off by the type after KVM registered its SMRAM listener (still there).
+ */
+FIXTURE_VARIANT_ADD(plan_qemu, pc_i440fx_2_1_dimms) {
+	.machine = "pc-i440fx-2.1",
+	.memory = "4G,slots=3,maxmem=12G",
+	.cold = { "-object", "memory-backend-ram,id=m1,size=6M",
+		  "-device", "pc-dimm,id=d1,memdev=m1",
+		  "-object", "memory-backend-ram,id=m2,size=1G",
+		  "-device", "pc-dimm,id=d2,memdev=m2" },
+	.hot = { "object_add memory-backend-ram,id=h1,size=2M",
+		 "device_add pc-dimm,id=hd1,memdev=h1" },
+};
+
+/* pc-i440fx-1.7: 3.5 GiB below 4 GiB and the 128 KiB BIOS */
+FIXTURE_VARIANT_ADD(plan_qemu, pc_i440fx_1_7_split) {
+	.machine = "pc-i440fx-1.7",
+	.memory = "4G",
+};
+
+/* -M memory-backend= as libvirt gives it for a guest without NUMA */
+FIXTURE_VARIANT_ADD(plan_qemu, pc_memory_backend) {
+	.machine = "pc-i440fx-7.2,memory-backend=pc.ram",
+	.memory = "3584",
+	.extra = { "-object", "{\"qom-type\":\"memory-backend-memfd\",\"id\":\"pc.ram\","
+			      "\"size\":3758096384,\"share\":true}" },
+};
+
 /* @s with @DIR@ replaced by @dir; malloc()ed. */
 static char *subst(const char *s, const char *dir)
 {
@@ -176,7 +255,8 @@ FIXTURE_TEARDOWN(plan_qemu)
 
 TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 {
-	char *store[16] = { NULL }, *hot[8] = { NULL }, err[512], path[128], machine[256];
+	char *store[16] = { NULL }, *hot[8] = { NULL }, *extra[64] = { NULL };
+	char err[512], path[128], machine[256];
 	struct json_object *devs, *ret, *doc, *mine, *slots;
 	struct gpa_range q[MAX_RANGES], m[MAX_RANGES];
 	const char *args[MAX_ARGS], *why;
@@ -189,6 +269,8 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 		ASSERT_NE(NULL, store[i] = subst(variant->cold[i], self->qm.dir));
 	for (int i = 0; variant->hot[i]; i++)
 		ASSERT_NE(NULL, hot[i] = subst(variant->hot[i], self->qm.dir));
+	for (int i = 0; variant->extra[i]; i++)
+		ASSERT_NE(NULL, extra[i] = subst(variant->extra[i], self->qm.dir));
 
 	snprintf(machine, sizeof(machine), "%s,accel=kvm", variant->machine);
 	args[n++] = "-machine";
@@ -197,6 +279,8 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 	args[n++] = variant->memory;
 	for (int i = 0; store[i]; i++)
 		args[n++] = store[i];
+	for (int i = 0; extra[i]; i++)
+		args[n++] = extra[i];
 	args[n] = NULL;
 	why = qemu_start(&self->qm, args);
 	if (why) {
@@ -234,6 +318,8 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 	args[n++] = variant->memory;
 	for (int i = 0; store[i]; i++)
 		args[n++] = store[i];
+	for (int i = 0; extra[i]; i++)
+		args[n++] = extra[i];
 	args[n++] = "--script";
 	args[n++] = path;
 	args[n] = NULL;
@@ -254,12 +340,14 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 		struct json_object *md = json_object_array_get_idx(mine, i);
 		const char *qid = jget_str(data, "id"), *mid = jget_str(md, "id");
 		const char *qtype = jget_str(qd, "type"), *mtype = jget_str(md, "type");
+		/* query-memory-devices: the virtio devices' address is "memaddr" */
+		const char *akey = qtype && !strncmp(qtype, "virtio-", 7) ? "memaddr" : "addr";
 
 		EXPECT_STREQ(qtype, mtype);
 		EXPECT_STREQ(qid ? qid : "(none)", mid ? mid : "(none)");
-		EXPECT_EQ(jget_u64(data, "addr"), jget_u64(md, "addr"))
+		EXPECT_EQ(jget_u64(data, akey), jget_u64(md, "addr"))
 			TH_LOG("device %s: QEMU addr 0x%" PRIx64 ", memslot 0x%" PRIx64,
-			       qid ? qid : "?", jget_u64(data, "addr"), jget_u64(md, "addr"));
+			       qid ? qid : "?", jget_u64(data, akey), jget_u64(md, "addr"));
 		EXPECT_EQ(jget_u64(data, "slot"), jget_u64(md, "slot"))
 			TH_LOG("device %s: slot", qid ? qid : "?");
 		EXPECT_EQ(jget_u64(data, "size"), jget_u64(md, "size"))
@@ -357,6 +445,8 @@ TEST_F_TIMEOUT(plan_qemu, same_as_qemu, 120)
 		free(store[i]);
 	for (int i = 0; i < 8; i++)
 		free(hot[i]);
+	for (int i = 0; i < 64; i++)
+		free(extra[i]);
 }
 
 TEST_HARNESS_MAIN

@@ -23,7 +23,7 @@
 #   --smp N          guest CPUs (default 2)
 #   --accel A        kvm or tcg (default: kvm if /dev/kvm can create a VM)
 #   --rw DIR         share DIR read-write at the same path (repeatable)
-#   --env NAME       pass NAME from the environment (repeatable; MEMSLOT_*,
+#   --env NAME       pass NAME from the environment (repeatable; MEMSLOT, MEMSLOT_*,
 #                    ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS and PATH
 #                    always pass)
 #   --timeout S      kill the guest after S seconds (default 3600)
@@ -325,7 +325,7 @@ chmod +x "$ir/init"
 	for name in $(compgen -e); do
 		case $name in
 		MEMSLOT_VMTEST|MEMSLOT_VMTEST_ACCEL) continue ;;
-		MEMSLOT_*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|PATH) ;;
+		MEMSLOT|MEMSLOT_*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|PATH) ;;
 		*) continue ;;
 		esac
 		echo "export $name=$(printf %q "${!name}")"

@@ -172,10 +172,14 @@ static const char *qom_machine_type(const struct plan *p)
  * The defaults of the machine type's version that change the memory map
  * (QEMU 7.2 hw/i386/pc_piix.c, pc_q35.c, pc.c; memory-devices.md 4.1,
  * 4.4): pc-i440fx-2.0 and older have no device memory, 2.1 and older no
- * per-slot slack and page-aligned DIMMs, 1.7 and older no 3 GiB split;
- * pc-i440fx-2.3 and older turn SMM off under KVM whatever -M smm= says
- * (pc_compat_2_3_fn). The q35 types QEMU 7.2 has (2.4 and newer) do not
- * differ in memory.
+ * per-slot slack and page-aligned DIMMs, 1.7 and older no 3 GiB split
+ * and a 128 KiB BIOS. The q35 types QEMU 7.2 has (2.4 and newer) do not
+ * differ in memory. pc-i440fx-2.3 and older turn SMM off under KVM
+ * (pc_compat_2_3_fn), but only after KVM registered its "KVM-SMRAM"
+ * listener (kvm_arch_init() runs before the machine's init): QEMU 7.2
+ * under KVM still has address space 1 with all of RAM and ROM in it, so
+ * nothing changes for the memslots (seen with test_plan_qemu and the
+ * kernel's own table).
  */
 static void machine_type_defaults(struct plan *p)
 {
@@ -189,8 +193,6 @@ static void machine_type_defaults(struct plan *p)
 	p->mo.no_gigabyte_align = qemu_machine_at_most(t, 1, 7);
 	/* 1.7 and older boot bios.bin (128 KiB), the others bios-256k.bin */
 	p->mo.bios_size = qemu_machine_at_most(t, 1, 7) ? 128 << 10 : 0;
-	if (qemu_machine_at_most(t, 2, 3) && p->kvm)
-		p->mo.smm = MS_SMM_OFF;
 }
 
 static int set_accel(struct plan *p, const char *flag, const char *text, const char *v)
