@@ -1276,9 +1276,10 @@ TEST(memory_backend_ram)
 	struct cli_result r;
 	int named = 0;
 
+	/* -name after -M: the two keep their own strings */
 	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "-M", "pc,memory-backend=pc.ram0",
 			     "-object", "memory-backend-memfd,id=pc.ram0,size=1G,share=on,"
-			     "hugetlb=off,seal=off", "--kvm-memslots", "509"));
+			     "hugetlb=off,seal=off", "-name", "guest=vm1", "--kvm-memslots", "509"));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	doc = json_tokener_parse(r.out);
 	ASSERT_NE(NULL, doc);

@@ -772,7 +772,6 @@ static int parse_name(struct plan *p, const char *text)
 	}
 	if (!status && qopts_get(&q, "guest")) {
 		free(p->name_buf);
-	free(p->ram_backend_buf);
 		p->name_buf = strdup(qopts_get(&q, "guest"));
 		p->name = p->name_buf;
 	}
@@ -862,6 +861,7 @@ void plan_free(struct plan *p)
 	free(p->numa_texts);
 	free(p->ram_opts);
 	free(p->name_buf);
+	free(p->ram_backend_buf);
 	scenario_free(&p->scn);
 }
 

@@ -147,7 +147,8 @@ static int collect_ram(struct plan *p)
 	uint64_t total = 0;
 	bool memdevs = false;
 
-	qsort(p->numa, p->nr_numa, sizeof(*p->numa), cmp_nodeid);
+	if (p->nr_numa)
+		qsort(p->numa, p->nr_numa, sizeof(*p->numa), cmp_nodeid);
 	p->mo.numa_nodes = (uint32_t)p->nr_numa;
 	for (size_t i = 0; i < p->nr_numa; i++) {
 		struct numa_arg *a = &p->numa[i];
