@@ -19,6 +19,7 @@
 
 #include "census_prog.h"
 #include "tool.h"
+#include "vmsel.h"
 
 /* The mapping of /proc/@pid/maps holding @hva: "memfd:NAME", a path, or "anonymous". */
 static char *backing_of(uint32_t pid, uint64_t hva)
@@ -195,7 +196,7 @@ static struct json_object *census_json(const struct census *c, uint32_t max_slot
 		json_object_object_add(o, "pid", json_object_new_int64(v->head.pid));
 		json_object_object_add(o, "comm", json_object_new_string(v->head.comm));
 		json_object_object_add(o, "fd", json_object_new_int64(v->head.fd));
-		json_object_object_add(o, "vm", json_u64(v->head.vm));
+		json_object_object_add(o, "vm", vm_id_json(v->head.vm));
 		json_object_object_add(o, "generation", gens);
 		json_object_object_add(o, "nr_memslot_pages", json_u64(v->end.nr_memslot_pages));
 		json_object_object_add(o, "memslots", slots);
@@ -216,62 +217,268 @@ static struct json_object *census_json(const struct census *c, uint32_t max_slot
 	return doc;
 }
 
+/*
+ * --prometheus: the Prometheus text exposition format (version 0.0.4), as
+ * node_exporter's textfile collector reads it: per metric family one HELP
+ * and one TYPE line, then all its samples together; label values are UTF-8
+ * with \, " and newline escaped; no two samples of a family share a label
+ * set; the text ends with a newline.
+ */
+
+/* Length of the valid UTF-8 sequence at @s (RFC 3629), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned int n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
+			 s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	for (unsigned int i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong forms, surrogates and code points above U+10FFFF */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+static void prom_label_value(FILE *f, const char *text)
+{
+	for (const unsigned char *s = (const unsigned char *)text; *s; ) {
+		size_t n = utf8_seq(s);
+
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (n)
+			fwrite(s, 1, n, f);
+		else
+			fputs("\xef\xbf\xbd", f);	/* U+FFFD for the byte */
+		s += n ?: 1;
+	}
+}
+
+struct prom_vm {
+	const struct census_vm *v;
+	char name[VMSEL_NAME_MAX];
+	struct as_use u;
+};
+
+enum prom_metric { P_USED, P_FREE, P_LIMIT, P_BYTES, P_VHOST, P_NR };
+
+static const char *const prom_names[P_NR][2] = {
+	[P_USED] = { "memslot_slots_used", "KVM memslots in use in the address space." },
+	[P_FREE] = { "memslot_slots_free",
+		     "KVM memslots left in the address space (limit minus used)." },
+	[P_LIMIT] = { "memslot_slots_limit",
+		      "KVM memslots an address space can hold (KVM_CAP_NR_MEMSLOTS)." },
+	[P_BYTES] = { "memslot_bytes_mapped",
+		      "Guest memory bytes the address space's memslots map." },
+	[P_VHOST] = { "memslot_vhost_limit",
+		      "Memory regions vhost takes per VM, as given by --vhost-limit." },
+};
+
+static void prom_labels(FILE *f, const struct prom_vm *p)
+{
+	fprintf(f, "{pid=\"%" PRIu32 "\",name=\"", p->v->head.pid);
+	prom_label_value(f, p->name);
+	fprintf(f, "\",vm=\"0x%" PRIx64 "\"", p->v->head.vm);
+}
+
+static uint64_t as_bytes(const struct census_vm *v, unsigned int as)
+{
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < v->nr; i++)
+		if (v->slots[i].as_id == as)
+			b += v->slots[i].size;
+	return b;
+}
+
+static void prom_write(FILE *f, const struct prom_vm *pv, size_t nr, uint32_t max_slots,
+		       uint64_t vhost_limit)
+{
+	for (int m = 0; m < P_NR; m++) {
+		if ((m == P_FREE || m == P_LIMIT) && !max_slots)
+			continue;
+		if (m == P_VHOST && !vhost_limit)
+			continue;
+		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", prom_names[m][0], prom_names[m][1],
+			prom_names[m][0]);
+		for (size_t i = 0; i < nr; i++) {
+			const struct prom_vm *p = &pv[i];
+
+			if (m == P_VHOST) {
+				fprintf(f, "%s", prom_names[m][0]);
+				prom_labels(f, p);
+				fprintf(f, "} %" PRIu64 "\n", vhost_limit);
+				continue;
+			}
+			for (unsigned int a = 0; a < p->u.nr_as; a++) {
+				uint64_t used = p->u.slots[a], val;
+
+				val = m == P_USED ? used : m == P_LIMIT ? max_slots :
+				      m == P_FREE ? (used < max_slots ? max_slots - used : 0) :
+				      as_bytes(p->v, a);
+				fprintf(f, "%s", prom_names[m][0]);
+				prom_labels(f, p);
+				fprintf(f, ",as_id=\"%u\"} %" PRIu64 "\n", a, val);
+			}
+		}
+	}
+}
+
+/* The whole text first: an error leaves nothing half-written on stdout. */
+static int census_prometheus(const struct census *c, uint32_t max_slots, uint64_t vhost_limit)
+{
+	struct prom_vm *pv = calloc(c->nr_vms ?: 1, sizeof(*pv));
+	size_t nr = 0, len = 0;
+	char *text = NULL;
+	FILE *f;
+	int status = 1;
+
+	if (!pv)
+		goto nomem;
+	for (size_t i = 0; i < c->nr_vms; i++) {
+		const struct census_vm *v = &c->vms[i];
+		bool dup = false;
+
+		/* a VM open in several fds of one process is one series */
+		for (size_t j = 0; j < nr && !dup; j++)
+			dup = pv[j].v->head.pid == v->head.pid && pv[j].v->head.vm == v->head.vm;
+		if (dup)
+			continue;
+		pv[nr].v = v;
+		if (!vmsel_name_of(v->head.pid, pv[nr].name, sizeof(pv[nr].name))[0])
+			snprintf(pv[nr].name, sizeof(pv[nr].name), "%s", v->head.comm);
+		as_use_of(v, &pv[nr].u);
+		nr++;
+	}
+	f = open_memstream(&text, &len);
+	if (!f)
+		goto nomem;
+	prom_write(f, pv, nr, max_slots, vhost_limit);
+	if (fclose(f))
+		goto nomem;
+	if (fwrite(text, 1, len, stdout) != len || fflush(stdout)) {
+		p_err("cannot write the metrics: %s", strerror(errno));
+		goto out;
+	}
+	status = 0;
+	goto out;
+nomem:
+	p_err("cannot format the metrics: %s", strerror(ENOMEM));
+out:
+	free(text);
+	free(pv);
+	return status;
+}
+
 static void census_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: memslot census [-p PID] [-j]\n"
+		"Usage: memslot census [-p PID | --qmp SOCKET | -n NAME]... [-j]\n"
+		"       memslot census [-p PID | --qmp SOCKET | -n NAME]... --prometheus\n"
+		"                      [--vhost-limit N]\n"
 		"\n"
 		"Print the KVM memslot tables of running VMs, read from the kernel.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --pid PID   only this process\n"
-		"  -j, --json      one JSON document\n"
-		"  -h, --help      print this help and exit\n");
+		"  -p, --pid PID        only this process\n"
+		"      --qmp SOCKET     only the QEMU listening on this QMP unix socket\n"
+		"  -n, --name NAME      only the QEMUs of -name guest=NAME (else the\n"
+		"                       processes named NAME)\n"
+		"      --prometheus     metrics in the Prometheus text format\n"
+		"      --vhost-limit N  with --prometheus: also memslot_vhost_limit N per VM\n"
+		"  -j, --json           one JSON document\n"
+		"  -h, --help           print this help and exit\n");
 }
 
 int do_census(int argc, char **argv)
 {
+	enum { OPT_PROM = 0x200, OPT_VHOST };
 	static const struct option opts[] = {
 		{ "pid",	required_argument,	NULL, 'p' },
+		{ "qmp",	required_argument,	NULL, VMSEL_OPT_QMP },
+		{ "name",	required_argument,	NULL, 'n' },
+		{ "prometheus",	no_argument,		NULL, OPT_PROM },
+		{ "vhost-limit", required_argument,	NULL, OPT_VHOST },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct census *c;
-	struct census_prog *cp;
-	uint32_t pid = 0;
-	uint32_t max_slots;
+	struct census_prog *cp = NULL;
+	struct vmsel sel = { 0 };
+	uint64_t vhost_limit = 0;
+	bool prometheus = false;
+	uint32_t max_slots, *pids = NULL;
 	int opt, err, status = 1;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:p:n:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_pid(optarg, &pid))
-				return usage_err("invalid process id: %s", optarg);
+		case 'n':
+		case VMSEL_OPT_QMP:
+			status = vmsel_parse(&sel, opt, optarg);
+			if (status)
+				goto out;
+			status = 1;
+			break;
+		case OPT_PROM:
+			prometheus = true;
+			break;
+		case OPT_VHOST:
+			if (parse_u64(optarg, &vhost_limit) || !vhost_limit) {
+				status = usage_err("invalid vhost limit: %s", optarg);
+				goto out;
+			}
 			break;
 		case 'j':
 			json_output = true;
 			break;
 		case 'h':
 			census_usage(stdout);
-			return 0;
+			status = 0;
+			goto out;
 		default:
-			return getopt_usage_err(opt, argv);
+			status = getopt_usage_err(opt, argv);
+			goto out;
 		}
 	}
-	if (optind < argc)
-		return usage_err("unexpected argument: %s", argv[optind]);
-	if (pid_missing(pid))
-		return 1;
+	if (optind < argc) {
+		status = usage_err("unexpected argument: %s", argv[optind]);
+		goto out;
+	}
+	if (prometheus && json_output) {
+		status = usage_err("options exclude each other: %s", "-j, --prometheus");
+		goto out;
+	}
+	if (vhost_limit && !prometheus) {
+		status = usage_err("option needs --prometheus: %s", "--vhost-limit");
+		goto out;
+	}
+	if (vmsel_resolve(&sel))
+		goto out;
 	if (bpf_check_privileges())
-		return 1;
+		goto out;
 	bpf_setup_libbpf();
 
-	cp = census_prog_open(pid, &err);
+	/* one process is filtered in the BPF program, several as records arrive */
+	cp = census_prog_open(sel.nr == 1 ? sel.procs[0].pid : 0, &err);
 	if (!cp) {
 		p_err("cannot run the census: %s (run with -d for details)", strerror(-err));
-		return 1;
+		goto out;
+	}
+	if (sel.nr > 1) {
+		pids = calloc(sel.nr, sizeof(*pids));
+		for (size_t i = 0; pids && i < sel.nr; i++)
+			pids[i] = sel.procs[i].pid;
+		if (!pids || census_prog_set_pids(cp, pids, sel.nr)) {
+			p_err("cannot run the census: %s", strerror(ENOMEM));
+			goto out;
+		}
 	}
 	c = census_prog_run(cp);
 	if (!c && errno == EAGAIN) {
@@ -284,7 +491,9 @@ int do_census(int argc, char **argv)
 		goto out;
 	}
 	max_slots = nr_memslots_cap();
-	if (json_output) {
+	if (prometheus) {
+		status = census_prometheus(c, max_slots, vhost_limit);
+	} else if (json_output) {
 		struct json_object *doc = census_json(c, max_slots);
 
 		if (!doc) {
@@ -296,6 +505,8 @@ int do_census(int argc, char **argv)
 		status = census_print(c, max_slots);
 	}
 out:
+	free(pids);
 	census_prog_close(cp);
+	vmsel_free(&sel);
 	return status;
 }

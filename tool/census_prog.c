@@ -19,6 +19,8 @@ struct census_prog {
 	struct census_bpf *skel;
 	struct ring_buffer *rb;
 	struct census c;
+	uint32_t *pids;		/* census_prog_set_pids(), NULL: every process */
+	size_t nr_pids;
 	int err;		/* of the record callback, in the current pass */
 };
 
@@ -39,6 +41,16 @@ static struct census_vm *vm_find(struct census *c, uint32_t pid, uint64_t vm)
 	return NULL;
 }
 
+static bool pid_wanted(const struct census_prog *cp, uint32_t pid)
+{
+	if (!cp->pids)
+		return true;
+	for (size_t i = 0; i < cp->nr_pids; i++)
+		if (cp->pids[i] == pid)
+			return true;
+	return false;
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct census_prog *cp = ctx;
@@ -51,7 +63,8 @@ static int on_record(void *ctx, void *data, size_t len)
 		return 0;
 	switch (v->kind) {
 	case MS_CENSUS_VM:
-		if (len < sizeof(*v))
+		/* the slots and end record of a VM not kept find no VM: dropped */
+		if (len < sizeof(*v) || !pid_wanted(cp, v->pid))
 			return 0;
 		cv = realloc(c->vms, (c->nr_vms + 1) * sizeof(*cv));
 		if (!cv)
@@ -177,6 +190,22 @@ fail:
 	return NULL;
 }
 
+int census_prog_set_pids(struct census_prog *cp, const uint32_t *pids, size_t nr)
+{
+	uint32_t *n = NULL;
+
+	if (pids) {
+		n = malloc((nr ?: 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		memcpy(n, pids, nr * sizeof(*n));
+	}
+	free(cp->pids);
+	cp->pids = n;
+	cp->nr_pids = nr;
+	return 0;
+}
+
 const struct census *census_prog_run(struct census_prog *cp)
 {
 	for (int tries = 0; tries < CENSUS_TRIES; tries++) {
@@ -237,6 +266,7 @@ void census_prog_close(struct census_prog *cp)
 	if (!cp)
 		return;
 	census_clear(&cp->c);
+	free(cp->pids);
 	ring_buffer__free(cp->rb);
 	census_bpf__destroy(cp->skel);
 	free(cp);

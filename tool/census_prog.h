@@ -61,6 +61,20 @@ struct census_prog;
 struct census_prog *census_prog_open(uint32_t tgid, int *err);
 
 /**
+ * census_prog_set_pids() - keep only the VMs of these processes
+ * @cp: loader
+ * @pids: process ids (copied), or NULL for every process the loader sees
+ * @nr: number of @pids
+ *
+ * For a census of several processes (census_prog_open() filters on one in
+ * the BPF program): the VMs of other processes are dropped as their
+ * records arrive, and their consistency does not count.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int census_prog_set_pids(struct census_prog *cp, const uint32_t *pids, size_t nr);
+
+/**
  * census_prog_run() - read every VM's memslot table, consistently
  * @cp: loader
  *

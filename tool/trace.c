@@ -25,6 +25,7 @@
 #include "tool.h"
 #include "memslot_bpf.h"
 #include "trace_prog.h"
+#include "vmsel.h"
 
 #define NS_PER_SEC	UINT64_C(1000000000)
 #define TRACE_AS	2		/* address spaces kept per VM */
@@ -84,6 +85,7 @@ struct tracer {
 	bool gap_mode;
 	bool latency;
 	struct lat_set lat[K_NR];
+	const struct vmsel *sel;	/* several processes: filtered here */
 	bool stop;
 	int err;
 };
@@ -132,6 +134,8 @@ static void add_lost(uint64_t vm, uint64_t lost, void *opaque)
 	for (size_t i = 0; i < t->nr_vms && !v; i++)
 		if (t->vms[i].vm == vm)
 			v = &t->vms[i];
+	if (!v && t->sel->nr > 1)
+		return;		/* another process's VM, or one never seen */
 	if (!v)
 		v = vm_add(t, vm, 0, none);
 	if (v)
@@ -316,7 +320,7 @@ static int print_event(struct tracer *t, const struct ms_trace_event *e, enum tr
 		if (!o)
 			return -ENOMEM;
 		json_object_object_add(o, "time_ns", json_u64(e->time_ns));
-		json_object_object_add(o, "vm", json_u64(e->vm));
+		json_object_object_add(o, "vm", vm_id_json(e->vm));
 		json_object_object_add(o, "pid", json_object_new_int64(e->pid));
 		json_object_object_add(o, "tid", json_object_new_int64(e->tid));
 		json_object_object_add(o, "comm", json_object_new_string(e->comm));
@@ -374,7 +378,7 @@ static int print_gap(struct tracer *t, const struct tvm *v, const struct hole *h
 
 		if (!o)
 			return -ENOMEM;
-		json_object_object_add(o, "vm", json_u64(v->vm));
+		json_object_object_add(o, "vm", vm_id_json(v->vm));
 		json_object_object_add(o, "pid", json_object_new_int64(v->pid));
 		json_object_object_add(o, "comm", json_object_new_string(v->comm));
 		json_object_object_add(o, "as", json_object_new_int((int)h->as));
@@ -468,7 +472,7 @@ static int handle_event(const struct ms_trace_event *e, void *opaque)
 	char why[96];
 	int ret = 0;
 
-	if (t->stop)
+	if (t->stop || !vmsel_has(t->sel, e->pid))
 		return 0;
 	v = vm_get(t, e);
 	if (!v) {
@@ -612,7 +616,7 @@ static void print_summary_json(struct tracer *t)
 			json_object_object_add(c, "failed", json_u64(v->failed[k]));
 			json_object_object_add(ch, kind_names[k], c);
 		}
-		json_object_object_add(vo, "vm", json_u64(v->vm));
+		json_object_object_add(vo, "vm", vm_id_json(v->vm));
 		json_object_object_add(vo, "pid", v->pid ? json_object_new_int64(v->pid) : NULL);
 		json_object_object_add(vo, "comm", v->pid ? json_object_new_string(v->comm) : NULL);
 		json_object_object_add(vo, "changes", ch);
@@ -669,7 +673,8 @@ static void print_summary(struct tracer *t)
 static void trace_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: memslot trace [-p PID] [--vm ID] [--duration S | --count N]\n"
+		"Usage: memslot trace [-p PID | --qmp SOCKET | -n NAME]... [--vm ADDR]\n"
+		"                     [--duration S | --count N]\n"
 		"                     [--attach fentry|kprobe|syscall[/FUNCTION]]\n"
 		"                     [--latency] [--summary] [--gaps] [--ring-size SIZE] [-j]\n"
 		"\n"
@@ -678,7 +683,11 @@ static void trace_usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -p, --pid PID       only this process\n"
-		"      --vm ID         only this VM (the address printed after \"vm\")\n"
+		"      --qmp SOCKET    only the QEMU listening on this QMP unix socket\n"
+		"  -n, --name NAME     only the QEMUs of -name guest=NAME (else the\n"
+		"                      processes named NAME)\n"
+		"      --vm ADDR       only the VM whose struct kvm is at this kernel\n"
+		"                      address (\"vm\" of the events and of census)\n"
 		"  -D, --duration S    stop after S seconds\n"
 		"  -c, --count N       stop after N events\n"
 		"  -a, --attach A      fentry, kprobe or syscall, optionally /FUNCTION:\n"
@@ -707,10 +716,12 @@ static void tracer_free(struct tracer *t)
 		free(t->lat[k].ns);
 }
 
-int do_trace(int argc, char **argv)
+static int trace_run(int argc, char **argv, struct vmsel *sel)
 {
 	static const struct option opts[] = {
 		{ "pid",	required_argument,	NULL, 'p' },
+		{ "qmp",	required_argument,	NULL, VMSEL_OPT_QMP },
+		{ "name",	required_argument,	NULL, 'n' },
 		{ "vm",		required_argument,	NULL, 'V' },
 		{ "duration",	required_argument,	NULL, 'D' },
 		{ "count",	required_argument,	NULL, 'c' },
@@ -724,8 +735,7 @@ int do_trace(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t vm = 0, duration = 0, count = 0, deadline = 0, ring_size = 0;
-	uint32_t pid = 0;
-	struct tracer t = { 0 };
+	struct tracer t = { .sel = sel };
 	struct trace_prog_opts po;
 	struct trace_prog *tp;
 	struct timespec mono, real;
@@ -734,15 +744,19 @@ int do_trace(int argc, char **argv)
 	char why[512];
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:D:c:a:LsgB:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:p:n:D:c:a:LsgB:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_pid(optarg, &pid))
-				return usage_err("invalid process id: %s", optarg);
+		case 'n':
+		case VMSEL_OPT_QMP:
+			err = vmsel_parse(sel, opt, optarg);
+			if (err)
+				return err;
 			break;
 		case 'V':
+			/* 0x... as census and the events print it */
 			if (parse_u64(optarg, &vm) || !vm)
-				return usage_err("invalid VM id: %s", optarg);
+				return usage_err("invalid VM address: %s", optarg);
 			break;
 		case 'D':
 			if (parse_u64(optarg, &duration) || !duration)
@@ -787,15 +801,17 @@ int do_trace(int argc, char **argv)
 		return usage_err("unexpected argument: %s", argv[optind]);
 	if (duration && count)
 		return usage_err("options exclude each other: %s", "--duration, --count");
-	if (pid_missing(pid))
+	if (vmsel_resolve(sel))
 		return 1;
 
 	if (bpf_check_privileges())
 		return 1;
 	bpf_setup_libbpf();
 
-	po = (struct trace_prog_opts){ .tgid = pid, .vm = vm, .attach = attach,
-				       .ring_size = ring_size, .fn = handle_event, .opaque = &t };
+	/* one process is filtered in the BPF program, several in handle_event() */
+	po = (struct trace_prog_opts){ .tgid = sel->nr == 1 ? sel->procs[0].pid : 0, .vm = vm,
+				       .attach = attach, .ring_size = ring_size, .fn = handle_event,
+				       .opaque = &t };
 	po.vcpus = t.vcpus = t.gap_mode;
 	tp = trace_prog_open(&po, &err, why, sizeof(why));
 	if (!tp && t.vcpus) {
@@ -862,5 +878,14 @@ int do_trace(int argc, char **argv)
 out:
 	trace_prog_close(tp);
 	tracer_free(&t);
+	return status;
+}
+
+int do_trace(int argc, char **argv)
+{
+	struct vmsel sel = { 0 };
+	int status = trace_run(argc, argv, &sel);
+
+	vmsel_free(&sel);
 	return status;
 }

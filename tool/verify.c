@@ -14,6 +14,7 @@
 
 #include "census_prog.h"
 #include "tool.h"
+#include "vmsel.h"
 
 /* Find @key in @doc: the document itself if it is an array, else its member. */
 static struct json_object *expected_rows(struct json_object *doc)
@@ -42,22 +43,27 @@ static uint64_t row_u64(struct json_object *row, const char *key, bool *ok)
 static void verify_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: memslot verify -p PID --expect FILE [-j]\n"
+		"Usage: memslot verify {-p PID | --qmp SOCKET | -n NAME} --expect FILE [-j]\n"
 		"\n"
 		"Compare the KVM memslots of a running VM with the memslot table of\n"
 		"`memslot plan -j` (its \"memslots\" array, or a bare array).\n"
 		"\n"
 		"Options:\n"
 		"  -p, --pid PID      the process of the VM\n"
+		"      --qmp SOCKET   the QEMU listening on this QMP unix socket\n"
+		"  -n, --name NAME    the QEMU of -name guest=NAME (else the process\n"
+		"                     named NAME); it must be one process\n"
 		"  -e, --expect FILE  JSON with the expected table\n"
 		"  -j, --json         one JSON document\n"
 		"  -h, --help         print this help and exit\n");
 }
 
-int do_verify(int argc, char **argv)
+static int verify_run(int argc, char **argv, struct vmsel *sel)
 {
 	static const struct option opts[] = {
 		{ "pid",	required_argument,	NULL, 'p' },
+		{ "qmp",	required_argument,	NULL, VMSEL_OPT_QMP },
+		{ "name",	required_argument,	NULL, 'n' },
 		{ "expect",	required_argument,	NULL, 'e' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "help",	no_argument,		NULL, 'h' },
@@ -78,11 +84,14 @@ int do_verify(int argc, char **argv)
 	int opt, err, status = 1;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:e:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:p:n:e:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_pid(optarg, &pid))
-				return usage_err("invalid process id: %s", optarg);
+		case 'n':
+		case VMSEL_OPT_QMP:
+			ret = vmsel_parse(sel, opt, optarg);
+			if (ret)
+				return ret;
 			break;
 		case 'e':
 			expect = optarg;
@@ -99,12 +108,17 @@ int do_verify(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_err("unexpected argument: %s", argv[optind]);
-	if (!pid || !expect)
-		return usage_err("missing option: %s", !pid ? "-p" : "--expect");
+	if (!sel->nr_args)
+		return usage_err("missing option: %s", "-p, --qmp or -n");
+	if (!expect)
+		return usage_err("missing option: %s", "--expect");
 	if (!*expect)
 		return usage_err("%s: empty argument", "--expect");
-	if (pid_missing(pid))
+	if (vmsel_resolve(sel))
 		return 1;
+	ret = vmsel_one(sel, "-p, --qmp or -n", &pid);
+	if (ret)
+		return ret;
 	ret = read_file(expect, &text, &len);
 	if (ret) {
 		p_err("%s: %s", expect, read_file_strerror(ret));
@@ -210,7 +224,7 @@ int do_verify(int argc, char **argv)
 			goto out;
 		}
 		json_object_object_add(o, "pid", json_u64(pid));
-		json_object_object_add(o, "vm", json_u64(v->head.vm));
+		json_object_object_add(o, "vm", vm_id_json(v->head.vm));
 		json_object_object_add(o, "expected", json_u64(nr_exp));
 		json_object_object_add(o, "kernel", json_u64(v->nr));
 		json_object_object_add(o, "matched", json_u64(matched));
@@ -230,5 +244,14 @@ out:
 	json_object_put(doc);
 	free(seen);
 	census_prog_close(cp);
+	return status;
+}
+
+int do_verify(int argc, char **argv)
+{
+	struct vmsel sel = { 0 };
+	int status = verify_run(argc, argv, &sel);
+
+	vmsel_free(&sel);
 	return status;
 }
