@@ -17,9 +17,14 @@
  * mirror again. Before the walk cursor came from a map value, the 6.1
  * verifier removed the slot branch of the walk and this census was empty.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,6 +469,395 @@ TEST(census_cli_free_per_as)
 	EXPECT_TRUE(has_line(r.out, want)) TH_LOG("want %s in:\n%s", want, r.out);
 	cli_result_free(&r);
 
+	munmap(mem, (NR_AS0 + NR_AS1) * 4096);
+	ms_kvm__free(k);
+}
+
+/*
+ * A strict reader of the Prometheus text exposition format 0.0.4 (what
+ * node_exporter's textfile collector accepts): every line is a HELP, a TYPE
+ * or a sample; metric and label names match their regexes; label values
+ * use only the escapes \\, \" and \n; HELP and TYPE come at most once per
+ * family and before its samples; a family's samples are contiguous; values
+ * parse as floats; no two samples have the same name and label set; the
+ * text ends with a newline.
+ */
+#define PROM_MAX_LABELS	8
+
+struct prom_sample {
+	char name[64];
+	int nr_labels;
+	char key[PROM_MAX_LABELS][32];
+	char val[PROM_MAX_LABELS][256];
+	double value;
+};
+
+struct prom {
+	struct prom_sample s[512];
+	int nr;
+	char families[16][64];		/* in order of their first line */
+	bool typed[16], helped[16];
+	int nr_families;
+	char why[200];
+};
+
+static bool prom_name_ok(const char *n, bool label)
+{
+	if (!*n || isdigit((unsigned char)*n))
+		return false;
+	if (label && !strncmp(n, "__", 2))	/* reserved */
+		return false;
+	for (; *n; n++)
+		if (!isalnum((unsigned char)*n) && *n != '_' && (label || *n != ':'))
+			return false;
+	return true;
+}
+
+/* The family of @name; a new one must not have been seen before (contiguity). */
+static int prom_family(struct prom *p, const char *name, bool sample)
+{
+	int last = p->nr_families - 1;
+
+	if (last >= 0 && !strcmp(p->families[last], name))
+		return last;
+	for (int i = 0; i < p->nr_families; i++)
+		if (!strcmp(p->families[i], name)) {
+			snprintf(p->why, sizeof(p->why), "%s %s after another family",
+				 name, sample ? "sample" : "HELP/TYPE");
+			return -1;
+		}
+	if (p->nr_families == 16)
+		return -1;
+	snprintf(p->families[p->nr_families], 64, "%s", name);
+	p->typed[p->nr_families] = p->helped[p->nr_families] = false;
+	return p->nr_families++;
+}
+
+static int prom_token(const char **line, char *out, size_t len, bool label)
+{
+	size_t n = 0;
+
+	while (isalnum((unsigned char)**line) || **line == '_' || (!label && **line == ':')) {
+		if (n + 1 >= len)
+			return -1;
+		out[n++] = *(*line)++;
+	}
+	out[n] = 0;
+	return prom_name_ok(out, label) ? 0 : -1;
+}
+
+static int prom_line(struct prom *p, const char *line)
+{
+	struct prom_sample *s = &p->s[p->nr];
+	char name[64], *end;
+	int f;
+
+	if (!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7)) {
+		bool help = line[2] == 'H';
+
+		line += 7;
+		if (prom_token(&line, name, sizeof(name), false) || *line++ != ' ')
+			return snprintf(p->why, sizeof(p->why), "bad HELP/TYPE name"), -1;
+		f = prom_family(p, name, false);
+		if (f < 0)
+			return -1;
+		if (help) {
+			/* the docstring: only \\ and \n escapes */
+			for (const char *c = line; *c; c++)
+				if (*c == '\\' && c[1] != '\\' && c[1] != 'n')
+					return snprintf(p->why, sizeof(p->why), "bad HELP escape"), -1;
+				else if (*c == '\\')
+					c++;
+			if (p->helped[f])
+				return snprintf(p->why, sizeof(p->why), "second HELP of %s", name), -1;
+			p->helped[f] = true;
+			return 0;
+		}
+		if (strcmp(line, "counter") && strcmp(line, "gauge") && strcmp(line, "histogram") &&
+		    strcmp(line, "summary") && strcmp(line, "untyped"))
+			return snprintf(p->why, sizeof(p->why), "bad TYPE %s", line), -1;
+		/* TYPE before any sample of the family */
+		for (int i = 0; i < p->nr; i++)
+			if (!strcmp(p->s[i].name, name))
+				return snprintf(p->why, sizeof(p->why), "TYPE after samples"), -1;
+		if (p->typed[f])
+			return snprintf(p->why, sizeof(p->why), "second TYPE of %s", name), -1;
+		p->typed[f] = true;
+		return 0;
+	}
+	if (line[0] == '#')
+		return 0;	/* a comment */
+	if (p->nr == (int)(sizeof(p->s) / sizeof(p->s[0])))
+		return snprintf(p->why, sizeof(p->why), "too many samples"), -1;
+	memset(s, 0, sizeof(*s));
+	if (prom_token(&line, s->name, sizeof(s->name), false))
+		return snprintf(p->why, sizeof(p->why), "bad metric name"), -1;
+	if (prom_family(p, s->name, true) < 0)
+		return -1;
+	if (*line == '{') {
+		line++;
+		while (*line != '}') {
+			size_t n = 0;
+
+			if (s->nr_labels == PROM_MAX_LABELS ||
+			    prom_token(&line, s->key[s->nr_labels], 32, true) ||
+			    *line++ != '=' || *line++ != '"')
+				return snprintf(p->why, sizeof(p->why), "bad label"), -1;
+			for (int k = 0; k < s->nr_labels; k++)
+				if (!strcmp(s->key[k], s->key[s->nr_labels]))
+					return snprintf(p->why, sizeof(p->why), "label twice"), -1;
+			for (; *line != '"'; line++) {
+				char c = *line;
+
+				if (!c)
+					return snprintf(p->why, sizeof(p->why), "open label value"), -1;
+				if (c == '\\') {
+					c = *++line;
+					if (c == 'n')
+						c = '\n';
+					else if (c != '\\' && c != '"')
+						return snprintf(p->why, sizeof(p->why), "bad escape"), -1;
+				}
+				if (n + 1 >= 256)
+					return snprintf(p->why, sizeof(p->why), "long value"), -1;
+				s->val[s->nr_labels][n++] = c;
+			}
+			line++;
+			s->nr_labels++;
+			if (*line == ',')
+				line++;
+			else if (*line != '}')
+				return snprintf(p->why, sizeof(p->why), "bad label list"), -1;
+		}
+		line++;
+	}
+	if (*line++ != ' ')
+		return snprintf(p->why, sizeof(p->why), "no value"), -1;
+	errno = 0;
+	s->value = strtod(line, &end);
+	if (end == line || errno || (*end && *end != ' '))
+		return snprintf(p->why, sizeof(p->why), "bad value %s", line), -1;
+	if (*end && strtoll(end + 1, &end, 10) == 0 && *end)
+		return snprintf(p->why, sizeof(p->why), "bad timestamp"), -1;
+	/* no duplicate series: same name, same set of label pairs */
+	for (int i = 0; i < p->nr; i++) {
+		const struct prom_sample *o = &p->s[i];
+		int same = 0;
+
+		if (strcmp(o->name, s->name) || o->nr_labels != s->nr_labels)
+			continue;
+		for (int a = 0; a < s->nr_labels; a++)
+			for (int b = 0; b < o->nr_labels; b++)
+				same += !strcmp(s->key[a], o->key[b]) && !strcmp(s->val[a], o->val[b]);
+		if (same == s->nr_labels)
+			return snprintf(p->why, sizeof(p->why), "duplicate series of %s", s->name), -1;
+	}
+	p->nr++;
+	return 0;
+}
+
+/* Parse @text into @p; 0, or -1 with @p->why and the line number set. */
+static int prom_parse(struct prom *p, const char *text, int *lineno)
+{
+	size_t len = strlen(text);
+	char *copy, *save = NULL, *line;
+	int ret = 0;
+
+	memset(p, 0, sizeof(*p));
+	*lineno = 0;
+	if (!len || text[len - 1] != '\n')
+		return snprintf(p->why, sizeof(p->why), "no final newline"), -1;
+	copy = strdup(text);
+	for (const char *c = text; *c; c++)
+		if (c[0] == '\n' && c[1] == '\n')
+			ret = -1;	/* strtok would hide an empty line */
+	if (ret) {
+		free(copy);
+		return snprintf(p->why, sizeof(p->why), "empty line"), -1;
+	}
+	for (line = strtok_r(copy, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
+		++*lineno;
+		ret = prom_line(p, line);
+	}
+	free(copy);
+	return ret;
+}
+
+static const char *prom_label(const struct prom_sample *s, const char *key)
+{
+	for (int i = 0; i < s->nr_labels; i++)
+		if (!strcmp(s->key[i], key))
+			return s->val[i];
+	return NULL;
+}
+
+/* The value of @name for VM @vm (hex text) and address space @as (-1: no as_id), or NAN. */
+static double prom_value(const struct prom *p, const char *name, const char *vm, int as,
+			 const char **label_name)
+{
+	for (int i = 0; i < p->nr; i++) {
+		const struct prom_sample *s = &p->s[i];
+		const char *a = prom_label(s, "as_id");
+		char want[16];
+
+		snprintf(want, sizeof(want), "%d", as);
+		if (strcmp(s->name, name) || strcmp(prom_label(s, "vm") ?: "", vm) ||
+		    (as < 0 ? a != NULL : !a || strcmp(a, want)))
+			continue;
+		if (label_name)
+			*label_name = prom_label(s, "name");
+		return s->value;
+	}
+	return NAN;
+}
+
+/* The parser itself refuses what the format forbids. */
+TEST(prometheus_parser_is_strict)
+{
+	static const char *const bad[] = {
+		"m 1",						/* no final newline */
+		"1m 1\n",					/* metric name */
+		"m{a=\"x\\t\"} 1\n",				/* escape */
+		"m{a=\"x\",a=\"y\"} 1\n",			/* label twice */
+		"m{__a=\"x\"} 1\n",				/* reserved label */
+		"m{a=\"x\"} one\n",				/* value */
+		"m{a=\"x\"} 1\nm{a=\"x\"} 2\n",			/* duplicate series */
+		"m 1\nn 1\nm 2\n",				/* family not contiguous */
+		"m 1\n# TYPE m gauge\n",			/* TYPE after samples */
+		"# HELP m a\n# HELP m b\nm 1\n",		/* HELP twice */
+		"# TYPE m gauge\n\nm 1\n",			/* empty line */
+	};
+	static struct prom p;
+	int line;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-1, prom_parse(&p, bad[i], &line)) TH_LOG("accepted case %zu", i);
+	}
+	EXPECT_EQ(0, prom_parse(&p, "# HELP m x\\\\y\\n\n# TYPE m gauge\nm{a=\"\\\"\\\\\\n\",} "
+				"1.5e3\nm{a=\"y\"} 2\nn +Inf\n", &line)) TH_LOG("%s", p.why);
+	EXPECT_EQ(3, p.nr);
+	EXPECT_STREQ("\"\\\n", p.s[0].val[0]);
+	EXPECT_EQ(1500.0, p.s[0].value);
+}
+
+/*
+ * `memslot census --prometheus` on a VM with slots in address space 0 (and
+ * 1 where there is one), this process renamed so that its name label
+ * needs every escape: the text must pass the strict reader, and its values
+ * must be those of `memslot -j census` of the same VM. --qmp (a socket
+ * this process listens on) and -n (its comm) must find the same VM.
+ */
+TEST(census_prometheus)
+{
+	enum { NR_AS0 = 3, NR_AS1 = 5 };
+	static const char comm[] = "t\"e\\s\nt";
+	struct json_object *doc, *vm = NULL, *vms, *rows;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct ms_error err = { 0 };
+	static struct prom p;
+	struct cli_result r;
+	char pid[16], old_comm[17] = "", vmid[24], sock[64];
+	const char *label_name = NULL;
+	struct ms_kvm *k;
+	int nr_as, line, lfd;
+	uint32_t nr = 0;
+	char *mem;
+
+	if (geteuid())
+		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
+	k = ms_kvm__new(NULL, &err);
+	if (!k)
+		SKIP(return, "no KVM VM: %s", err.msg);
+	nr_as = ioctl(ms_kvm__vm_fd(k), KVM_CHECK_EXTENSION, KVM_CAP_MULTI_ADDRESS_SPACE);
+	mem = mmap(NULL, (NR_AS0 + NR_AS1) * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (uint32_t i = 0; i < NR_AS0 + NR_AS1; i++) {
+		uint16_t as = i < NR_AS0 || nr_as < 2 ? 0 : 1;
+
+		ASSERT_EQ(0, slot_op(k, MS_SLOT_OP_CREATE, as, i, (uint64_t)i << 20,
+				     mem + i * 4096, 0))
+			TH_LOG("as %u slot %u: %s", as, i, ms_kvm__last_error(k)->msg);
+		nr++;
+	}
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, prctl(PR_GET_NAME, old_comm));
+	ASSERT_EQ(0, prctl(PR_SET_NAME, comm));
+
+	/* the JSON census: the reference, and "vm" as a hex string */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "-p", pid));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	vms = jget(doc, "vms");
+	for (size_t i = 0; i < jget_len(vms); i++)
+		if (jget_u64(jget_idx(vms, i), "fd") == (uint64_t)ms_kvm__vm_fd(k))
+			vm = jget_idx(vms, i);
+	ASSERT_NE(NULL, vm) TH_LOG("%s", r.out);
+	ASSERT_NE(NULL, jget_str(vm, "vm")) TH_LOG("vm is no string: %s", r.out);
+	snprintf(vmid, sizeof(vmid), "%s", jget_str(vm, "vm"));
+	/* a kernel address: the upper half, all 16 hex digits */
+	EXPECT_EQ(0, strncmp(vmid, "0xff", 4)) TH_LOG("%s", vmid);
+	EXPECT_EQ(18, strlen(vmid)) TH_LOG("%s", vmid);
+	EXPECT_EQ(nr, jget_u64(vm, "total_slots"));
+	cli_result_free(&r);
+
+	ASSERT_EQ(0, CLI_RUN(&r, "census", "-p", pid, "--prometheus", "--vhost-limit", "509"));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.err);
+	ASSERT_EQ(0, prom_parse(&p, r.out, &line)) TH_LOG("line %d: %s\n%s", line, p.why, r.out);
+	EXPECT_EQ(5, p.nr_families);
+	rows = jget(vm, "memslots");
+	for (unsigned int a = 0; a < jget_len(jget(vm, "slots_per_as")); a++) {
+		uint64_t used = json_object_get_uint64(jget_idx(jget(vm, "slots_per_as"), a));
+		uint64_t max = jget_u64(vm, "max_slots"), bytes = 0;
+
+		for (size_t i = 0; i < jget_len(rows); i++)
+			if (jget_u64(jget_idx(rows, i), "as") == a)
+				bytes += jget_u64(jget_idx(rows, i), "size");
+		EXPECT_EQ((double)used, prom_value(&p, "memslot_slots_used", vmid, (int)a,
+						   &label_name)) TH_LOG("as %u", a);
+		EXPECT_EQ((double)max, prom_value(&p, "memslot_slots_limit", vmid, (int)a, NULL));
+		EXPECT_EQ((double)(max - used), prom_value(&p, "memslot_slots_free", vmid, (int)a,
+							   NULL));
+		EXPECT_EQ((double)bytes, prom_value(&p, "memslot_bytes_mapped", vmid, (int)a,
+						    NULL));
+	}
+	EXPECT_EQ((double)(nr_as > 1 ? NR_AS0 : NR_AS0 + NR_AS1),
+		  prom_value(&p, "memslot_slots_used", vmid, 0, NULL));
+	EXPECT_EQ(509.0, prom_value(&p, "memslot_vhost_limit", vmid, -1, NULL));
+	ASSERT_NE(NULL, label_name);
+	EXPECT_STREQ(comm, label_name);
+	json_object_put(doc);
+	cli_result_free(&r);
+
+	/* -n finds this process by its comm, --qmp by a socket it listens on */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "-n", comm));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, vmid)) TH_LOG("%s", r.out);
+	cli_result_free(&r);
+	snprintf(sock, sizeof(sock), "/tmp/memslot-qmp-%d", getpid());
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	unlink(sock);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sun, sizeof(sun)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "--qmp", sock));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	/* this process only: the VM of its fd and no other */
+	vms = jget(doc, "vms");
+	EXPECT_EQ(1, jget_len(vms));
+	EXPECT_STREQ(vmid, jget_str(jget_idx(vms, 0), "vm") ?: "");
+	EXPECT_EQ((uint64_t)getpid(), jget_u64(jget_idx(vms, 0), "pid"));
+	json_object_put(doc);
+	cli_result_free(&r);
+	close(lfd);
+	unlink(sock);
+
+	prctl(PR_SET_NAME, old_comm);
 	munmap(mem, (NR_AS0 + NR_AS1) * 4096);
 	ms_kvm__free(k);
 }

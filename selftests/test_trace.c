@@ -37,6 +37,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1095,8 +1097,8 @@ TEST_F_TIMEOUT(cli_load, summary_counts_lost, 600)
 			vm_read += ok[k];
 			EXPECT_EQ(0, jget_u64(jget(ch, kinds[k]), "failed"));
 		}
-		TH_LOG("vm %#llx: %llu changes, %llu creates, %llu deletes and %llu no-ops read, "
-		       "%llu lost", (unsigned long long)jget_u64(v, "vm"),
+		TH_LOG("vm %s: %llu changes, %llu creates, %llu deletes and %llu no-ops read, "
+		       "%llu lost", jget_str(v, "vm") ?: "?",
 		       (unsigned long long)per_vm, (unsigned long long)ok[0],
 		       (unsigned long long)ok[1], (unsigned long long)ok[4],
 		       (unsigned long long)jget_u64(v, "lost"));
@@ -1120,6 +1122,80 @@ TEST_F_TIMEOUT(cli_load, summary_counts_lost, 600)
 	       (unsigned long long)lost);
 	json_object_put(objs[0]);
 	free(out);
+}
+
+/*
+ * -j names VMs by a hex string (their struct kvm address is above 2^53,
+ * which readers holding numbers as doubles round): the events and the
+ * summary agree on it. The process is given by --qmp, a unix socket this
+ * process listens on. A trace that saw no event still ends with its
+ * summary line.
+ */
+TEST(trace_json_vm_ids)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct json_object *objs[4] = { NULL }, *sum;
+	struct ms_error err = { 0 };
+	struct cli_result r;
+	struct bg_trace b;
+	struct ms_kvm *k;
+	char sock[64], pid[16], *out;
+	const char *const args[] = { "-j", "trace", "--qmp", sock, NULL };
+	const char *vm;
+	int lfd, status, n;
+	void *mem;
+
+	if (geteuid())
+		SKIP(return, "needs root (CAP_BPF, CAP_PERFMON)");
+	k = ms_kvm__new(NULL, &err);
+	if (!k)
+		SKIP(return, "no KVM VM: %s", err.msg);
+	mem = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+
+	/* nothing happens: the summary alone, events 0 */
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "trace", "-p", pid, "-D", "1"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	n = json_lines(r.out, objs, 4);
+	ASSERT_EQ(1, n) TH_LOG("%s", r.out);
+	sum = jget(objs[0], "summary");
+	ASSERT_NE(NULL, sum) TH_LOG("no summary line");
+	EXPECT_EQ(0, jget_u64(sum, "events"));
+	EXPECT_EQ(0, jget_len(jget(sum, "vms")));
+	json_object_put(objs[0]);
+	cli_result_free(&r);
+
+	snprintf(sock, sizeof(sock), "/tmp/memslot-qmp-%d", getpid());
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	unlink(sock);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sun, sizeof(sun)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	ASSERT_EQ(0, bg_trace_start(&b, args));
+	ASSERT_EQ(0, do_op(k, MS_SLOT_OP_CREATE, 0, 1, 1 * MiB, 2 * MiB, mem, 0));
+	sleep_ms(200);
+	out = bg_trace_stop(&b, &status);
+	close(lfd);
+	unlink(sock);
+	ASSERT_NE(NULL, out);
+	EXPECT_EQ(0, status);
+	n = json_lines(out, objs, 4);
+	ASSERT_EQ(2, n) TH_LOG("%s", out);
+	vm = jget_str(objs[0], "vm");
+	ASSERT_NE(NULL, vm) TH_LOG("vm is no string: %s", out);
+	EXPECT_EQ(0, strncmp(vm, "0xff", 4)) TH_LOG("%s", vm);
+	EXPECT_EQ(18, strlen(vm)) TH_LOG("%s", vm);
+	EXPECT_EQ((uint64_t)getpid(), jget_u64(objs[0], "pid"));
+	sum = jget(objs[1], "summary");
+	ASSERT_EQ(1, jget_len(jget(sum, "vms"))) TH_LOG("%s", out);
+	EXPECT_STREQ(vm, jget_str(jget_idx(jget(sum, "vms"), 0), "vm") ?: "");
+	for (int i = 0; i < n; i++)
+		json_object_put(objs[i]);
+	free(out);
+	munmap(mem, 2 * MiB);
+	ms_kvm__free(k);
 }
 
 TEST_HARNESS_MAIN
