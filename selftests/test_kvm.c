@@ -751,8 +751,7 @@ TEST_F_TIMEOUT(kvm, rule_10_2_fill_to_limit, 120)
 		       t_create / 1e3 / self->max, t_create / 1e9,
 		       (st1.ioctl_ns - st0.ioctl_ns) / 1e3 / self->max, t_one_more / 1e3,
 		       t_delete / 1e3 / self->max, t_delete / 1e9);
-	/* from CPU 0 this takes well under a second; keep a wide margin */
-	EXPECT_LT(t_create + t_delete, 20 * 1000000000ull);
+	/* times are reported, never asserted: the bench (bench_kvmslots) compares them */
 }
 
 /*
