@@ -150,6 +150,16 @@ _memslot()
 			[[ $cmd == verify ]] && _memslot_files
 			return 0
 			;;
+		--qmp)
+			_memslot_files
+			return 0
+			;;
+		-n | --name)
+			return 0
+			;;
+		--vhost-limit)
+			[[ $cmd == census ]] && return 0
+			;;
 		--vm | -D | --duration | -c | --count | -B | --ring-size)
 			[[ $cmd == trace ]] && return 0
 			;;
@@ -162,8 +172,11 @@ _memslot()
 		esac
 		# -p is --pid here, not --pretty
 		global='-j --json --pretty -d --debug -V --version -h --help'
-		opts='-p --pid'
+		opts='-p --pid --qmp -n --name'
 		case $cmd in
+		census)
+			opts+=' --prometheus --vhost-limit'
+			;;
 		trace)
 			opts+=' --vm -D --duration -c --count -a --attach -L --latency -s --summary
 				-g --gaps -B --ring-size'

@@ -7,7 +7,8 @@
 
 starts QEMU (-machine pc,accel=kvm, -m 256,slots=N,maxmem=..., -nodefaults,
 -display none, -S, QMP on a socket in a temporary directory), attaches
-`memslot trace -p QEMU-PID TRACE-OPTIONS` (default: --latency --summary),
+`memslot trace --qmp SOCKET TRACE-OPTIONS` (default: --latency --summary;
+the tracer finds QEMU through the socket this script is connected to),
 lets the firmware run for --boot seconds (0: the vCPU stays stopped; the
 firmware's PAM programming deletes and re-creates the low slots while the
 vCPU runs), hot-plugs N DIMMs of SIZE over QMP (object-add
@@ -79,7 +80,7 @@ def main():
     tracer = None
     try:
         call = qmp_connect(sock, time.monotonic() + 60)
-        tracer = subprocess.Popen([a.memslot, "trace", "-p", str(qemu.pid)] + trace_args,
+        tracer = subprocess.Popen([a.memslot, "trace", "--qmp", sock] + trace_args,
                                   stderr=subprocess.PIPE, text=True)
         for line in tracer.stderr:
             sys.stderr.write(line)

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1574,6 +1576,149 @@ TEST(import_memslots_need_memory)
 	EXPECT_STREQ(tree, r.out);
 	cli_result_free(&r);
 	unlink(path);
+}
+
+/*
+ * A process that looks like QEMU to -n: @exe (a path, whose base name
+ * becomes its comm) run as a shell waiting on its stdin, with @args (such
+ * as "-name", "guest=X") in its command line. Returns its pid once the
+ * exec is done; closing *@in ends it.
+ */
+static pid_t fake_qemu(const char *exe, const char *const *args, int *in)
+{
+	const char *argv[8] = { exe, "-c", "read x", "sh" };
+	int p[2], done[2];
+	size_t n = 4;
+	pid_t pid;
+	char c;
+
+	while (*args && n < 7)
+		argv[n++] = *args++;
+	/* close-on-exec: a later fake must not hold this one's stdin open */
+	if (pipe2(p, O_CLOEXEC) || pipe2(done, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		dup2(p[0], 0);
+		close(p[1]);
+		execv(exe, (char **)argv);
+		_exit(127);
+	}
+	close(p[0]);
+	close(done[1]);
+	/* EOF once the exec closed the other end */
+	while (read(done[0], &c, 1) < 0 && errno == EINTR)
+		;
+	close(done[0]);
+	*in = p[1];
+	return pid;
+}
+
+static void fake_qemu_end(pid_t pid, int in)
+{
+	close(in);
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * -p, --qmp and -n name running VMs: --qmp takes the pid of the socket's
+ * listener, -n QEMU's guest name (-name guest=NAME, -name NAME, ",," for a
+ * comma) or else the comm. verify needs one process and lists them all
+ * (pid and name) when the options name several; a name or socket that
+ * names nothing is an error naming it. Resolution comes before the
+ * privilege check, so none of this needs root.
+ */
+TEST(vm_selection)
+{
+	char guest[64], guest2[64], want[512], sock[64], dir[] = "/tmp/memslot-vmsel.XXXXXX";
+	char comm[32], exe[96], qname[80];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int in1, in2, in3, lfd;
+	struct cli_result r;
+	pid_t a, b, c;
+
+	ASSERT_EQ(0, CLI_RUN(&r, "census", "--qmp", "/nonexistent/qmp.sock"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("memslot: census: cannot connect to QMP socket: /nonexistent/qmp.sock: "
+		     "No such file or directory\n", r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "trace", "-n", ""));
+	EXPECT_EQ(2, r.status);
+	EXPECT_STREQ("memslot: trace: --name: empty argument\n", r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "census", "-n", "memslot-no-such-guest"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("memslot: census: no QEMU guest or process named: memslot-no-such-guest\n",
+		     r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "census", "--vhost-limit", "509"));
+	EXPECT_EQ(2, r.status);
+	EXPECT_STREQ("memslot: census: option needs --prometheus: --vhost-limit\n", r.err);
+	cli_result_free(&r);
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "--prometheus"));
+	EXPECT_EQ(2, r.status);
+	EXPECT_EQ(NULL, strstr(r.out, "# TYPE"));
+	cli_result_free(&r);
+
+	/* two guests of one name, in both spellings of -name; a third by comm only */
+	snprintf(guest, sizeof(guest), "ms-sel-%d,x", getpid());
+	snprintf(qname, sizeof(qname), "guest=ms-sel-%d,,x,debug-threads=on", getpid());
+	a = fake_qemu("/bin/sh", (const char *const[]){ "-name", qname, NULL }, &in1);
+	snprintf(qname, sizeof(qname), "ms-sel-%d,,x,process=foo", getpid());
+	b = fake_qemu("/bin/sh", (const char *const[]){ "-name", qname, NULL }, &in2);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(comm, sizeof(comm), "msv%d", getpid());
+	snprintf(exe, sizeof(exe), "%s/%s", dir, comm);
+	ASSERT_EQ(0, symlink("/bin/sh", exe));
+	c = fake_qemu(exe, (const char *const[]){ NULL }, &in3);
+	ASSERT_LT(0, c);
+
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "-n", guest, "--expect", "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	snprintf(want, sizeof(want), "memslot: verify: 2 processes match, one VM needed: "
+		 "pid %d (%s), pid %d (%s)\n", a < b ? a : b, guest, a < b ? b : a, guest);
+	EXPECT_STREQ(want, r.err);
+	cli_result_free(&r);
+
+	/* one match: on to the next check, the expected table */
+	snprintf(guest2, sizeof(guest2), "%.*s", (int)strlen(guest) - 2, guest);
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "-n", comm, "--expect", "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("memslot: verify: /nonexistent/plan.json: No such file or directory\n", r.err);
+	cli_result_free(&r);
+	/* a guest name is not a comm: "ms-sel-N" is neither */
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "-n", guest2, "--expect", "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	snprintf(want, sizeof(want), "memslot: verify: no QEMU guest or process named: %s\n",
+		 guest2);
+	EXPECT_STREQ(want, r.err);
+	cli_result_free(&r);
+
+	/* --qmp: this process listens; with -p of the comm-named one, two processes */
+	snprintf(sock, sizeof(sock), "%s/qmp", dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sun, sizeof(sun)));
+	ASSERT_EQ(0, listen(lfd, 1));
+	snprintf(qname, sizeof(qname), "%d", c);
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "--qmp", sock, "-p", qname, "-n", comm, "--expect",
+			     "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	snprintf(want, sizeof(want), "memslot: verify: 2 processes match, one VM needed: "
+		 "pid %d (test_cli), pid %d (%s)\n", getpid(), c, comm);
+	EXPECT_STREQ(want, r.err);
+	cli_result_free(&r);
+	close(lfd);
+
+	fake_qemu_end(a, in1);
+	fake_qemu_end(b, in2);
+	fake_qemu_end(c, in3);
+	unlink(sock);
+	unlink(exe);
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN

@@ -204,11 +204,10 @@ static struct json_object *census_json(const struct census *c, uint32_t max_slot
 		json_object_object_add(o, "total_bytes", json_u64(vm_bytes(v)));
 		json_object_object_add(o, "slots_per_as", per_as);
 		json_object_object_add(o, "busiest_as", json_object_new_int64(u.busiest));
-		if (max_slots) {
-			/* both per address space, see struct as_use */
-			json_object_object_add(o, "max_slots", json_u64(max_slots));
-			json_object_object_add(o, "free_slots", json_u64(free_slots(&u, max_slots)));
-		}
+		/* both per address space, see struct as_use; null if /dev/kvm does not say */
+		json_object_object_add(o, "max_slots", max_slots ? json_u64(max_slots) : NULL);
+		json_object_object_add(o, "free_slots", max_slots ?
+				       json_u64(free_slots(&u, max_slots)) : NULL);
 		json_object_array_add(vms, o);
 	}
 	json_object_object_add(doc, "vms", vms);

@@ -756,7 +756,7 @@ static int trace_run(int argc, char **argv, struct vmsel *sel)
 		case 'V':
 			/* 0x... as census and the events print it */
 			if (parse_u64(optarg, &vm) || !vm)
-				return usage_err("invalid VM address: %s", optarg);
+				return usage_err("invalid VM id: %s", optarg);
 			break;
 		case 'D':
 			if (parse_u64(optarg, &duration) || !duration)
