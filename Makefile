@@ -352,7 +352,7 @@ FUZZ_CFLAGS = -std=gnu11 $(WARN) -Wno-format-nonliteral -D_GNU_SOURCE -MMD -MP -
 	$(FEATURE_CFLAGS) $(FUZZ_SAN) -O1 -g
 # the tool files the targets call into (verify.c's BPF side is fuzz/expect.c)
 FUZZ_TOOL_SRCS := $(addprefix tool/,common.c cmdline.c qemu_table.c machine.c scenario.c \
-	verify.c report.c report_json.c)
+	verify.c vmsel.c report.c report_json.c)
 FUZZ_TARGET_SRCS := $(filter-out fuzz/libfuzzer.c fuzz/diff.c,$(wildcard fuzz/*.c))
 FUZZ_SRCS := $(LIB_SRCS) $(FUZZ_TOOL_SRCS) selftests/lib/model.c $(FUZZ_TARGET_SRCS)
 FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(FUZZ_DIR)/clang/%.o)
