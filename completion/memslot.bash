@@ -123,8 +123,16 @@ _memslot()
 				COMPREPLY=($(compgen -W 'none seabios' -- "$cur"))
 				return 0
 				;;
+			--from-pid)
+				COMPREPLY=($(compgen -W "$(_memslot_pids)" -- "$cur"))
+				return 0
+				;;
+			--qmp)
+				_memslot_files
+				return 0
+				;;
 			esac
-			opts+=' --vhost-limit --kvm-memslots --kvm-smm --firmware'
+			opts+=' --vhost-limit --kvm-memslots --kvm-smm --firmware --from-pid --qmp'
 		else
 			case $prev in
 			--kernel)

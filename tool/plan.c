@@ -70,6 +70,7 @@
 #include <string.h>
 
 #include "tool.h"
+#include "live.h"
 #include "plan.h"
 #include "scenario.h"
 
@@ -83,6 +84,8 @@ static void plan_usage(FILE *f)
 		"                              [--kvm-memslots N] [--kvm-smm on|off]\n"
 		"                              [--firmware none|seabios] [--script FILE]\n"
 		"                              [--strict] [QEMU-OPTION]...\n"
+		"       memslot [OPTIONS] plan --from-pid PID|--qmp SOCKET [-object BACKEND]...\n"
+		"                              [-device DEVICE]... [OPTIONS...]\n"
 		"\n"
 		"Predict, with QEMU's rules and nothing allocated, where a pc or q35 machine's\n"
 		"memory devices go, which KVM memslots it uses and how many memslots KVM and\n"
@@ -119,6 +122,10 @@ static void plan_usage(FILE *f)
 		"                      a stopped machine); seabios: PAM shadowing and the\n"
 		"                      kvmvapic ROM of a machine without option ROMs\n"
 		"      --script FILE   replay hot(un)plug commands, reporting after each one\n"
+		"      --from-pid PID  plan the running QEMU PID from its command line; the\n"
+		"                      -object/-device given here are hot-plugged onto it\n"
+		"      --qmp SOCKET    the same for the QEMU at this QMP socket, with the memory\n"
+		"                      devices and backends it has now\n"
 		"  -h, --help          print this help\n");
 }
 
@@ -153,8 +160,10 @@ static int replay(struct plan *p, struct json_object *steps, char *failed, size_
 		const struct scn_step *st = &p->scn.steps[i];
 		int r = scenario_exec(p->m, st, true, err);
 
-		if (r)
+		if (r && p->script)
 			snprintf(failed, failed_len, "%s:%u: %s", p->script, st->line, err);
+		else if (r)	/* the hot-plug of a live plan */
+			snprintf(failed, failed_len, "%s: %s", st->text, err);
 		if (steps) {
 			struct json_object *o = json_object_new_object();
 
@@ -176,7 +185,10 @@ static int replay(struct plan *p, struct json_object *steps, char *failed, size_
 				return ret;
 		} else {
 			/* A failing step prints its line only: the error goes to stderr. */
-			printf("\nline %u: %s\n", st->line, st->text);
+			if (p->script)
+				printf("\nline %u: %s\n", st->line, st->text);
+			else
+				printf("\nhot-plug: %s\n", st->text);
 			if (!r && st->cmd == SCN_INFO) {
 				ret = print_info(p, st->info, stdout);
 				if (ret)
@@ -199,27 +211,48 @@ int do_plan(int argc, char **argv)
 	struct plan p = { .mo = { .sz = sizeof(p.mo) } };
 	char failed[QOPT_ERR_LEN + 4096] = "";
 	ms_print_fn_t old_print = ms_set_print(plan_print_warning);
-	bool help = false;
+	struct live_vm lv = { 0 };
+	bool help = false, steps_mode;
 	int status, ret;
 
-	status = plan_parse_args(&p, argc, argv, &help);
+	/* --from-pid / --qmp: the running VM's arguments, then the user's */
+	status = live_open(&lv, argc, argv);
+	if (status)
+		goto free_plan;
+	status = plan_parse_args(&p, lv.active ? lv.argc : argc, lv.active ? lv.argv : argv,
+				 &help);
 	if (status || help) {
 		if (help)
 			plan_usage(stdout);
 		goto free_plan;
 	}
+	if (lv.active && (status = live_apply(&lv, &p)))
+		goto free_plan;
 	if (p.script && (status = plan_load_script(&p)))
 		goto free_plan;
 	status = plan_build(&p);
 	if (status)
 		goto free_plan;
+	if (lv.active) {
+		status = live_replay(&lv, &p);
+		if (status)
+			goto free_plan;
+		live_check_memslots(&lv, &p);
+	}
+	steps_mode = p.script || p.scn.nr;
 
 	status = 1;
 	if (json_output) {
 		struct json_object *doc = json_object_new_object(), *steps = NULL;
 
 		ret = doc ? 0 : -ENOMEM;
-		if (!ret && p.script) {
+		if (!ret && lv.active) {
+			struct json_object *l = live_json(&lv);
+
+			ADD(doc, "live", l);
+			ret = l ? 0 : -ENOMEM;
+		}
+		if (!ret && steps_mode) {
 			steps = json_object_new_array();
 			ret = steps ? replay(&p, steps, failed, sizeof(failed)) : -ENOMEM;
 		}
@@ -239,12 +272,25 @@ int do_plan(int argc, char **argv)
 		}
 		status = json_print(doc);
 	} else {
-		if (p.script) {
+		if (lv.active)
+			live_print(&lv, stdout);
+		if (lv.active && steps_mode) {
+			/* now, each hot-plug step, then the whole machine after them */
+			printf("\nnow:\n");
+			plan_print_accounting(&p, stdout);
+			ret = replay(&p, NULL, failed, sizeof(failed));
+			if (!ret && !failed[0]) {
+				printf("\nafter the hot-plug:\n\n");
+				ret = plan_print_report(&p, stdout);
+			}
+		} else if (p.script) {
 			plan_print_machine(&p, stdout);
 			printf("\nstart:\n");
 			plan_print_accounting(&p, stdout);
 			ret = replay(&p, NULL, failed, sizeof(failed));
 		} else {
+			if (lv.active)
+				printf("\n");
 			ret = plan_print_report(&p, stdout);
 		}
 		if (!ret && ferror(stdout))
@@ -264,6 +310,7 @@ int do_plan(int argc, char **argv)
 
 free_plan:
 	plan_free(&p);
+	live_free(&lv);
 	ms_set_print(old_print);
 	return status;
 }
