@@ -158,6 +158,10 @@ _memslot()
 			[[ $cmd == verify ]] && _memslot_files
 			return 0
 			;;
+		--svg)
+			[[ $cmd == census ]] && _memslot_files
+			return 0
+			;;
 		--qmp)
 			_memslot_files
 			return 0
@@ -183,7 +187,7 @@ _memslot()
 		opts='-p --pid --qmp -n --name'
 		case $cmd in
 		census)
-			opts+=' --prometheus --vhost-limit'
+			opts+=' --prometheus --vhost-limit --svg'
 			;;
 		trace)
 			opts+=' --vm -D --duration -c --count -a --attach -L --latency -s --summary

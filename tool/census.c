@@ -19,6 +19,7 @@
 
 #include "census_prog.h"
 #include "tool.h"
+#include "svg.h"
 #include "vmsel.h"
 
 /* The mapping of /proc/@pid/maps holding @hva: "memfd:NAME", a path, or "anonymous". */
@@ -379,6 +380,7 @@ static void census_usage(FILE *f)
 		"Usage: memslot census [-p PID | --qmp SOCKET | -n NAME]... [-j]\n"
 		"       memslot census [-p PID | --qmp SOCKET | -n NAME]... --prometheus\n"
 		"                      [--vhost-limit N]\n"
+		"All forms take --svg FILE (the memslot tables drawn as a memory map).\n"
 		"\n"
 		"Print the KVM memslot tables of running VMs, read from the kernel.\n"
 		"\n"
@@ -389,19 +391,21 @@ static void census_usage(FILE *f)
 		"                       processes named NAME)\n"
 		"      --prometheus     metrics in the Prometheus text format\n"
 		"      --vhost-limit N  with --prometheus: also memslot_vhost_limit N per VM\n"
+		"      --svg FILE       also draw the memslot tables to FILE (SVG)\n"
 		"  -j, --json           one JSON document\n"
 		"  -h, --help           print this help and exit\n");
 }
 
 int do_census(int argc, char **argv)
 {
-	enum { OPT_PROM = 0x200, OPT_VHOST };
+	enum { OPT_PROM = 0x200, OPT_VHOST, OPT_SVG };
 	static const struct option opts[] = {
 		{ "pid",	required_argument,	NULL, 'p' },
 		{ "qmp",	required_argument,	NULL, VMSEL_OPT_QMP },
 		{ "name",	required_argument,	NULL, 'n' },
 		{ "prometheus",	no_argument,		NULL, OPT_PROM },
 		{ "vhost-limit", required_argument,	NULL, OPT_VHOST },
+		{ "svg",	required_argument,	NULL, OPT_SVG },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -410,6 +414,7 @@ int do_census(int argc, char **argv)
 	struct census_prog *cp = NULL;
 	struct vmsel sel = { 0 };
 	uint64_t vhost_limit = 0;
+	const char *svg = NULL;
 	bool prometheus = false;
 	uint32_t max_slots, *pids = NULL;
 	int opt, err, status = 1;
@@ -433,6 +438,13 @@ int do_census(int argc, char **argv)
 				status = usage_err("invalid vhost limit: %s", optarg);
 				goto out;
 			}
+			break;
+		case OPT_SVG:
+			if (!*optarg) {
+				status = usage_err("%s: empty argument", "--svg");
+				goto out;
+			}
+			svg = optarg;
 			break;
 		case 'j':
 			json_output = true;
@@ -488,6 +500,15 @@ int do_census(int argc, char **argv)
 	if (!c) {
 		p_err("cannot run the census: %s (run with -d for details)", strerror(errno));
 		goto out;
+	}
+	if (svg) {
+		struct ms_error e = { 0 };
+		int r = svg_write_census(svg, c, 0, 0, &e);
+
+		if (r) {
+			p_err("%s", error_text(&e, -r));
+			goto out;
+		}
 	}
 	max_slots = nr_memslots_cap();
 	if (prometheus) {
