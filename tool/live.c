@@ -903,7 +903,7 @@ void live_print(const struct live_vm *lv, FILE *f)
 	fprintf(f, "live VM: pid %d", (int)lv->pid);
 	if (lv->socket)
 		fprintf(f, " (QMP %s)", lv->socket);
-	fprintf(f, ", %u memory devices", lv->nr_devices);
+	fprintf(f, ", %u memory device%s", lv->nr_devices, lv->nr_devices == 1 ? "" : "s");
 	if (lv->socket)
 		fprintf(f, ", %zu hot-plugged", lv->nr_hotplugged);
 	if (lv->vhost_limit)
