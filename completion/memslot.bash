@@ -127,12 +127,12 @@ _memslot()
 				COMPREPLY=($(compgen -W "$(_memslot_pids)" -- "$cur"))
 				return 0
 				;;
-			--qmp)
+			--qmp | --svg)
 				_memslot_files
 				return 0
 				;;
 			esac
-			opts+=' --vhost-limit --kvm-memslots --kvm-smm --firmware --from-pid --qmp'
+			opts+=' --vhost-limit --kvm-memslots --kvm-smm --firmware --from-pid --qmp --svg'
 		else
 			case $prev in
 			--kernel)

@@ -875,7 +875,7 @@ static bool is_opt(const char *arg, const char *name, bool qemu_style)
 
 enum arg_kind {
 	A_MACHINE, A_MEMORY, A_OBJECT, A_DEVICE, A_VHOST, A_KVM, A_KVM_SMM, A_FIRMWARE, A_SCRIPT,
-	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY, A_KERNEL, A_MODULES, A_NO_VM, A_STRICT,
+	A_CPU, A_DIRTY_LOG, A_FULL, A_VERIFY, A_KERNEL, A_MODULES, A_NO_VM, A_STRICT, A_SVG,
 	A_NUMA, A_SMP, A_NAME, A_ACCEL, A_ENABLE_KVM, A_NO_ACPI,
 };
 
@@ -911,6 +911,7 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		{ "modules", false, A_MODULES, FOR_RUN, false },
 		{ "no-vm", false, A_NO_VM, FOR_RUN, true },
 		{ "strict", false, A_STRICT, FOR_BOTH, true },
+		{ "svg", false, A_SVG, FOR_PLAN, false },
 		{ "numa", true, A_NUMA, FOR_BOTH, false },
 		{ "smp", true, A_SMP, FOR_BOTH, false },
 		{ "name", true, A_NAME, FOR_BOTH, false },
@@ -1044,9 +1045,10 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			p->kvm_smm = !strcmp(val, "on") ? 1 : -1;
 			break;
 		case A_SCRIPT:
+		case A_SVG:
 			if (!*val)
 				return usage_err("%s: empty argument", name);
-			p->script = val;
+			*(table[t].kind == A_SCRIPT ? &p->script : &p->svg) = val;
 			break;
 		case A_CPU:
 			if (parse_u64(val, &n) || n >= CPU_SETSIZE)

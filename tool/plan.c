@@ -73,6 +73,7 @@
 #include "live.h"
 #include "plan.h"
 #include "scenario.h"
+#include "svg.h"
 
 #define ADD(o, k, v) json_object_object_add((o), (k), (v))
 
@@ -122,6 +123,8 @@ static void plan_usage(FILE *f)
 		"                      a stopped machine); seabios: PAM shadowing and the\n"
 		"                      kvmvapic ROM of a machine without option ROMs\n"
 		"      --script FILE   replay hot(un)plug commands, reporting after each one\n"
+		"      --svg FILE      also draw the machine's memory map to FILE (SVG), as\n"
+		"                      it is at the end (after --script or a hot-plug)\n"
 		"      --from-pid PID  plan the running QEMU PID from its command line; the\n"
 		"                      -object/-device given here are hot-plugged onto it\n"
 		"      --qmp SOCKET    the same for the QEMU at this QMP socket, with the memory\n"
@@ -300,6 +303,16 @@ int do_plan(int argc, char **argv)
 			goto free_plan;
 		}
 		status = 0;
+	}
+	if (p.svg) {
+		struct ms_error e = { 0 };
+
+		ret = svg_write_machine(p.svg, p.m, p.mtype, &e);
+		if (ret) {
+			fflush(stdout);
+			p_err("%s", error_text(&e, -ret));
+			status = 1;
+		}
 	}
 	if (failed[0]) {
 		/* After the output: in JSON mode this goes to stderr. */

@@ -155,6 +155,7 @@ struct plan {
 	uint32_t kvm_memslots;		/* 0: probe */
 	int kvm_smm;			/* --kvm-smm: 1 on, -1 off, 0: probe */
 	const char *script;
+	const char *svg;		/* plan --svg FILE */
 	struct scenario scn;
 
 	bool run;
