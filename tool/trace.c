@@ -287,14 +287,6 @@ static struct json_object *old_json(const struct tslot *old)
 	return o;
 }
 
-static void print_json(struct json_object *o)
-{
-	json_write_text(stdout, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	putchar('\n');
-	json_object_put(o);
-}
-
 static const char *clock_text(const struct tracer *t, uint64_t mono_ns, char *buf, size_t len)
 {
 	uint64_t real = mono_ns + t->mono_to_real;
@@ -341,10 +333,9 @@ static int print_event(struct tracer *t, const struct ms_trace_event *e, enum tr
 		json_object_object_add(o, "source", json_object_new_string(t->source));
 		json_object_object_add(o, "ioctl", e->ioctl ?
 				       json_object_new_string(v2 ? "region2" : "region") : NULL);
-		if (why[0])
-			json_object_object_add(o, "error", json_object_new_string(why));
+		json_object_object_add(o, "error", why[0] ? json_object_new_string(why) : NULL);
 		json_object_object_add(o, "churn", json_object_new_boolean(churn));
-		print_json(o);
+		json_print_line(o);
 	} else {
 		char tbuf[24], fbuf[24], res[96], obuf[96] = "";
 
@@ -391,7 +382,7 @@ static int print_gap(struct tracer *t, const struct tvm *v, const struct hole *h
 				       json_u64(e->vcpu_entries - h->vcpu_entries));
 		json_object_object_add(o, "vcpu_entered", entered < 0 ? NULL :
 				       json_object_new_boolean(entered));
-		print_json(o);
+		json_print_line(o);
 	} else {
 		char tbuf[24], vbuf[48] = "vcpu entries not counted";
 
@@ -594,7 +585,7 @@ static void print_latency(struct tracer *t)
 
 		json_object_object_add(o, "latency", all);
 		json_object_object_add(o, "source", json_object_new_string(t->source));
-		print_json(o);
+		json_print_line(o);
 	}
 }
 
@@ -636,7 +627,7 @@ static void print_summary_json(struct tracer *t)
 		json_object_object_add(s, "gaps", json_u64(t->gaps));
 	json_object_object_add(s, "vms", vms);
 	json_object_object_add(o, "summary", s);
-	print_json(o);
+	json_print_line(o);
 }
 
 static void print_summary(struct tracer *t)
