@@ -5,22 +5,19 @@
 # Pids of processes holding a KVM VM fd, else of processes named qemu-system-*.
 _memslot_pids()
 {
-	local fd pid pids=() comm name
+	local pids comm name
 
-	for fd in /proc/[0-9]*/fd/*; do
-		[[ $(readlink "$fd" 2>/dev/null) == anon_inode:kvm-vm ]] || continue
-		pid=${fd#/proc/}
-		pid=${pid%%/*}
-		[[ " ${pids[*]} " == *" $pid "* ]] || pids+=("$pid")
-	done
-	if ((${#pids[@]} == 0)); then
+	# one find over every fd (a readlink per fd would fork thousands of times)
+	pids=$(find /proc/[0-9]*/fd -maxdepth 1 -lname 'anon_inode:kvm-vm' 2>/dev/null |
+		cut -d/ -f3 | sort -nu)
+	if [[ -z $pids ]]; then
 		for comm in /proc/[0-9]*/comm; do
 			read -r name <"$comm" 2>/dev/null && [[ $name == qemu-system-* ]] || continue
-			pid=${comm#/proc/}
-			pids+=("${pid%%/*}")
+			comm=${comm#/proc/}
+			pids+="${comm%%/*}"$'\n'
 		done
 	fi
-	printf '%s\n' "${pids[@]}"
+	[[ -z $pids ]] || printf '%s\n' $pids
 }
 
 # Complete file names (directories only with "-d").

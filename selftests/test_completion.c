@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"	/* before the harness, see there */
@@ -95,6 +97,56 @@ TEST(commands_and_options)
 	r = complete(".", "memslot census -p \"\"");
 	ASSERT_NE(NULL, r);
 	EXPECT_EQ(strlen(r), strspn(r, "0123456789\n")) TH_LOG("%s", r);
+	free(r);
+}
+
+/*
+ * Without KVM VM fds (none on the test host or in a fresh guest), the
+ * processes named qemu-system-* are offered: a child renamed so is.
+ */
+TEST(qemu_pids)
+{
+	char want[32], *r;
+	int pipefd[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char c;
+
+		close(pipefd[1]);
+		prctl(PR_SET_NAME, "qemu-system-tst", 0, 0, 0);
+		/* until the parent closes its end */
+		_exit(read(pipefd[0], &c, 1) < 0);
+	}
+	close(pipefd[0]);
+	/* the rename is done once /proc shows it */
+	for (int i = 0; i < 1000; i++) {
+		char path[64], name[32] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "r");
+		if (f && fgets(name, sizeof(name), f) && !strcmp(name, "qemu-system-tst\n")) {
+			fclose(f);
+			break;
+		}
+		if (f)
+			fclose(f);
+		usleep(1000);
+	}
+	r = complete(".", "memslot plan --from-pid \"\"");
+	close(pipefd[1]);
+	waitpid(pid, NULL, 0);
+	ASSERT_NE(NULL, r);
+	snprintf(want, sizeof(want), "%d", pid);
+	if (!offers(r, want) && !access("/dev/kvm", F_OK)) {
+		free(r);
+		SKIP(return, "processes hold KVM VMs here: their pids are offered instead");
+	}
+	EXPECT_TRUE(offers(r, want)) TH_LOG("%s", r);
 	free(r);
 }
 
