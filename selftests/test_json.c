@@ -8,10 +8,8 @@
  * member, optional ones included, shows up at least once.
  * Run from the repository root; the tool is $MEMSLOT.
  *
- * A list is a literal block after a comment line ".. json: NAME" in a
- * page of man/, one "PATH TYPE MEANING" per line (split at blanks).
+ * The lists are read and the output checked by lib/jsondoc.c.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,263 +19,11 @@
 
 #include "util.h"	/* before the harness, see there */
 #include "cli.h"
+#include "jsondoc.h"
 
 #include "harness.h"
 
-#define MAX_FIELDS	2048
-
-struct field {
-	char doc[32];
-	char path[160];		/* without the "?" */
-	char type[160];		/* "number|null", or "@path", "@doc:path" */
-	bool optional;
-	bool seen;
-};
-
-static struct field fields[MAX_FIELDS];
-static size_t nr_fields;
-
-/* Parse one page's ".. json: NAME" blocks; returns the number of fields, -1 on a bad line. */
-static int parse_page(const char *text, char *bad, size_t bad_len)
-{
-	const char *p = text;
-	int n = 0;
-
-	while ((p = strstr(p, "\n.. json: "))) {
-		char doc[32] = "";
-		const char *line;
-
-		p += strlen("\n.. json: ");
-		sscanf(p, "%31s", doc);
-		/* the "::" paragraph, then the indented lines up to an unindented one */
-		p = strstr(p, "\n::\n");
-		if (!p)
-			return -1;
-		line = p + 4;
-		for (;;) {
-			const char *end = strchr(line, '\n');
-			size_t len = end ? (size_t)(end - line) : strlen(line);
-			char buf[512], path[160] = "", type[160] = "";
-			struct field *f;
-
-			if (len && line[0] != ' ')
-				break;
-			snprintf(buf, sizeof(buf), "%.*s", (int)len, line);
-			if (sscanf(buf, "%159s %159s", path, type) == 2) {
-				size_t pl = strlen(path);
-
-				if (nr_fields == MAX_FIELDS)
-					return -1;
-				f = &fields[nr_fields++];
-				memset(f, 0, sizeof(*f));
-				snprintf(f->doc, sizeof(f->doc), "%s", doc);
-				if (path[pl - 1] == '?') {
-					f->optional = true;
-					path[pl - 1] = '\0';
-				}
-				snprintf(f->path, sizeof(f->path), "%s", path);
-				snprintf(f->type, sizeof(f->type), "%s", type);
-				n++;
-			} else if (buf[strspn(buf, " ")]) {
-				snprintf(bad, bad_len, "%s: %s", doc, buf);
-				return -1;
-			}
-			if (!end)
-				break;
-			line = end + 1;
-		}
-		p = line;
-	}
-	return n;
-}
-
-static int load_pages(char *bad, size_t bad_len)
-{
-	struct dirent *de;
-	DIR *d = opendir("man");
-	int total = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		char path[300], *text;
-		int n;
-
-		if (!strstr(de->d_name, ".rst"))
-			continue;
-		snprintf(path, sizeof(path), "man/%s", de->d_name);
-		text = slurp(path);
-		if (!text)
-			continue;
-		n = parse_page(text, bad, bad_len);
-		free(text);
-		if (n < 0) {
-			closedir(d);
-			return -1;
-		}
-		total += n;
-	}
-	closedir(d);
-	return total;
-}
-
-static struct field *find_field(const char *doc, const char *path)
-{
-	for (size_t i = 0; i < nr_fields; i++)
-		if (!strcmp(fields[i].doc, doc) && !strcmp(fields[i].path, path))
-			return &fields[i];
-	return NULL;
-}
-
-static const char *type_of(struct json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_null:	return "null";
-	case json_type_boolean:	return "boolean";
-	case json_type_int:
-	case json_type_double:	return "number";
-	case json_type_string:	return "string";
-	case json_type_array:	return "array";
-	case json_type_object:	return "object";
-	}
-	return "?";
-}
-
-static bool type_allowed(const char *types, const char *t)
-{
-	size_t n = strlen(t);
-
-	for (const char *p = types; p; p = strchr(p, '|'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, t, n) && (p[n] == '|' || !p[n]))
-			return true;
-	return false;
-}
-
-static int check_value(struct __test_metadata *_metadata, const char *doc, const char *path,
-		       struct json_object *v);
-
-/* The members of object @o against the fields of @doc under @path. */
-static int check_members(struct __test_metadata *_metadata, const char *doc, const char *path,
-			 struct json_object *o)
-{
-	char prefix[200];
-	size_t pl;
-	int bad = 0;
-
-	snprintf(prefix, sizeof(prefix), "%s%s", path, *path ? "." : "");
-	pl = strlen(prefix);
-	/* documented members present */
-	for (size_t i = 0; i < nr_fields; i++) {
-		struct field *f = &fields[i];
-		const char *name = f->path + pl;
-
-		if (strcmp(f->doc, doc) || strncmp(f->path, prefix, pl) || strpbrk(name, ".[") ||
-		    !strcmp(name, "*"))
-			continue;
-		if (!json_object_object_get_ex(o, name, NULL) && !f->optional) {
-			TH_LOG("%s: %s%s missing", doc, prefix, name);
-			bad++;
-		}
-	}
-	/* no undocumented member; each value checked */
-	json_object_object_foreach(o, k, v) {
-		char sub[200];
-
-		snprintf(sub, sizeof(sub), "%s%s", prefix, k);
-		if (!find_field(doc, sub))
-			snprintf(sub, sizeof(sub), "%s*", prefix);
-		if (!find_field(doc, sub)) {
-			TH_LOG("%s: %s%s is not documented", doc, prefix, k);
-			bad++;
-			continue;
-		}
-		bad += check_value(_metadata, doc, sub, v);
-	}
-	return bad;
-}
-
-static int check_value(struct __test_metadata *_metadata, const char *doc, const char *path,
-		       struct json_object *v)
-{
-	struct field *f = find_field(doc, path);
-	char sub[200];
-	int bad = 0;
-
-	if (!f) {
-		TH_LOG("%s: %s is not documented", doc, path);
-		return 1;
-	}
-	f->seen = true;
-	if (f->type[0] == '@') {
-		const char *ref = f->type + 1, *colon = strchr(ref, ':');
-		char rdoc[32];
-
-		snprintf(rdoc, sizeof(rdoc), "%.*s", colon ? (int)(colon - ref) : (int)strlen(doc),
-			 colon ? ref : doc);
-		ref = colon ? colon + 1 : ref;
-		if (!json_object_is_type(v, json_type_object)) {
-			TH_LOG("%s: %s is %s, not an object like %s", doc, path, type_of(v), ref);
-			return 1;
-		}
-		return check_members(_metadata, rdoc, ref, v);
-	}
-	if (!type_allowed(f->type, type_of(v))) {
-		TH_LOG("%s: %s is %s, documented %s", doc, path, type_of(v), f->type);
-		return 1;
-	}
-	if (json_object_is_type(v, json_type_object))
-		return check_members(_metadata, doc, path, v);
-	if (!json_object_is_type(v, json_type_array))
-		return 0;
-	snprintf(sub, sizeof(sub), "%s[]", path);
-	for (size_t i = 0; i < json_object_array_length(v); i++)
-		bad += check_value(_metadata, doc, sub, json_object_array_get_idx(v, i));
-	return bad;
-}
-
-/* Exactly one JSON document in @text, or NULL. */
-static struct json_object *parse_doc(const char *text)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-	size_t end;
-
-	if (!tok)
-		return NULL;
-	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (o && text[end + strspn(text + end, " \t\n")]) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* Validate one document: an object, "version": 1 first, the fields of @doc. */
-static int check_doc(struct __test_metadata *_metadata, const char *doc, const char *text)
-{
-	struct json_object *o = parse_doc(text);
-	struct json_object_iterator it;
-	int bad;
-
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		TH_LOG("%s: not one JSON object: %.300s", doc, text);
-		json_object_put(o);
-		return 1;
-	}
-	it = json_object_iter_begin(o);
-	if (strcmp(json_object_iter_peek_name(&it), "version") ||
-	    json_object_get_int(json_object_iter_peek_value(&it)) != 1 ||
-	    !json_object_is_type(json_object_iter_peek_value(&it), json_type_int)) {
-		TH_LOG("%s: the first member is not \"version\": 1: %.200s", doc, text);
-		json_object_put(o);
-		return 1;
-	}
-	bad = check_members(_metadata, doc, "", o);
-	json_object_put(o);
-	return bad;
-}
+static struct jsondoc jd;
 
 /* Run memslot with @args, expect @status, validate stdout against @doc. */
 static void expect_doc(struct __test_metadata *_metadata, const char *doc, int status,
@@ -290,7 +36,8 @@ static void expect_doc(struct __test_metadata *_metadata, const char *doc, int s
 		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " %s", *a);
 	ASSERT_EQ(0, cli_run(&r, NULL, args));
 	EXPECT_EQ(status, r.status) TH_LOG("memslot%s: %s", cmd, r.err);
-	EXPECT_EQ(0, check_doc(_metadata, doc, r.out)) TH_LOG("memslot%s", cmd);
+	jsondoc_log_clear(&jd);
+	EXPECT_EQ(0, jsondoc_check_text(&jd, doc, r.out)) TH_LOG("memslot%s:\n%s", cmd, jsondoc_log(&jd));
 	cli_result_free(&r);
 }
 
@@ -303,34 +50,13 @@ static void expect_doc(struct __test_metadata *_metadata, const char *doc, int s
  */
 static const char *const need_qemu[] = { "plan:live", NULL };
 
-static bool needs_qemu(const struct field *f)
-{
-	for (const char *const *n = need_qemu; *n; n++) {
-		size_t dl = strcspn(*n, ":"), pl = strlen(*n + dl + 1);
-
-		if (strlen(f->doc) == dl && !strncmp(f->doc, *n, dl) &&
-		    !strncmp(f->path, *n + dl + 1, pl) && strchr(".[", f->path[pl] ?: '.'))
-			return true;
-	}
-	return false;
-}
-
 /* Every field of @doc met at least once. */
 static void expect_all_seen(struct __test_metadata *_metadata, const char *doc)
 {
-	int n = 0, skipped = 0;
+	int skipped = 0;
 
-	for (size_t i = 0; i < nr_fields; i++) {
-		if (strcmp(fields[i].doc, doc))
-			continue;
-		n++;
-		if (!fields[i].seen && needs_qemu(&fields[i])) {
-			skipped++;
-			continue;
-		}
-		EXPECT_TRUE(fields[i].seen) TH_LOG("%s: %s never seen", doc, fields[i].path);
-	}
-	EXPECT_LT(0, n) TH_LOG("no \".. json: %s\" list in man/", doc);
+	jsondoc_log_clear(&jd);
+	EXPECT_EQ(0, jsondoc_unseen(&jd, doc, need_qemu, &skipped)) TH_LOG("%s", jsondoc_log(&jd));
 	if (skipped)
 		printf("# %s: %d members need a running QEMU, not met here\n", doc, skipped);
 }
@@ -349,8 +75,8 @@ FIXTURE_SETUP(contract)
 {
 	char bad[600] = "";
 
-	nr_fields = 0;
-	ASSERT_LT(0, load_pages(bad, sizeof(bad))) TH_LOG("man/*.rst: bad JSON list line: %s", bad);
+	jsondoc_free(&jd);
+	ASSERT_LT(0, jsondoc_load(&jd, "man", bad, sizeof(bad))) TH_LOG("man/*.rst: bad JSON list line: %s", bad);
 	snprintf(self->dir, sizeof(self->dir), "/tmp/test_json.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 }
@@ -359,6 +85,7 @@ FIXTURE_TEARDOWN(contract)
 {
 	char cmd[128];
 
+	jsondoc_free(&jd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
 	if (system(cmd))
 		TH_LOG("cannot remove %s", self->dir);
@@ -382,8 +109,8 @@ static char *write_file(struct __test_metadata *_metadata, const char *dir, cons
 TEST_F(contract, lists_are_consistent)
 {
 	/* every path's parent is documented as an object or array; @refs resolve */
-	for (size_t i = 0; i < nr_fields; i++) {
-		struct field *f = &fields[i], *p;
+	for (size_t i = 0; i < jd.nr; i++) {
+		struct jsondoc_field *f = &jd.fields[i], *p;
 		char parent[160];
 		char *cut;
 
@@ -392,23 +119,21 @@ TEST_F(contract, lists_are_consistent)
 		if (strlen(parent) > 2 && !strcmp(parent + strlen(parent) - 2, "[]") &&
 		    (!cut || cut < parent + strlen(parent) - 2)) {
 			parent[strlen(parent) - 2] = '\0';
-			p = find_field(f->doc, parent);
-			EXPECT_TRUE(p && type_allowed(p->type, "array"))
+			p = jsondoc_find(&jd, f->doc, parent);
+			EXPECT_TRUE(p && jsondoc_type_allowed(p->type, "array"))
 				TH_LOG("%s: %s: %s is no array", f->doc, f->path, parent);
 		} else if (cut) {
 			*cut = '\0';
-			p = find_field(f->doc, parent);
-			EXPECT_TRUE(p && (type_allowed(p->type, "object") ||
+			p = jsondoc_find(&jd, f->doc, parent);
+			EXPECT_TRUE(p && (jsondoc_type_allowed(p->type, "object") ||
 					  !strncmp(p->type, "@", 1)))
 				TH_LOG("%s: %s: %s is no object", f->doc, f->path, parent);
 		}
 		if (f->type[0] == '@') {
-			const char *ref = f->type + 1, *colon = strchr(ref, ':');
 			char rdoc[32];
+			const char *ref = jsondoc_ref(f, rdoc);
 
-			snprintf(rdoc, sizeof(rdoc), "%.*s", colon ? (int)(colon - ref) :
-				 (int)strlen(f->doc), colon ? ref : f->doc);
-			EXPECT_NE(NULL, find_field(rdoc, colon ? colon + 1 : ref))
+			EXPECT_NE(NULL, jsondoc_find(&jd, rdoc, ref))
 				TH_LOG("%s: %s: no %s", f->doc, f->path, f->type);
 		} else {
 			char types[160], *save = NULL;
