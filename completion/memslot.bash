@@ -124,12 +124,16 @@ _memslot()
 				COMPREPLY=($(compgen -W "$(_memslot_pids)" -- "$cur"))
 				return 0
 				;;
+			--from-name)
+				return 0
+				;;
 			--qmp | --svg)
 				_memslot_files
 				return 0
 				;;
 			esac
-			opts+=' --vhost-limit --kvm-memslots --kvm-smm --firmware --from-pid --qmp --svg'
+			opts+=' --vhost-limit --kvm-memslots --kvm-smm --firmware --from-pid --from-name
+				--qmp --svg'
 		else
 			case $prev in
 			--kernel)

@@ -36,7 +36,7 @@ static const char *const fake_argv[] = {
 	"qemu-system-x86_64", "-machine", "pc", "-m", "1G,slots=4,maxmem=8G",
 	"-object", "memory-backend-ram,id=m1,size=1G", "-device", "pc-dimm,id=d1,memdev=m1",
 	"-object", "memory-backend-ram,id=m2,size=512M", "-device", "pc-dimm,id=d2,memdev=m2",
-	NULL,
+	"-name", "guest=memslot-live-host,debug-threads=on", NULL,
 };
 
 /* What the VM holds now: d2 unplugged, hd1 hot-plugged into slot 2, free1 added. */
@@ -254,7 +254,8 @@ TEST_F(live, from_pid_as_given_directly)
 	ASSERT_EQ(0, cli_run(&b, NULL, (const char *const[]){ "-j", "plan", fake_argv[1],
 			fake_argv[2], fake_argv[3], fake_argv[4], fake_argv[5], fake_argv[6],
 			fake_argv[7], fake_argv[8], fake_argv[9], fake_argv[10], fake_argv[11],
-			fake_argv[12], "--kvm-memslots", "509", NULL }));
+			fake_argv[12], fake_argv[13], fake_argv[14], "--kvm-memslots", "509",
+			NULL }));
 	EXPECT_EQ(0, a.status) TH_LOG("%s", a.err);
 	EXPECT_EQ(0, b.status) TH_LOG("%s", b.err);
 	x = parse_one(a.out);
@@ -267,6 +268,33 @@ TEST_F(live, from_pid_as_given_directly)
 	json_object_put(x);
 	json_object_put(y);
 	cli_result_free(&a);
+	cli_result_free(&b);
+}
+
+/* --from-name finds the stand-in by its -name guest=; nothing else has it */
+TEST_F(live, from_name_as_from_pid)
+{
+	struct cli_result a, b;
+
+	start_fake(_metadata, self, false);
+	ASSERT_EQ(0, CLI_RUN(&a, "-j", "plan", "--from-pid", self->pidtext, "--kvm-memslots", "509"));
+	ASSERT_EQ(0, CLI_RUN(&b, "-j", "plan", "--from-name", "memslot-live-host",
+			     "--kvm-memslots", "509"));
+	EXPECT_EQ(0, a.status) TH_LOG("%s", a.err);
+	EXPECT_EQ(0, b.status) TH_LOG("%s", b.err);
+	EXPECT_STREQ(a.out, b.out);
+	cli_result_free(&a);
+	cli_result_free(&b);
+
+	ASSERT_EQ(0, CLI_RUN(&b, "plan", "--from-name", "memslot-no-such-guest"));
+	EXPECT_EQ(1, b.status);
+	EXPECT_TRUE(one_error(b.err, "memslot-no-such-guest")) TH_LOG("%s", b.err);
+	cli_result_free(&b);
+
+	ASSERT_EQ(0, CLI_RUN(&b, "plan", "--from-name", "memslot-live-host", "--from-pid", "1"));
+	EXPECT_EQ(2, b.status);
+	EXPECT_TRUE(one_error(b.err, "--from-name memslot-live-host: not with --from-pid"))
+		TH_LOG("%s", b.err);
 	cli_result_free(&b);
 }
 

@@ -1090,7 +1090,7 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 	status = parse_machines(p);
 	for (size_t k = 0; k < p->nr_numa_texts && !status; k++)
 		status = parse_numa(p, p->numa_texts[k]);
-	if (!status && p->nr_ignored) {
+	if (!status && p->nr_ignored && !p->quiet_ignored) {
 		/* one line: what was given but changes nothing the plan models */
 		fprintf(stderr, "memslot: %s: note: not affecting memory, ignored:",
 			get_cmd_name() ?: (p->run ? "run" : "plan"));

@@ -37,6 +37,7 @@
 #include "tool.h"
 #include "live.h"
 #include "qmp.h"
+#include "vmsel.h"
 
 #define VHOST_PARAM	"/sys/module/vhost/parameters/max_mem_regions"
 #define VHOST_DEFAULT	64
@@ -627,7 +628,7 @@ static void count_cold(struct live_vm *lv)
 
 int live_open(struct live_vm *lv, int argc, char **argv)
 {
-	const char *pid_text = NULL, *sock = NULL;
+	const char *pid_text = NULL, *sock = NULL, *name = NULL;
 	struct live_state st = { 0 };
 	struct qmp_client c = { .fd = -1 };
 	char src[300], err[QMP_ERR_LEN];
@@ -652,6 +653,8 @@ int live_open(struct live_vm *lv, int argc, char **argv)
 			slot = &pid_text;
 		else if (!strcmp(a, "--qmp") || has_prefix(a, "--qmp="))
 			slot = &sock;
+		else if (!strcmp(a, "--from-name") || has_prefix(a, "--from-name="))
+			slot = &name;
 		if (!slot) {
 			user[nr_user++] = i;
 			continue;
@@ -666,11 +669,12 @@ int live_open(struct live_vm *lv, int argc, char **argv)
 		}
 		if (*slot) {
 			free(user);
-			return usage_err("%s %s: only one --from-pid or --qmp", a, val);
+			return usage_err("%s %s: only one --from-pid, --from-name or --qmp", a,
+					 val);
 		}
 		*slot = val;
 	}
-	if (!pid_text && !sock) {
+	if (!pid_text && !sock && !name) {
 		free(user);
 		return 0;
 	}
@@ -678,8 +682,34 @@ int live_open(struct live_vm *lv, int argc, char **argv)
 		free(user);
 		return usage_err("--from-pid %s: not with --qmp %s", pid_text, sock);
 	}
+	if (name && (pid_text || sock)) {
+		free(user);
+		return usage_err("--from-name %s: not with %s", name,
+				 sock ? "--qmp" : "--from-pid");
+	}
 	lv->active = true;
-	if (pid_text) {
+	if (name) {
+		struct vmsel sel = { 0 };
+		uint32_t pid = 0;
+
+		if (!*name) {
+			free(user);
+			return usage_err("--from-name: empty argument");
+		}
+		/* QEMU's -name guest=NAME, else the process name; exactly one */
+		status = vmsel_parse(&sel, 'n', name);
+		if (!status && vmsel_resolve(&sel))
+			status = 1;
+		if (!status)
+			status = vmsel_one(&sel, "--from-name", &pid);
+		vmsel_free(&sel);
+		if (status) {
+			free(user);
+			return status;
+		}
+		status = 1;
+		lv->pid = (pid_t)pid;
+	} else if (pid_text) {
 		uint32_t pid;
 
 		if (parse_pid(pid_text, &pid)) {

@@ -85,7 +85,8 @@ static void plan_usage(FILE *f)
 		"                              [--kvm-memslots N] [--kvm-smm on|off]\n"
 		"                              [--firmware none|seabios] [--script FILE]\n"
 		"                              [--strict] [QEMU-OPTION]...\n"
-		"       memslot [OPTIONS] plan --from-pid PID|--qmp SOCKET [-object BACKEND]...\n"
+		"       memslot [OPTIONS] plan --from-pid PID|--from-name NAME|--qmp SOCKET\n"
+		"                              [-object BACKEND]...\n"
 		"                              [-device DEVICE]... [OPTIONS...]\n"
 		"\n"
 		"Predict, with QEMU's rules and nothing allocated, where a pc or q35 machine's\n"
@@ -127,6 +128,9 @@ static void plan_usage(FILE *f)
 		"                      it is at the end (after --script or a hot-plug)\n"
 		"      --from-pid PID  plan the running QEMU PID from its command line; the\n"
 		"                      -object/-device given here are hot-plugged onto it\n"
+		"      --from-name NAME\n"
+		"                      the same for the one QEMU started with -name guest=NAME\n"
+		"                      (else the one process named NAME)\n"
 		"      --qmp SOCKET    the same for the QEMU at this QMP socket, with the memory\n"
 		"                      devices and backends it has now\n"
 		"  -h, --help          print this help\n");
@@ -218,10 +222,12 @@ int do_plan(int argc, char **argv)
 	bool help = false, steps_mode;
 	int status, ret;
 
-	/* --from-pid / --qmp: the running VM's arguments, then the user's */
+	/* --from-pid / --from-name / --qmp: the running VM's arguments, then the user's */
 	status = live_open(&lv, argc, argv);
 	if (status)
 		goto free_plan;
+	/* a running QEMU's command line is what it is: no note of its options */
+	p.quiet_ignored = lv.active;
 	status = plan_parse_args(&p, lv.active ? lv.argc : argc, lv.active ? lv.argv : argv,
 				 &help);
 	if (status || help) {

@@ -156,6 +156,7 @@ struct plan {
 	int kvm_smm;			/* --kvm-smm: 1 on, -1 off, 0: probe */
 	const char *script;
 	const char *svg;		/* plan --svg FILE */
+	bool quiet_ignored;		/* no note: a running VM's own options */
 	struct scenario scn;
 
 	bool run;

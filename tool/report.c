@@ -120,7 +120,10 @@ void plan_print_machine(const struct plan *p, FILE *f)
 	struct ms_machine_layout l;
 
 	ms_machine__layout(p->m, &l);
-	fprintf(f, "machine: %s, accel %s", p->mtype, p->kvm ? "kvm" : "tcg");
+	fprintf(f, "machine: %s", p->mtype);
+	if (p->name)
+		fprintf(f, ", guest %s", p->name);
+	fprintf(f, ", accel %s", p->kvm ? "kvm" : "tcg");
 	if (p->kvm)
 		fprintf(f, ", %u KVM memslots per address space, SMM %s", p->mo.kvm_memslots,
 			ms_machine__kvm_smm(p->m) ? "on (address space 1)" : "off");

@@ -23,6 +23,8 @@ struct json_object *plan_machine_json(const struct plan *p)
 		return NULL;
 	ms_machine__layout(p->m, &l);
 	ADD(o, "type", json_object_new_string(p->mtype));
+	ADD(o, "family", json_object_new_string(p->mo.type == MS_MACHINE_Q35 ? "q35" : "pc"));
+	ADD(o, "guest_name", json_str_or_null(p->name));
 	ADD(o, "accel", json_object_new_string(p->kvm ? "kvm" : "tcg"));
 	ADD(o, "kvm_memslots", json_u64(p->mo.kvm_memslots));
 	ADD(o, "smm", json_object_new_boolean(ms_machine__kvm_smm(p->m) != NULL));
