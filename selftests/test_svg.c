@@ -639,6 +639,86 @@ TEST_F_TIMEOUT(svg, cli_default, 180)
 	free(p.px);
 }
 
+/*
+ * plan --svg: a q35 with a DIMM and virtio-mem and a script that hot-plugs
+ * a second DIMM. The picture is the machine after the script: the new
+ * DIMM's label is in it and there is one rectangle per memslot of plan -j,
+ * which stays on stdout. An unwritable place: exit 1, one error line, no
+ * file.
+ */
+TEST_F(svg, cli_plan_script)
+{
+	static const char script[] = "object_add memory-backend-ram,id=m2,size=256M\n"
+				     "device_add pc-dimm,id=hotdimm2,memdev=m2\n";
+	const char *args[] = { "-j", "plan", "-M", "q35", "-m", "1G,slots=4,maxmem=8G",
+		"-object", "memory-backend-ram,id=m1,size=512M", "-device", "pc-dimm,id=d1,memdev=m1",
+		"-object", "memory-backend-ram,id=vm0,size=2G",
+		"-device", "virtio-mem-pci,id=vmem0,memdev=vm0,requested-size=1G",
+		"--script", NULL, "--svg", self->path, NULL };
+	struct json_object *doc;
+	char scn[160], bad[200], *text, *why = NULL;
+	struct cli_result r;
+	FILE *f;
+
+	snprintf(scn, sizeof(scn), "%s/hotplug.txt", self->dir);
+	f = fopen(scn, "w");
+	ASSERT_NE(NULL, f);
+	fputs(script, f);
+	ASSERT_EQ(0, fclose(f));
+	args[15] = scn;
+	ASSERT_EQ(0, cli_run(&r, NULL, args));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("stdout: %.300s", r.out);
+	cli_result_free(&r);
+	text = slurp(self->path);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, ">hotdimm2: m2</text>"));
+	EXPECT_NE(NULL, strstr(text, ">d1: m1</text>"));
+	EXPECT_NE(NULL, strstr(text, ">vmem0: vm0</text>"));
+	EXPECT_LT(0, (int)jget_len(jget(doc, "memslots")));
+	EXPECT_EQ((int)jget_len(jget(doc, "memslots")), count(text, "<rect class=\"slot "));
+	free(text);
+	json_object_put(doc);
+	if (have_python()) {
+		EXPECT_TRUE(well_formed(self->path, &why)) TH_LOG("%s", why);
+		free(why);
+	}
+
+	/* without the script the DIMM is not there */
+	args[14] = "--kvm-smm";
+	args[15] = "on";
+	ASSERT_EQ(0, cli_run(&r, NULL, args));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	cli_result_free(&r);
+	text = slurp(self->path);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(NULL, strstr(text, "hotdimm2"));
+	free(text);
+
+	/*
+	 * A directory that does not exist: exit 1, one error line naming it,
+	 * nothing written; with -j stdout is still one JSON document.
+	 */
+	snprintf(bad, sizeof(bad), "%s/no/such/map.svg", self->dir);
+	args[14] = "--script";
+	args[15] = scn;
+	args[17] = bad;
+	for (int json = 0; json < 2; json++) {
+		ASSERT_EQ(0, cli_run(&r, NULL, args + !json));
+		EXPECT_EQ(1, r.status);
+		EXPECT_EQ(0, strncmp(r.err, "memslot: plan: cannot write SVG file ", 37))
+			TH_LOG("%s", r.err);
+		EXPECT_NE(NULL, strstr(r.err, bad)) TH_LOG("%s", r.err);
+		EXPECT_EQ(1, count(r.err, "\n")) TH_LOG("%s", r.err);
+		doc = json ? parse_one(r.out) : NULL;
+		EXPECT_TRUE(!json || doc) TH_LOG("stdout: %.300s", r.out);
+		json_object_put(doc);
+		cli_result_free(&r);
+		EXPECT_EQ(2, dir_entries(self->dir));	/* map.svg and the script */
+	}
+}
+
 FIXTURE(sample) {
 	char dir[64];
 	char path[128];
