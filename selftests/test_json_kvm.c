@@ -15,7 +15,9 @@
  * $MEMSLOT. Without /dev/kvm or root the tests skip, saying why.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,40 +314,40 @@ TEST_F(kvmjson, verify)
 	expect_seen(_metadata, "verify", NULL);
 }
 
-/* `memslot ARGS` in the background with stdout in a file, once it has attached. */
+/*
+ * `memslot ARGS` in the background (posix_spawn()), stdout into an unlinked
+ * file, stderr into a pipe read up to the line naming the attach point.
+ */
 struct tracer {
 	pid_t pid;
-	FILE *out;
+	int out;
 	FILE *err;
 };
 
 static int tracer_start(struct tracer *t, const char *const *args)
 {
 	const char *argv[16] = { cli_tool_path() };
+	posix_spawn_file_actions_t fa;
+	char tmpl[] = "/tmp/test_json_kvm.out.XXXXXX";
 	char line[512];
-	int errp[2];
+	int errp[2] = { -1, -1 }, ret;
 
 	for (size_t n = 1; *args && n < 15; n++)
 		argv[n] = *args++;
-	t->out = tmpfile();
-	if (!t->out || pipe(errp))
+	t->out = mkostemp(tmpl, O_CLOEXEC);
+	if (t->out < 0 || unlink(tmpl) || pipe2(errp, O_CLOEXEC))
 		return -errno;
-	t->pid = fork();
-	if (t->pid < 0)
-		return -errno;
-	if (!t->pid) {
-		dup2(fileno(t->out), STDOUT_FILENO);
-		dup2(errp[1], STDERR_FILENO);
-		close(errp[0]);
-		close(errp[1]);
-		fclose(t->out);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, t->out, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO);
+	ret = posix_spawn(&t->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	close(errp[1]);
-	t->err = fdopen(errp[0], "r");
-	/* the duration counts from the line naming the attach point */
-	while (t->err && fgets(line, sizeof(line), t->err))
+	t->err = ret ? NULL : fdopen(errp[0], "r");
+	if (!t->err)
+		return ret ? -ret : -errno;
+	/* the duration counts from that line */
+	while (fgets(line, sizeof(line), t->err))
 		if (strstr(line, "attach: "))
 			return 0;
 	return -EIO;
@@ -355,22 +357,16 @@ static int tracer_start(struct tracer *t, const char *const *args)
 static char *tracer_wait(struct tracer *t, int *status)
 {
 	char line[512], *text = NULL;
-	long len;
+	int st;
 
 	while (fgets(line, sizeof(line), t->err))
-		fputs(line, stderr);
+		fputs(line, stderr);	/* the text summary, for the log */
 	fclose(t->err);
-	if (waitpid(t->pid, status, 0) == t->pid) {
-		*status = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128;
-		len = ftell(t->out);
-		text = len >= 0 ? calloc(1, (size_t)len + 1) : NULL;
-		rewind(t->out);
-		if (text && fread(text, 1, (size_t)len, t->out) != (size_t)len) {
-			free(text);
-			text = NULL;
-		}
+	if (waitpid(t->pid, &st, 0) == t->pid) {
+		*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		text = slurp_fd(t->out);
 	}
-	fclose(t->out);
+	close(t->out);
 	return text;
 }
 
