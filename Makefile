@@ -262,7 +262,7 @@ CORPUS := $(abspath selftests/corpus/qemu-7.2)
 # a usable /dev/kvm, else inside the default guest kernel; make vmtest runs
 # them in every kernel of VMTEST_KERNELS.
 KVM_TESTS := test_kvm test_vmm test_run test_census test_trace test_trace_qemu test_plan_qemu \
-	test_kvm_fault test_plan_live
+	test_kvm_fault test_plan_live test_json_kvm
 KVM_TEST_BINS := $(filter $(KVM_TESTS:%=$(OUT)/selftests/%),$(TEST_BINS))
 HOST_TEST_BINS := $(filter-out $(KVM_TEST_BINS),$(TEST_BINS))
 VMTEST_KERNELS ?= debian-6.1 debian-6.12

@@ -213,6 +213,20 @@ static int replay(struct plan *p, struct json_object *steps, char *failed, size_
 
 /* --- command --------------------------------------------------------------- */
 
+/* --svg FILE: the machine as it is now. Return: 0, or 1 after the error. */
+static int write_svg(const struct plan *p)
+{
+	struct ms_error e = { 0 };
+	int ret;
+
+	if (!p->svg)
+		return 0;
+	ret = svg_write_machine(p->svg, p->m, p->mtype, &e);
+	if (ret)
+		p_err("%s", error_text(&e, -ret));
+	return ret ? 1 : 0;
+}
+
 int do_plan(int argc, char **argv)
 {
 	struct plan p = { .mo = { .sz = sizeof(p.mo) } };
@@ -279,8 +293,16 @@ int do_plan(int argc, char **argv)
 			p_err("cannot build JSON: %s", strerror(-ret));
 			goto free_plan;
 		}
+		/* the final state is there: the picture before the document */
+		if (write_svg(&p)) {
+			json_object_put(doc);
+			goto free_plan;
+		}
 		status = json_print(doc);
 	} else {
+		/* without steps the state is final now: no report before an error */
+		if (!steps_mode && write_svg(&p))
+			goto free_plan;
 		if (lv.active)
 			live_print(&lv, stdout);
 		if (lv.active && steps_mode) {
@@ -309,15 +331,11 @@ int do_plan(int argc, char **argv)
 			goto free_plan;
 		}
 		status = 0;
-	}
-	if (p.svg) {
-		struct ms_error e = { 0 };
-
-		ret = svg_write_machine(p.svg, p.m, p.mtype, &e);
-		if (ret) {
+		/* after the steps' reports: the state they ended in */
+		if (steps_mode) {
 			fflush(stdout);
-			p_err("%s", error_text(&e, -ret));
-			status = 1;
+			if (write_svg(&p))
+				status = 1;
 		}
 	}
 	if (failed[0]) {
