@@ -592,6 +592,78 @@ TEST_F(svg, write_errors)
 	svg_map_free(&sm);
 }
 
+/*
+ * What is at the path stays what it was: a planted PATH.tmp link is not
+ * followed, a link to a file keeps linking to the (new) file, a fifo and
+ * /dev/null are written in place, never replaced by a regular file.
+ */
+TEST_F(svg, existing_paths)
+{
+	struct svg_map sm = { 0 };
+	char path[200], other[200], fifo[200], *text;
+	struct stat st;
+	int fd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, svg_map_set_title(&sm, "t", NULL));
+	/* a planted map.svg.tmp -> victim: the victim is not written */
+	snprintf(other, sizeof(other), "%s/victim", self->dir);
+	fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(7, write(fd, "victim\n", 7));
+	close(fd);
+	snprintf(path, sizeof(path), "%s.tmp", self->path);
+	ASSERT_EQ(0, symlink(other, path));
+	ASSERT_EQ(0, svg_map_write(&sm, self->path, NULL));
+	text = slurp(other);
+	EXPECT_STREQ("victim\n", text ?: "(none)");
+	free(text);
+	ASSERT_EQ(0, lstat(path, &st));
+	EXPECT_TRUE(S_ISLNK(st.st_mode));
+	EXPECT_EQ(3, dir_entries(self->dir));	/* victim, map.svg, the planted link */
+
+	/* link.svg -> map.svg: still a link, map.svg rewritten */
+	snprintf(path, sizeof(path), "%s/link.svg", self->dir);
+	ASSERT_EQ(0, symlink("map.svg", path));
+	ASSERT_EQ(0, truncate(self->path, 0));
+	ASSERT_EQ(0, svg_map_write(&sm, path, NULL));
+	ASSERT_EQ(0, lstat(path, &st));
+	EXPECT_TRUE(S_ISLNK(st.st_mode));
+	ASSERT_EQ(0, stat(self->path, &st));
+	EXPECT_LT(100, st.st_size);
+
+	/* a fifo: read by a child, stays a fifo */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", self->dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char buf[4096];
+		ssize_t n, total = 0;
+		int rfd = open(fifo, O_RDONLY);
+
+		while (rfd >= 0 && (n = read(rfd, buf, sizeof(buf))) > 0)
+			total += n;
+		_exit(total > 100 ? 0 : 1);
+	}
+	EXPECT_EQ(0, svg_map_write(&sm, fifo, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	ASSERT_EQ(0, lstat(fifo, &st));
+	EXPECT_TRUE(S_ISFIFO(st.st_mode));
+
+	/* /dev/null stays the device */
+	EXPECT_EQ(0, svg_map_write(&sm, "/dev/null", NULL));
+	ASSERT_EQ(0, stat("/dev/null", &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	svg_map_free(&sm);
+	unlink(fifo);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s.tmp", self->path);
+	unlink(path);
+	unlink(other);
+}
+
 /* --- the command line ------------------------------------------------------ */
 
 TEST_F_TIMEOUT(svg, cli_default, 180)

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "svg.h"
 
@@ -754,36 +755,70 @@ int svg_map_print(const struct svg_map *sm, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
-int svg_map_write(const struct svg_map *sm, const char *path, struct ms_error *err)
+/* Print @sm to @f and close it. Return: 0 or a negative errno. */
+static int print_close(const struct svg_map *sm, FILE *f)
 {
-	size_t len = strlen(path) + 5;
-	char *tmp = malloc(len);
-	FILE *f;
-	int ret;
+	int ret = svg_map_print(sm, f);
 
-	if (!tmp)
-		return ms_error_set(err, -ENOMEM, "cannot write SVG file %s: %s", path,
-				    strerror(ENOMEM));
-	snprintf(tmp, len, "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		ret = -errno;
-		goto fail;
-	}
-	ret = svg_map_print(sm, f);
 	if (fflush(f) && !ret)
 		ret = -errno;
 	if (fclose(f) && !ret)
 		ret = -errno;
-	if (!ret && rename(tmp, path))
+	return ret;
+}
+
+int svg_map_write(const struct svg_map *sm, const char *path, struct ms_error *err)
+{
+	char *real = NULL, *tmp = NULL;
+	struct stat st;
+	mode_t mask;
+	FILE *f;
+	int fd, ret;
+
+	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		goto fail;
+	}
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		/* /dev/null, a fifo, /dev/stdout: written in place, never replaced */
+		f = fopen(path, "w");
+		ret = f ? print_close(sm, f) : -errno;
+		if (ret)
+			goto fail;
+		return 0;
+	}
+	/* a link to a file: the file is replaced, the link stays */
+	real = realpath(path, NULL);
+	if (asprintf(&tmp, "%s.XXXXXX", real ?: path) < 0) {
+		tmp = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
+	/* a new name of our own (O_EXCL): nothing of the same name is followed */
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) || !(f = fdopen(fd, "w"))) {
+		ret = -errno;
+		close(fd);
+	} else {
+		ret = print_close(sm, f);
+	}
+	if (!ret && rename(tmp, real ?: path))
 		ret = -errno;
 	if (ret) {
 		unlink(tmp);
 		goto fail;
 	}
+	free(real);
 	free(tmp);
 	return 0;
 fail:
+	free(real);
 	free(tmp);
 	return ms_error_set(err, ret, "cannot write SVG file %s: %s", path, strerror(-ret));
 }

@@ -173,8 +173,11 @@ int svg_map_print(const struct svg_map *sm, FILE *f);
  * @path: file name
  * @err: optional: "cannot write SVG file PATH: <reason>"
  *
- * Writes PATH.tmp and renames it to @path: on failure no file is left
- * (neither @path changed nor PATH.tmp).
+ * A regular file (or a link to one: the file it names) is written as a
+ * new file of its own (mkstemp() beside it, so no existing name is
+ * followed) renamed over it: on failure @path is unchanged and nothing
+ * is left. A path that exists and is not a regular file (/dev/null, a
+ * fifo) is written in place; a directory is an error (-EISDIR).
  *
  * Return: 0 or a negative errno.
  */
