@@ -31,6 +31,8 @@
 #include "harness.h"
 
 #define FAKE_ENV	"MEMSLOT_FAKE_QEMU_SOCKET"
+/* answers in place of the canned ones: "KEY\tANSWER\n"..., see answer_of() */
+#define ANSWERS_ENV	"MEMSLOT_FAKE_QEMU_ANSWERS"
 
 static const char *const fake_argv[] = {
 	"qemu-system-x86_64", "-machine", "pc", "-m", "1G,slots=4,maxmem=8G",
@@ -60,6 +62,43 @@ static const struct {
 	{ "qom-get", "\"memory-backend-ram\"" },
 	{ "human-monitor-command", "\"\"" },
 };
+
+/*
+ * The answer to command @o: from ANSWERS_ENV if it has the key "CMD" or,
+ * for qom-get, "qom-get PATH PROPERTY"; else the canned one; NULL if none.
+ * Return: malloc()ed.
+ */
+static char *answer_of(struct json_object *o)
+{
+	const char *env = getenv(ANSWERS_ENV), *cmd;
+	struct json_object *c, *args, *v;
+	char key[512];
+
+	if (!json_object_object_get_ex(o, "execute", &c) || !(cmd = json_object_get_string(c)))
+		return NULL;
+	snprintf(key, sizeof(key), "%s", cmd);
+	if (!strcmp(cmd, "qom-get") && json_object_object_get_ex(o, "arguments", &args)) {
+		const char *path = "", *prop = "";
+
+		if (json_object_object_get_ex(args, "path", &v))
+			path = json_object_get_string(v);
+		if (json_object_object_get_ex(args, "property", &v))
+			prop = json_object_get_string(v);
+		snprintf(key, sizeof(key), "qom-get %s %s", path, prop);
+	}
+	for (const char *l = env; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		const char *tab = strchr(l, '\t');
+		size_t len = strcspn(l, "\n");
+
+		if (tab && tab < l + len && (size_t)(tab - l) == strlen(key) &&
+		    !strncmp(l, key, strlen(key)))
+			return strndup(tab + 1, l + len - tab - 1);
+	}
+	for (size_t i = 0; i < sizeof(canned) / sizeof(canned[0]); i++)
+		if (!strcmp(canned[i].cmd, cmd))
+			return strdup(canned[i].answer);
+	return NULL;
+}
 
 /*
  * The stand-in: serve QMP on @path (or, for "", just wait). It listens
@@ -95,7 +134,8 @@ static void fake_qemu(const char *path)
 			while (off < (size_t)n) {
 				struct json_object *o = json_tokener_parse_ex(tok, buf + off,
 									     (int)(n - off)), *c;
-				const char *cmd, *ans = NULL;
+				const char *cmd;
+				char *ans;
 
 				if (!o) {
 					off = n;
@@ -105,15 +145,14 @@ static void fake_qemu(const char *path)
 				json_tokener_reset(tok);
 				json_object_object_get_ex(o, "execute", &c);
 				cmd = json_object_get_string(c);
-				for (size_t i = 0; cmd && i < sizeof(canned) / sizeof(canned[0]); i++)
-					if (!strcmp(canned[i].cmd, cmd))
-						ans = canned[i].answer;
+				ans = answer_of(o);
 				if (ans)
 					dprintf(fd, "{\"return\": %s}\r\n", ans);
 				else
 					dprintf(fd, "{\"error\": {\"class\": \"CommandNotFound\", "
 						"\"desc\": \"The command %s has not been found\"}}\r\n",
 						cmd ? cmd : "?");
+				free(ans);
 				json_object_put(o);
 			}
 		}
@@ -137,14 +176,20 @@ FIXTURE(live) {
 	char pidtext[16];
 };
 
-/* Start the stand-in; with @qmp it listens on self->sock. */
-static void start_fake(struct __test_metadata *_metadata, FIXTURE_DATA(live) *self, bool qmp)
+/*
+ * Start the stand-in; with @qmp it listens on self->sock, answering with
+ * @answers (ANSWERS_ENV, or NULL) before the canned answers.
+ */
+static void start_fake_answers(struct __test_metadata *_metadata, FIXTURE_DATA(live) *self,
+			       bool qmp, const char *answers)
 {
 	self->pid = fork();
 	ASSERT_LE(0, self->pid);
 	if (!self->pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv(FAKE_ENV, qmp ? self->sock : "", 1);
+		if (answers)
+			setenv(ANSWERS_ENV, answers, 1);
 		execv("/proc/self/exe", (char **)fake_argv);
 		_exit(127);
 	}
@@ -163,6 +208,11 @@ static void start_fake(struct __test_metadata *_metadata, FIXTURE_DATA(live) *se
 		usleep(10000);
 	}
 	ASSERT_TRUE(false) TH_LOG("the stand-in did not start");
+}
+
+static void start_fake(struct __test_metadata *_metadata, FIXTURE_DATA(live) *self, bool qmp)
+{
+	start_fake_answers(_metadata, self, qmp, NULL);
 }
 
 FIXTURE_SETUP(live)
@@ -363,6 +413,103 @@ TEST_F(live, errors)
 	snprintf(what, sizeof(what), "--qmp %s: not a QMP server: not JSON", self->sock);
 	EXPECT_TRUE(one_error(r.err, what)) TH_LOG("%s", r.err);
 	EXPECT_STREQ("", r.out);
+	cli_result_free(&r);
+}
+
+static void stop_fake(FIXTURE_DATA(live) *self)
+{
+	kill(self->pid, SIGKILL);
+	waitpid(self->pid, NULL, 0);
+	self->pid = 0;
+	unlink(self->sock);
+}
+
+/* A QMP answer of the wrong shape is one error line naming it, not a crash. */
+TEST_F(live, malformed_answers)
+{
+	static const struct {
+		const char *answers, *error;
+	} cases[] = {
+		{ "query-memory-devices\t{\"not\": \"array\"}",
+		  "query-memory-devices: answer is not an array" },
+		{ "query-memdev\t\"pc.ram\"", "query-memdev: answer is not an array" },
+		{ "query-memory-devices\t[1]",
+		  "query-memory-devices: element 0 is not an object with object \"data\"" },
+		{ "query-memory-devices\t[{\"type\": \"dimm\", \"data\": [2]}]",
+		  "query-memory-devices: element 0 is not an object with object \"data\"" },
+		{ "query-memdev\t[{\"id\": \"pc.ram\"}, null]",
+		  "query-memdev: element 1 is not an object" },
+		{ "qom-get /objects/free1 type\t{\"a\": 1}",
+		  "qom-get /objects/free1 type: answer is not a string" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cli_result r;
+		char what[300];
+
+		start_fake_answers(_metadata, self, true, cases[i].answers);
+		ASSERT_EQ(0, CLI_RUN(&r, "plan", "--qmp", self->sock));
+		EXPECT_EQ(1, r.status) TH_LOG("%s", cases[i].answers);
+		snprintf(what, sizeof(what), "--qmp %s: %s\n", self->sock, cases[i].error);
+		EXPECT_TRUE(one_error(r.err, what)) TH_LOG("%s", r.err);
+		EXPECT_STREQ("", r.out);
+		cli_result_free(&r);
+		stop_fake(self);
+	}
+}
+
+/*
+ * Values of the VM are taken whole, however long: a device id of 400
+ * characters, a backend's mem-path of 700 (its align, after it, still
+ * applies).
+ */
+TEST_F(live, long_values)
+{
+	char id[401], mem_path[701], *answers;
+	struct json_object *doc, *devs;
+	struct cli_result r;
+	bool seen = false;
+
+	memset(id, 'i', sizeof(id) - 1);
+	id[sizeof(id) - 1] = 0;
+	memset(mem_path, 'p', sizeof(mem_path) - 1);
+	mem_path[0] = '/';
+	mem_path[sizeof(mem_path) - 1] = 0;
+	ASSERT_LT(0, asprintf(&answers,
+		"query-memory-devices\t[{\"type\": \"dimm\", \"data\": {\"id\": \"d1\","
+		" \"addr\": 4294967296, \"slot\": 0, \"node\": 0, \"size\": 1073741824,"
+		" \"memdev\": \"/objects/m1\", \"hotplugged\": false}},"
+		" {\"type\": \"dimm\", \"data\": {\"id\": \"%s\", \"addr\": 6442450944,"
+		" \"slot\": 2, \"node\": 0, \"size\": 536870912, \"memdev\": \"/objects/h1\","
+		" \"hotplugged\": true}}]\n"
+		"query-memdev\t[{\"id\": \"m1\", \"size\": 1073741824},"
+		" {\"id\": \"h1\", \"size\": 536870912}, {\"id\": \"free1\", \"size\": 2147483648}]\n"
+		"qom-get /objects/free1 type\t\"memory-backend-file\"\n"
+		"qom-get /objects/free1 mem-path\t\"%s\"\n"
+		"qom-get /objects/free1 align\t2147483648\n", id, mem_path));
+	start_fake_answers(_metadata, self, true, answers);
+	free(answers);
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "--qmp", self->sock, "-device",
+			     "pc-dimm,id=d9,memdev=free1"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s%s", r.out, r.err);
+	doc = parse_one(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	devs = jget(doc, "devices");
+	for (size_t i = 0; i < jget_len(devs); i++) {
+		struct json_object *d = jget_idx(devs, i);
+		const char *did = jget_str(d, "id");
+
+		if (did && !strcmp(did, "d9"))	/* 2 GiB aligned past hd1 */
+			EXPECT_EQ(0x200000000, jget_u64(d, "addr"));
+		if (did && !strcmp(did, id)) {
+			seen = true;
+			EXPECT_EQ(0x180000000, jget_u64(d, "addr"));
+			EXPECT_TRUE(jget_bool(d, "hotplugged"));
+		}
+	}
+	EXPECT_TRUE(seen) TH_LOG("no device with the 400-character id: %s", r.out);
+	EXPECT_EQ(3, jget_len(devs));
+	json_object_put(doc);
 	cli_result_free(&r);
 }
 

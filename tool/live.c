@@ -288,6 +288,14 @@ static int query_state(struct qmp_client *c, struct live_state *st, const char *
 		p_err("%s: query-memdev: %s", src, err);
 		return -1;
 	}
+	if (!json_object_is_type(st->devs_json, json_type_array)) {
+		p_err("%s: query-memory-devices: answer is not an array", src);
+		return -1;
+	}
+	if (!json_object_is_type(st->mems_json, json_type_array)) {
+		p_err("%s: query-memdev: answer is not an array", src);
+		return -1;
+	}
 	st->nr_devs = json_object_array_length(st->devs_json);
 	st->nr_mems = json_object_array_length(st->mems_json);
 	st->devs = calloc(st->nr_devs + 1, sizeof(*st->devs));
@@ -301,7 +309,13 @@ static int query_state(struct qmp_client *c, struct live_state *st, const char *
 		struct ldev *d = &st->devs[i];
 		const char *md;
 
-		json_object_object_get_ex(e, "data", &data);
+		if (!json_object_is_type(e, json_type_object) ||
+		    !json_object_object_get_ex(e, "data", &data) ||
+		    !json_object_is_type(data, json_type_object)) {
+			p_err("%s: query-memory-devices: element %zu is not an object with "
+			      "object \"data\"", src, i);
+			return -1;
+		}
 		d->type = jstr(e, "type");
 		d->id = jstr(data, "id");
 		md = jstr(data, "memdev");
@@ -330,6 +344,10 @@ static int query_state(struct qmp_client *c, struct live_state *st, const char *
 		struct json_object *e = json_object_array_get_idx(st->mems_json, i);
 		struct lmem *m = &st->mems[i];
 
+		if (!json_object_is_type(e, json_type_object)) {
+			p_err("%s: query-memdev: element %zu is not an object", src, i);
+			return -1;
+		}
 		m->id = jstr(e, "id");
 		m->size = ju64(e, "size", 0);
 		m->share = json_object_get_boolean(json_object_object_get(e, "share"));
@@ -394,11 +412,16 @@ static char *placement(const struct ldev *d)
 	return r < 0 ? NULL : s;
 }
 
-/* The -device value of @text with @d's placement. Return: malloc()ed, or NULL. */
-static char *pin_device(const char *text, const struct ldev *d)
+/*
+ * The -device value of @text with @d's placement. Return: malloc()ed, or
+ * NULL with *@bad_json set if @text is not a JSON object, clear on ENOMEM.
+ */
+static char *pin_device(const char *text, const struct ldev *d, bool *bad_json)
 {
 	struct json_object *o;
 	char *s, *out = NULL;
+
+	*bad_json = false;
 
 	if (text[0] != '{') {
 		s = placement(d);
@@ -408,8 +431,11 @@ static char *pin_device(const char *text, const struct ldev *d)
 		return out;
 	}
 	o = json_tokener_parse(text);
-	if (!o)
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		*bad_json = true;
 		return NULL;
+	}
 	if (is_dimm(d)) {
 		json_object_object_add(o, "addr", json_object_new_uint64(d->addr));
 		json_object_object_add(o, "slot", json_object_new_int64(d->slot));
@@ -427,19 +453,16 @@ static char *pin_device(const char *text, const struct ldev *d)
 /* -device for a device no -device explains. Return: malloc()ed, or NULL. */
 static char *hotplugged_device(const struct ldev *d)
 {
-	char *pl = placement(d), *out = NULL, id[300] = "", extra[160] = "";
+	char *pl = placement(d), *out = NULL, node[32] = "", bs[40] = "";
 
 	if (!pl)
 		return NULL;
-	if (d->id)
-		snprintf(id, sizeof(id), ",id=%s", d->id);
 	if (d->node >= 0 && strcmp(d->type, "virtio-pmem"))
-		snprintf(extra, sizeof(extra), ",node=%" PRId64, d->node);
+		snprintf(node, sizeof(node), ",node=%" PRId64, d->node);
 	if (!strcmp(d->type, "virtio-mem") && d->block_size)
-		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-			 ",block-size=%" PRIu64, d->block_size);
-	if (asprintf(&out, "%s%s,memdev=%s%s%s", driver_of(d->type), id, d->memdev, pl,
-		     extra) < 0)
+		snprintf(bs, sizeof(bs), ",block-size=%" PRIu64, d->block_size);
+	if (asprintf(&out, "%s%s%s,memdev=%s%s%s%s", driver_of(d->type), d->id ? ",id=" : "",
+		     d->id ? d->id : "", d->memdev, pl, node, bs) < 0)
 		out = NULL;
 	free(pl);
 	return out;
@@ -448,38 +471,55 @@ static char *hotplugged_device(const struct ldev *d)
 /* -object for a backend added after start. Return: malloc()ed, or NULL after reporting. */
 static char *added_backend(struct qmp_client *c, const struct lmem *m, const char *src)
 {
-	char err[QMP_ERR_LEN], path[300], *out = NULL, extra[600] = "";
-	struct json_object *type, *v;
+	char err[QMP_ERR_LEN], *path = NULL, *out = NULL, *mem_path = NULL, align[40] = "";
+	struct json_object *type = NULL, *v;
 	const char *t;
 
-	snprintf(path, sizeof(path), "/objects/%s", m->id);
+	if (asprintf(&path, "/objects/%s", m->id) < 0) {
+		path = NULL;
+		goto nomem;
+	}
 	type = qmp_client_qom_get(c, path, "type", err);
 	if (!type) {
 		p_err("%s: qom-get %s type: %s", src, path, err);
-		return NULL;
+		goto out;
+	}
+	if (!json_object_is_type(type, json_type_string)) {
+		p_err("%s: qom-get %s type: answer is not a string", src, path);
+		goto out;
 	}
 	t = json_object_get_string(type);
 	if (!strcmp(t, "memory-backend-file")) {
 		v = qmp_client_qom_get(c, path, "mem-path", err);
 		if (!v) {
 			p_err("%s: qom-get %s mem-path: %s", src, path, err);
-			json_object_put(type);
-			return NULL;
+			goto out;
 		}
-		snprintf(extra, sizeof(extra), ",mem-path=%s", json_object_get_string(v));
+		if (asprintf(&mem_path, ",mem-path=%s", json_object_get_string(v)) < 0)
+			mem_path = NULL;
 		json_object_put(v);
+		if (!mem_path)
+			goto nomem;
 		v = qmp_client_qom_get(c, path, "align", err);
 		if (v && json_object_get_uint64(v))
-			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-				 ",align=%" PRIu64, (uint64_t)json_object_get_uint64(v));
+			snprintf(align, sizeof(align), ",align=%" PRIu64,
+				 (uint64_t)json_object_get_uint64(v));
 		json_object_put(v);
 	}
-	if (asprintf(&out, "%s,id=%s,size=%" PRIu64 "%s%s%s", t, m->id, m->size,
-		     m->share ? ",share=on" : "", m->prealloc ? ",prealloc=on" : "", extra) < 0)
+	if (asprintf(&out, "%s,id=%s,size=%" PRIu64 "%s%s%s%s", t, m->id, m->size,
+		     m->share ? ",share=on" : "", m->prealloc ? ",prealloc=on" : "",
+		     mem_path ? mem_path : "", align) < 0) {
 		out = NULL;
+		goto nomem;
+	}
+	goto out;
+
+nomem:
+	p_err("%s: %s", src, strerror(ENOMEM));
+out:
 	json_object_put(type);
-	if (!out)
-		p_err("%s: %s", src, strerror(ENOMEM));
+	free(mem_path);
+	free(path);
 	return out;
 }
 
@@ -529,8 +569,17 @@ static int vm_args(struct live_vm *lv, char **args, int n, struct live_state *st
 			struct ldev *d = find_ldev(st, memdev, id);
 
 			if (d) {
+				bool bad_json;
+
 				d->matched = true;
-				v = keep(lv, pin_device(val, d));
+				v = keep(lv, pin_device(val, d, &bad_json));
+				if (!v && bad_json) {
+					p_err("%s: %s %s: not a JSON object", src, a, val);
+					free(driver);
+					free(id);
+					free(memdev);
+					return -1;
+				}
 				ret = v ? push_arg(lv, a) ?: push_arg(lv, v) : -ENOMEM;
 			}
 			/* else: unplugged since start */
@@ -572,24 +621,29 @@ static int vm_args(struct live_vm *lv, char **args, int n, struct live_state *st
 
 		lv->nr_devices++;
 		if (!d->matched) {
-			v = keep(lv, hotplugged_device(d));
 			n = realloc(lv->hotplugged, (lv->nr_hotplugged + 1) * sizeof(*n));
-			if (!v || !n || push_arg(lv, "-device") || push_arg(lv, v))
+			if (!n)
 				goto nomem;
 			lv->hotplugged = n;
+			v = keep(lv, hotplugged_device(d));
+			if (!v || push_arg(lv, "-device") || push_arg(lv, v))
+				goto nomem;
 			lv->hotplugged[lv->nr_hotplugged++] = v;
 		}
 		if (!strcmp(d->type, "virtio-mem") && d->size) {
-			char text[400];
+			char *text;
+			int ret;
 
 			if (!d->id) {
 				p_err("%s: virtio-mem device without an id has 0x%" PRIx64
 				      " bytes plugged: cannot be planned", src, d->size);
 				return -1;
 			}
-			snprintf(text, sizeof(text), "virtio-mem plug %s 0 %" PRIu64, d->id,
-				 d->size);
-			if (push_step(&lv->history, SCN_VMEM_PLUG, 0, text, d->id, d->size))
+			if (asprintf(&text, "virtio-mem plug %s 0 %" PRIu64, d->id, d->size) < 0)
+				goto nomem;
+			ret = push_step(&lv->history, SCN_VMEM_PLUG, 0, text, d->id, d->size);
+			free(text);
+			if (ret)
 				goto nomem;
 		}
 	}
