@@ -1721,4 +1721,61 @@ TEST(vm_selection)
 	rmdir(dir);
 }
 
+/*
+ * -n compares the whole guest name, however long (no cut at 255
+ * characters); a name of 15 characters or more matches a comm, which the
+ * kernel cuts at 15, by its first 15.
+ */
+TEST(vm_selection_long_names)
+{
+	char name[300], qname[310], want[400], exe[160], comm[64];
+	char dir[] = "/tmp/memslot-vmsel.XXXXXX";
+	struct cli_result r;
+	int in1, in2;
+	pid_t a, c;
+
+	memset(name, 'g', 255);
+	snprintf(name + 255, sizeof(name) - 255, "XYZ%d", getpid());
+	snprintf(qname, sizeof(qname), "guest=%s", name);
+	a = fake_qemu("/bin/sh", (const char *const[]){ "-name", qname, NULL }, &in1);
+	ASSERT_LT(0, a);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(comm, sizeof(comm), "msv-long-comm-%d", getpid());
+	snprintf(exe, sizeof(exe), "%s/%s", dir, comm);
+	ASSERT_EQ(0, symlink("/bin/sh", exe));
+	c = fake_qemu(exe, (const char *const[]){ NULL }, &in2);
+	ASSERT_LT(0, c);
+
+	/* the whole name: one match, on to the expected table */
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "-n", name, "--expect", "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("memslot: verify: /nonexistent/plan.json: No such file or directory\n", r.err);
+	cli_result_free(&r);
+	/* its first 255 characters name nothing */
+	name[255] = 0;
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "-n", name, "--expect", "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	snprintf(want, sizeof(want), "memslot: verify: no QEMU guest or process named: %s\n", name);
+	EXPECT_STREQ(want, r.err);
+	cli_result_free(&r);
+
+	/* the executable's whole name finds the comm the kernel cut at 15 */
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "-n", comm, "--expect", "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_STREQ("memslot: verify: /nonexistent/plan.json: No such file or directory\n", r.err);
+	cli_result_free(&r);
+	/* fewer than 15 characters are compared whole */
+	comm[14] = 0;
+	ASSERT_EQ(0, CLI_RUN(&r, "verify", "-n", comm, "--expect", "/nonexistent/plan.json"));
+	EXPECT_EQ(1, r.status);
+	snprintf(want, sizeof(want), "memslot: verify: no QEMU guest or process named: %s\n", comm);
+	EXPECT_STREQ(want, r.err);
+	cli_result_free(&r);
+
+	fake_qemu_end(a, in1);
+	fake_qemu_end(c, in2);
+	unlink(exe);
+	rmdir(dir);
+}
+
 TEST_HARNESS_MAIN

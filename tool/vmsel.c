@@ -18,6 +18,9 @@
 #include "tool.h"
 #include "vmsel.h"
 
+/* Characters of a process name the kernel keeps in its comm (TASK_COMM_LEN - 1). */
+#define COMM_LEN	15
+
 int vmsel_parse(struct vmsel *s, int opt, const char *arg)
 {
 	struct vmsel_arg a = { .opt = opt, .val = arg }, *n;
@@ -74,13 +77,16 @@ static void read_comm(uint32_t pid, char *buf, size_t len)
  * QEMU's guest name in the NUL-separated @cmdline of @len bytes: the value
  * of the last -name (or --name) option, a QemuOpts list with the implied
  * key "guest" ("NAME", "guest=NAME", "NAME,process=P,debug-threads=on"),
- * ",," standing for a comma. Return: true with @out set if there is one.
+ * ",," standing for a comma. Return: 1 with *@out set to it, whole and
+ * malloc()ed, if there is one; 0 if not; -ENOMEM.
  */
-static bool guest_name(const char *cmdline, size_t len, char *out, size_t out_len)
+static int guest_name(const char *cmdline, size_t len, char **out)
 {
 	const char *val = NULL;
-	bool found = false, first = true;
+	bool first = true;
+	char *param;
 
+	*out = NULL;
 	for (size_t i = 0; i < len; i += strlen(cmdline + i) + 1) {
 		const char *a = cmdline + i;
 
@@ -88,52 +94,64 @@ static bool guest_name(const char *cmdline, size_t len, char *out, size_t out_le
 			val = a + strlen(a) + 1;
 	}
 	if (!val)
-		return false;
+		return 0;
+	param = malloc(strlen(val) + 1);
+	if (!param)
+		return -ENOMEM;
 	for (const char *p = val; *p; first = false) {
-		char param[VMSEL_NAME_MAX + 8];
+		const char *name = NULL;
 		size_t n = 0;
 
 		/* one parameter, up to a single comma */
 		while (*p && !(p[0] == ',' && p[1] != ',')) {
 			if (p[0] == ',')	/* ",," */
 				p++;
-			if (n < sizeof(param) - 1)
-				param[n++] = *p;
-			p++;
+			param[n++] = *p++;
 		}
 		param[n] = 0;
 		if (*p)
 			p++;
-		if (first && !strchr(param, '=')) {
-			/* only the first parameter may leave out its key */
-			snprintf(out, out_len, "%s", param);
-			found = true;
-		} else if (!strncmp(param, "guest=", 6)) {
-			snprintf(out, out_len, "%s", param + 6);
-			found = true;
+		if (first && !strchr(param, '='))
+			name = param;	/* only the first parameter may leave out its key */
+		else if (!strncmp(param, "guest=", 6))
+			name = param + 6;
+		if (name) {
+			free(*out);
+			*out = strdup(name);
+			if (!*out) {
+				free(param);
+				return -ENOMEM;
+			}
 		}
 	}
-	return found;
+	free(param);
+	return *out ? 1 : 0;
 }
 
-/* QEMU's guest name of process @pid, else "". */
-static void read_guest_name(uint32_t pid, char *buf, size_t len)
+/* QEMU's guest name of process @pid, whole. Return: as guest_name(). */
+static int read_guest_name(uint32_t pid, char **out)
 {
 	char path[64], *text;
 	size_t n;
+	int ret;
 
-	buf[0] = 0;
+	*out = NULL;
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/cmdline", pid);
 	if (read_file(path, &text, &n))
-		return;
-	if (!guest_name(text, n, buf, len))
-		buf[0] = 0;
+		return 0;
+	ret = guest_name(text, n, out);
 	free(text);
+	return ret;
 }
 
 const char *vmsel_name_of(uint32_t pid, char *buf, size_t len)
 {
-	read_guest_name(pid, buf, len);
+	char *name;
+
+	buf[0] = 0;
+	if (read_guest_name(pid, &name) > 0)
+		snprintf(buf, len, "%s", name);
+	free(name);
 	if (!buf[0])
 		read_comm(pid, buf, len);
 	return buf;
@@ -188,6 +206,18 @@ static int qmp_pid(const char *path, uint32_t *pid)
 	return 0;
 }
 
+/*
+ * Is @comm (/proc/PID/comm) the comm of a process named @name? The kernel
+ * keeps the first COMM_LEN characters of a name, so a name that long or
+ * longer matches by those.
+ */
+static bool comm_is(const char *comm, const char *name)
+{
+	if (strlen(name) >= COMM_LEN)
+		return strlen(comm) == COMM_LEN && !strncmp(comm, name, COMM_LEN);
+	return !strcmp(comm, name);
+}
+
 /* Every process named @name (see vmsel_resolve()); -ENOENT if none. */
 static int add_name(struct vmsel *s, const char *name)
 {
@@ -206,12 +236,23 @@ static int add_name(struct vmsel *s, const char *name)
 
 			if (parse_pid(d->d_name, &pid) || pid == (uint32_t)getpid())
 				continue;
-			if (pass)
+			if (pass) {
 				read_comm(pid, buf, sizeof(buf));
-			else
-				read_guest_name(pid, buf, sizeof(buf));
-			if (strcmp(buf, name))
-				continue;
+				if (!comm_is(buf, name))
+					continue;
+			} else {
+				char *guest;
+				bool same;
+
+				ret = read_guest_name(pid, &guest);
+				same = ret > 0 && !strcmp(guest, name);
+				free(guest);
+				if (ret < 0)
+					break;
+				ret = 0;
+				if (!same)
+					continue;
+			}
 			found = true;
 			ret = add_proc(s, pid);
 		}

@@ -16,7 +16,10 @@
 /* getopt_long() value of --qmp, which has no short form. */
 #define VMSEL_OPT_QMP	0x100
 
-/* Longest name kept per process (QEMU's guest name or the comm), with the NUL. */
+/*
+ * Longest name kept per process for display (QEMU's guest name or the
+ * comm), with the NUL; -n compares the whole guest name.
+ */
 #define VMSEL_NAME_MAX	256
 
 /**
@@ -80,8 +83,10 @@ int vmsel_parse(struct vmsel *s, int opt, const char *arg);
  * the unix socket (without a word of QMP) and takes the pid of the
  * process listening on it from SO_PEERCRED. -n: every process whose QEMU
  * command line has that guest name (``-name guest=NAME``, ``-name NAME``,
- * QEMU's ",," for a comma); if there is none, every process whose comm is
- * NAME. This process itself never matches a name.
+ * QEMU's ",," for a comma), compared whole; if there is none, every
+ * process whose comm is NAME (a NAME of 15 characters or more by its first
+ * 15, all the kernel keeps of a process name). This process itself never
+ * matches a name.
  *
  * Return: 0, or 1 after reporting the one-line error naming the value.
  */
