@@ -1111,6 +1111,61 @@ TEST(qemu_cmdline_errors)
 		    "-numa", "node,memdev=a" }, 2,
 		  "memslot: plan: -numa node,memdev=a: numa configuration should use either mem= or "
 		  "memdev=,mixing both is not allowed" },
+		/* QEMU 7.2's order: node limit, duplicate, mixing (also within one node) */
+		{ { "plan", "-M", "q35", "-m", "2G", OBJ("a", "2G"), "-numa",
+		    "node,memdev=a,mem=2G" }, 2,
+		  "memslot: plan: -numa node,memdev=a,mem=2G: numa configuration should use either "
+		  "mem= or memdev=,mixing both is not allowed" },
+		{ { "plan", "-M", "pc-i440fx-5.0", "-m", "2G", OBJ("a", "1G"), "-numa",
+		    "node,mem=1G,memdev=a" }, 2,
+		  "memslot: plan: -numa node,mem=1G,memdev=a: numa configuration should use either "
+		  "mem= or memdev=,mixing both is not allowed" },
+		{ { "plan", "-m", "2G", OBJ("a", "2G"), "-numa", "node,memdev=a,nodeid=128" }, 2,
+		  "memslot: plan: -numa node,memdev=a,nodeid=128: Max number of NUMA nodes reached: "
+		  "128" },
+		{ { "plan", "-m", "2G", OBJ("a", "1G"), OBJ("b", "1G"), "-numa", "node,memdev=a",
+		    "-numa", "node,memdev=b,nodeid=0,mem=1G" }, 2,
+		  "memslot: plan: -numa node,memdev=b,nodeid=0,mem=1G: Duplicate NUMA nodeid: 0" },
+		/* QEMU names the highest missing id */
+		{ { "plan", "-m", "3G", OBJ("a", "1G"), OBJ("b", "1G"), OBJ("c", "1G"),
+		    "-numa", "node,memdev=a,nodeid=0", "-numa", "node,memdev=b,nodeid=3",
+		    "-numa", "node,memdev=c,nodeid=5" }, 1,
+		  "memslot: plan: numa: Node ID missing: 4" },
+		/* JSON: one value only; integers beyond 64 bits are QEMU's doubles */
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		    "\"size\":1073741824} trailing" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":1073741824} trailing: Expecting at most one JSON value" },
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		    "\"size\":1073741824}{}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":1073741824}{}: Expecting at most one JSON value" },
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		    "\"size\":99999999999999999999999}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":99999999999999999999999}: Parameter 'size' expects uint64" },
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		    "\"size\":18446744073709551616}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":18446744073709551616}: Parameter 'size' expects uint64" },
+		{ { "plan", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		    "\"size\":-99999999999999999999999}" }, 2,
+		  "memslot: plan: -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"m\","
+		  "\"size\":-99999999999999999999999}: Parameter 'size' expects uint64" },
+		{ { "plan", "-device", "{\"driver\":\"pc-dimm\",\"id\":\"d\","
+		    "\"slot\":99999999999999999999999}" }, 2,
+		  "memslot: plan: -device {\"driver\":\"pc-dimm\",\"id\":\"d\","
+		  "\"slot\":99999999999999999999999}: Invalid parameter type for 'slot', expected: "
+		  "integer" },
+		/* --strict: also what can change memory unmodelled */
+		{ { "plan", "--strict", "-M", "q35,pflash0=fw" }, 2,
+		  "memslot: plan: not modelled, refused by --strict: -M pflash0" },
+		{ { "plan", "-m", "1G", "-mem-path", "/dev/hugepages", "--strict" }, 2,
+		  "memslot: plan: not modelled, refused by --strict: -mem-path" },
+		{ { "plan", "--strict", "-drive", "file=/ovmf.fd,if=pflash,format=raw" }, 2,
+		  "memslot: plan: not modelled, refused by --strict: -drive if=pflash" },
+		{ { "plan", "--strict", "-device", "ivshmem-plain,memdev=sh" }, 2,
+		  "memslot: plan: not modelled, refused by --strict: -device ivshmem-plain" },
 		{ { "plan", "-smp", "foo" }, 2,
 		  "memslot: plan: -smp foo: Parameter 'smp.cpus' expects integer" },
 		{ { "plan", "-smp", "4,sockets=1,cores=1,threads=1" }, 2,
@@ -1219,8 +1274,10 @@ TEST(libvirt_cmdline)
 	/* exactly one note, naming the options that change nothing, in order */
 	EXPECT_STREQ("memslot: plan: note: not affecting memory, ignored: -name -S -object secret "
 		     "-cpu -overcommit -smp -uuid -no-user-config -nodefaults -chardev -mon -rtc "
-		     "-global -no-hpet -no-shutdown -boot -device pcie-root-port -audiodev "
-		     "-sandbox -msg -machine usb -machine vmport -machine dump-guest-core\n", r.err);
+		     "-no-hpet -no-shutdown -boot -device pcie-root-port -audiodev "
+		     "-sandbox -msg -machine usb -machine vmport -machine dump-guest-core\n"
+		     "memslot: plan: warning: not modelled, memory may differ from QEMU's: -global\n",
+		     r.err);
 	doc = json_tokener_parse(r.out);
 	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", r.out);
 	m = jget(doc, "machine");
@@ -1266,6 +1323,66 @@ TEST(libvirt_cmdline)
 	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "--strict", "-M", "q35", "-accel", "kvm"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("", r.err);
+	cli_result_free(&r);
+}
+
+/*
+ * A UEFI guest as libvirt 9 starts it: OVMF in two pflash devices on
+ * -blockdev nodes. pflash devices have memslots of their own the plan
+ * does not model: planned, with a warning naming them (not in -j's
+ * document), and refused by --strict.
+ */
+TEST(libvirt_ovmf)
+{
+	struct json_object *doc, *m;
+	struct cli_result r;
+
+	ASSERT_EQ(0, CLI_RUN(&r, "-j", "plan", "--kvm-memslots", "509", "--kvm-smm", "on",
+			     "-blockdev", "{\"driver\":\"file\",\"filename\":"
+			     "\"/usr/share/OVMF/OVMF_CODE_4M.fd\",\"node-name\":"
+			     "\"libvirt-pflash0-storage\",\"auto-read-only\":true}",
+			     "-blockdev", "{\"node-name\":\"libvirt-pflash0-format\",\"read-only\":"
+			     "true,\"driver\":\"raw\",\"file\":\"libvirt-pflash0-storage\"}",
+			     "-blockdev", "{\"driver\":\"file\",\"filename\":"
+			     "\"/var/lib/libvirt/qemu/nvram/vm1_VARS.fd\",\"node-name\":"
+			     "\"libvirt-pflash1-storage\"}",
+			     "-blockdev", "{\"node-name\":\"libvirt-pflash1-format\",\"read-only\":"
+			     "false,\"driver\":\"raw\",\"file\":\"libvirt-pflash1-storage\"}",
+			     "-machine", "pc-q35-7.2,usb=off,vmport=off,smm=on,dump-guest-core=off,"
+			     "memory-backend=pc.ram,pflash0=libvirt-pflash0-format,"
+			     "pflash1=libvirt-pflash1-format",
+			     "-accel", "kvm", "-global", "driver=cfi.pflash01,property=secure,value=on",
+			     "-m", "2048", "-object", "{\"qom-type\":\"memory-backend-ram\",\"id\":"
+			     "\"pc.ram\",\"size\":2147483648}",
+			     "-device", "{\"driver\":\"ivshmem-plain\",\"id\":\"shmem0\","
+			     "\"memdev\":\"shmmem-shmem0\"}"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("memslot: plan: note: not affecting memory, ignored: -blockdev -machine usb "
+		     "-machine vmport -machine dump-guest-core\n"
+		     "memslot: plan: warning: not modelled, memory may differ from QEMU's: -global "
+		     "-device ivshmem-plain -M pflash0 -M pflash1\n", r.err);
+	EXPECT_EQ(NULL, strstr(r.out, "pflash"));
+	EXPECT_EQ(NULL, strstr(r.out, "not modelled"));
+	doc = json_tokener_parse(r.out);
+	ASSERT_NE(NULL, doc) TH_LOG("not JSON: %s", r.out);
+	m = jget(doc, "machine");
+	EXPECT_STREQ("pc-q35-7.2", jget_str(m, "type"));
+	EXPECT_EQ(2 * GIB, jget_u64(m, "ram_size"));
+	json_object_put(doc);
+	cli_result_free(&r);
+
+	/* each once, in order; the note no longer names them */
+	ASSERT_EQ(0, CLI_RUN(&r, "plan", "--kvm-memslots", "509", "--kvm-smm", "on", "-m", "1G",
+			     "-mem-path", "/dev/hugepages", "-bios", "/usr/share/seabios/bios.bin",
+			     "-cpu", "host", "-drive", "file=/ovmf.fd,if=pflash,format=raw,unit=0",
+			     "-drive", "file=/disk.img,if=virtio", "-readconfig", "/etc/vm.cfg",
+			     "-set", "device.dimm0.slot=1", "-mem-path", "/dev/hugepages",
+			     "-device", "ivshmem-doorbell,chardev=ch0", "-pflash", "/vars.fd"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("memslot: plan: note: not affecting memory, ignored: -cpu -drive\n"
+		     "memslot: plan: warning: not modelled, memory may differ from QEMU's: "
+		     "-mem-path -bios -drive if=pflash -readconfig -set -device ivshmem-doorbell "
+		     "-pflash\n", r.err);
 	cli_result_free(&r);
 }
 

@@ -5,8 +5,9 @@
  * object_add and device_add use, scenario.h, also in libvirt's JSON form),
  * -numa, -accel, -smp and -name, plan's --vhost-limit and --kvm-memslots,
  * run's flags, and --script, read into a struct plan. Every other option of
- * QEMU 7.2 (qemu_table.c) is accepted as it does not change memory, and
- * named in one note (refused with --strict).
+ * QEMU 7.2 (qemu_table.c) is accepted: named in one note if it does not
+ * change memory, in one warning if it can in a way not modelled (both
+ * refused with --strict).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +24,7 @@
 
 #define MIB			(1ULL << 20)
 #define RAM_ALIGN		8192ULL	/* QEMU's alignment of the RAM size */
+#define NUMA_MAX_NODES		128	/* QEMU 7.2's MAX_NODES */
 
 #define GROW(arr, nr) ({							\
 	__typeof__(arr) __n = realloc((arr), ((nr) + 1) * sizeof(*(arr)));	\
@@ -105,10 +107,14 @@ out:
 
 /*
  * A note, not an error: QEMU options, object types, device models and
- * machine properties that do not change memory. --strict refuses the first.
+ * machine properties that do not change memory (@unmodelled false), or
+ * that can change it in a way the plan does not model (@unmodelled true:
+ * a warning). --strict refuses the first of either.
  */
-static int add_ignored(struct plan *p, const char *what, const char *arg)
+static int add_listed(struct plan *p, bool unmodelled, const char *what, const char *arg)
 {
+	char ***list = unmodelled ? &p->unmodelled : &p->ignored;
+	size_t *nr = unmodelled ? &p->nr_unmodelled : &p->nr_ignored;
 	char *s, **n;
 
 	if (asprintf(&s, "%s%s%s", what, arg ? " " : "", arg ? arg : "") < 0) {
@@ -116,31 +122,65 @@ static int add_ignored(struct plan *p, const char *what, const char *arg)
 		return 1;
 	}
 	if (p->strict) {
-		usage_err("not affecting memory, refused by --strict: %s", s);
+		usage_err("%s, refused by --strict: %s",
+			  unmodelled ? "not modelled" : "not affecting memory", s);
 		free(s);
 		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < p->nr_ignored; i++) {
-		if (!strcmp(p->ignored[i], s)) {
+	for (size_t i = 0; i < *nr; i++) {
+		if (!strcmp((*list)[i], s)) {
 			free(s);
 			return 0;
 		}
 	}
-	n = realloc(p->ignored, (p->nr_ignored + 1) * sizeof(*n));
+	n = realloc(*list, (*nr + 1) * sizeof(*n));
 	if (!n) {
 		free(s);
 		p_err("cannot parse the options: %s", strerror(ENOMEM));
 		return 1;
 	}
-	p->ignored = n;
-	p->ignored[p->nr_ignored++] = s;
+	*list = n;
+	n[(*nr)++] = s;
 	return 0;
+}
+
+static int add_ignored(struct plan *p, const char *what, const char *arg)
+{
+	return add_listed(p, false, what, arg);
+}
+
+/*
+ * QEMU options that can change memory in ways the plan does not model:
+ * RAM from a file (-mem-path), the BIOS ROM's size (-bios), flash
+ * devices with their own memslots (-pflash, -drive if=pflash), and
+ * options that can add objects or devices or change their properties
+ * (-readconfig, -set, -global).
+ */
+static bool unmodelled_option(const char *name, const char *arg)
+{
+	static const char *const names[] = { "-mem-path", "-bios", "-pflash", "-readconfig",
+					     "-set", "-global" };
+	char err[QOPT_ERR_LEN];
+	struct qopts q;
+	bool ret;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	if (strcmp(name, "-drive") || !arg)
+		return false;
+	/* -drive if=pflash (a malformed -drive is QEMU's to refuse) */
+	ret = !qopts_parse(arg, NULL, &q, err) && qopts_get(&q, "if") &&
+	      !strcmp(qopts_get(&q, "if"), "pflash");
+	qopts_free(&q);
+	return ret;
 }
 
 /*
  * Machine properties of QEMU 7.2's pc and q35 types that do not change
  * memory (`-machine pc,help`, plus the accelerator properties -machine
- * still takes): 'b' boolean, 'o' OnOffAuto, 's' anything.
+ * still takes): 'b' boolean, 'o' OnOffAuto, 's' anything; 'f' the flash
+ * devices' block nodes, which do change memory (a warning).
  */
 static const struct {
 	const char *name;
@@ -153,7 +193,7 @@ static const struct {
 	{ "i8042", 'b' }, { "initrd", 's' }, { "kernel", 's' }, { "kernel-irqchip", 's' },
 	{ "kernel_irqchip", 's' }, { "kvm-shadow-mem", 's' }, { "max-fw-size", 's' },
 	{ "mem-merge", 'b' }, { "memory-encryption", 's' }, { "nvdimm-persistence", 's' },
-	{ "phandle-start", 's' }, { "pic", 'o' }, { "pit", 'o' }, { "sata", 'b' },
+	{ "pflash0", 'f' }, { "pflash1", 'f' }, { "phandle-start", 's' }, { "pic", 'o' }, { "pit", 'o' }, { "sata", 'b' },
 	{ "smbios-entry-point-type", 's' }, { "smbus", 'b' }, { "suppress-vmdesc", 'b' },
 	{ "usb", 'b' }, { "vmport", 'o' }, { "x-oem-id", 's' }, { "x-oem-table-id", 's' },
 };
@@ -267,6 +307,8 @@ static int machine_prop(struct plan *p, const char *flag, const char *text, cons
 		    strcmp(v, "auto"))
 			return usage_err("%s %s: Parameter '%s' does not accept value '%s'", flag,
 					 text, key, v);
+		if (machine_props[i].kind == 'f')
+			return add_listed(p, true, "-M", key);
 		return add_ignored(p, "-machine", key);
 	}
 	return 0;
@@ -378,11 +420,7 @@ static int parse_numa(struct plan *p, const char *text)
 		} else if (!strcmp(k, "memdev")) {
 			a->memdev = v;
 		} else if (!strcmp(k, "mem")) {
-			/* 7.2: only machine types with numa_mem_supported (5.0 and older) */
-			if (!qemu_machine_at_most(p->machine_type, 5, 0))
-				status = usage_err("-numa %s: Parameter -numa node,mem is not "
-						   "supported by this machine type", text);
-			else if (parse_size(v, 1, &a->mem))
+			if (parse_size(v, 1, &a->mem))
 				status = usage_err("-numa %s: Parameter 'mem' expects a size",
 						   text);
 			a->has_mem = true;
@@ -390,17 +428,25 @@ static int parse_numa(struct plan *p, const char *text)
 			status = usage_err("-numa %s: Invalid parameter '%s'", text, k);
 		}
 	}
-	for (size_t i = 0; i < p->nr_numa && !status; i++) {
-		const struct numa_arg *b = &p->numa[i];
-
-		if ((b->has_mem && a->memdev) || (b->memdev && a->has_mem) ||
-		    (a->memdev && a->has_mem))
-			status = usage_err("-numa %s: numa configuration should use either mem= "
-					   "or memdev=,mixing both is not allowed", text);
-	}
+	/* QEMU 7.2's order: node limit, duplicate, mixing, mem= support */
+	if (!status && a->nodeid >= NUMA_MAX_NODES)
+		status = usage_err("-numa %s: Max number of NUMA nodes reached: %u", text,
+				   a->nodeid);
 	for (size_t i = 0; i < p->nr_numa && !status; i++)
 		if (p->numa[i].nodeid == a->nodeid)
 			status = usage_err("-numa %s: Duplicate NUMA nodeid: %u", text, a->nodeid);
+	for (size_t i = 0; i <= p->nr_numa && !status; i++) {
+		/* against every earlier node, and within this one (i == nr_numa) */
+		const struct numa_arg *b = &p->numa[i];
+
+		if ((b->has_mem && a->memdev) || (b->memdev && a->has_mem))
+			status = usage_err("-numa %s: numa configuration should use either mem= "
+					   "or memdev=,mixing both is not allowed", text);
+	}
+	/* 7.2: only machine types with numa_mem_supported (5.0 and older) */
+	if (!status && a->has_mem && !qemu_machine_at_most(p->machine_type, 5, 0))
+		status = usage_err("-numa %s: Parameter -numa node,mem is not supported by this "
+				   "machine type", text);
 	if (!status) {
 		/* keep @q's copy of memdev= (plan_free() frees it) */
 		a->memdev = NULL;
@@ -452,6 +498,63 @@ static void put_escaped(FILE *out, const char *s)
 }
 
 /*
+ * @json with ".0" after each integer that fits neither int64 nor uint64:
+ * QEMU's parser makes such a number a double (its visitors then refuse it
+ * for an integer property), json-c would clamp it. malloc()ed, NULL if
+ * out of memory.
+ */
+static char *json_widen_ints(const char *json)
+{
+	size_t len = strlen(json);
+	bool in_str = false;
+	char *out = malloc(len * 3 / 2 + 3), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		const char *s = json + i;
+		size_t k;
+
+		if (in_str || *s == '"') {
+			if (in_str && *s == '\\' && s[1]) {
+				*o++ = *s;
+				i++;
+			} else if (*s == '"') {
+				in_str = !in_str;
+			}
+			*o++ = json[i++];
+			continue;
+		}
+		/* a number starts after a structural character or whitespace */
+		k = *s == '-';
+		if (s[k] < '0' || s[k] > '9' || (i && strchr("0123456789.eE+-", s[-1]))) {
+			*o++ = json[i++];
+			continue;
+		}
+		while (s[k] >= '0' && s[k] <= '9')
+			k++;
+		memcpy(o, s, k);
+		o += k;
+		i += k;
+		if (s[k] != '.' && s[k] != 'e' && s[k] != 'E') {
+			char *end;
+
+			errno = 0;
+			if (*s == '-')
+				(void)strtoll(s, &end, 10);
+			else
+				(void)strtoull(s, &end, 10);
+			if (errno == ERANGE) {
+				*o++ = '.';
+				*o++ = '0';
+			}
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
  * JSON -object/-device as the key=value text of the same options, with
  * QEMU 7.2's texts for what its JSON visitor refuses. @implied is
  * "qom-type" or "driver" (put first); @pci: addr= is a PCI address.
@@ -460,14 +563,38 @@ static void put_escaped(FILE *out, const char *s)
 static char *json_to_opts(const char *json, const char *implied, bool pci, char *err)
 {
 	enum json_tokener_error jerr;
+	struct json_tokener *tok;
 	struct json_object *o;
-	const char *first = NULL;
-	char *buf = NULL;
+	const char *first = NULL, *rest;
+	char *buf = NULL, *wide;
 	size_t len = 0;
 	FILE *out;
 
 	err[0] = '\0';
-	o = json_tokener_parse_verbose(json, &jerr);
+	wide = json_widen_ints(json);
+	tok = json_tokener_new();
+	if (!wide || !tok) {
+		free(wide);
+		if (tok)
+			json_tokener_free(tok);
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, wide, -1);
+	jerr = json_tokener_get_error(tok);
+	if (jerr != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+	}
+	/* QEMU takes one JSON value: only whitespace may follow it */
+	rest = o ? wide + json_tokener_get_parse_end(tok) : "";
+	json_tokener_free(tok);
+	if (rest[strspn(rest, " \t\n\r")]) {
+		json_object_put(o);
+		free(wide);
+		snprintf(err, QOPT_ERR_LEN, "Expecting at most one JSON value");
+		return NULL;
+	}
+	free(wide);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		if (o)
 			snprintf(err, QOPT_ERR_LEN, "Parameter '%s' does not accept value '%s'",
@@ -651,7 +778,8 @@ static int device_option(struct plan *p, const char *val)
 			ret = usage_err("-device %s: No 'virtio-bus' bus found for device '%s'",
 					val, driver);
 		else
-			ret = add_ignored(p, "-device", driver);
+			ret = add_listed(p, !strcmp(driver, "ivshmem-plain") ||
+					 !strcmp(driver, "ivshmem-doorbell"), "-device", driver);
 		free(driver);
 		return ret;
 	}
@@ -855,6 +983,9 @@ void plan_free(struct plan *p)
 	for (size_t i = 0; i < p->nr_ignored; i++)
 		free(p->ignored[i]);
 	free(p->ignored);
+	for (size_t i = 0; i < p->nr_unmodelled; i++)
+		free(p->unmodelled[i]);
+	free(p->unmodelled);
 	for (size_t i = 0; i < p->nr_numa; i++)
 		free((char *)p->numa[i].memdev);
 	free(p->numa);
@@ -957,6 +1088,7 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 		if (t == sizeof(table) / sizeof(table[0])) {
 			int kind = arg[1] != '-' ? qemu_option_kind(arg + 1) : -1;
 			int status;
+			bool um;
 
 			/* QEMU's other options: their argument is taken, they are noted */
 			if (kind < 0)
@@ -964,7 +1096,9 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			if (kind && i + 1 >= argc)
 				return usage_err("missing argument of option: %s", arg);
 			i += kind;
-			status = add_ignored(p, arg, NULL);
+			um = unmodelled_option(arg, kind ? argv[i] : NULL);
+			status = add_listed(p, um, arg, um && !strcmp(arg, "-drive") ? "if=pflash" :
+					    NULL);
 			if (status)
 				return status;
 			continue;
@@ -1096,6 +1230,14 @@ int plan_parse_args(struct plan *p, int argc, char **argv, bool *help)
 			get_cmd_name() ?: (p->run ? "run" : "plan"));
 		for (size_t k = 0; k < p->nr_ignored; k++)
 			fprintf(stderr, " %s", p->ignored[k]);
+		fputc('\n', stderr);
+	}
+	if (!status && p->nr_unmodelled) {
+		/* and what can change memory in ways the plan does not follow */
+		fprintf(stderr, "memslot: %s: warning: not modelled, memory may differ from "
+			"QEMU's:", get_cmd_name() ?: (p->run ? "run" : "plan"));
+		for (size_t k = 0; k < p->nr_unmodelled; k++)
+			fprintf(stderr, " %s", p->unmodelled[k]);
 		fputc('\n', stderr);
 	}
 	return status;

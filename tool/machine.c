@@ -150,13 +150,18 @@ static int collect_ram(struct plan *p)
 	if (p->nr_numa)
 		qsort(p->numa, p->nr_numa, sizeof(*p->numa), cmp_nodeid);
 	p->mo.numa_nodes = (uint32_t)p->nr_numa;
+	/* QEMU names the highest id missing below the highest given */
+	for (size_t i = p->nr_numa; i-- > 0;) {
+		uint32_t want = i ? p->numa[i - 1].nodeid + 1 : 0;
+
+		if (p->numa[i].nodeid != want) {
+			p_err("numa: Node ID missing: %u", p->numa[i].nodeid - 1);
+			return 1;
+		}
+	}
 	for (size_t i = 0; i < p->nr_numa; i++) {
 		struct numa_arg *a = &p->numa[i];
 
-		if (a->nodeid != i) {
-			p_err("numa: Node ID missing: %zu", i);
-			return 1;
-		}
 		if (a->memdev && !find_object(p, a->memdev)) {
 			p_err("-numa %s: memdev=%s is ambiguous", a->text, a->memdev);
 			return 1;

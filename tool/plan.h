@@ -113,6 +113,9 @@ struct vhost_arg {
  * @ignored: QEMU options, -object types, -device drivers and -M
  *	properties that do not change memory, as "-cpu", "-device
  *	virtio-net-pci", "-M usb" (each once, in order), listed in one note
+ * @unmodelled: those that can change memory in a way the plan does not
+ *	model (-mem-path, -bios, pflash, -readconfig, -set, -global,
+ *	ivshmem), listed the same way in a separate warning
  * @numa: the -numa node options (@nr_numa)
  * @ram_backend: -M memory-backend=ID, NULL if not given
  * @ram_opts: the backends handed to the machine as its RAM (mo.ram_backends)
@@ -134,6 +137,8 @@ struct plan {
 	bool strict;
 	char **ignored;
 	size_t nr_ignored;
+	char **unmodelled;
+	size_t nr_unmodelled;
 	const char **numa_texts;	/* -numa, parsed after -M */
 	size_t nr_numa_texts;
 	struct numa_arg *numa;
