@@ -160,7 +160,8 @@ static void run_usage(FILE *f)
 		"                      debian-6.12)\n"
 		"      --modules DIR   the modules of a --kernel PATH\n"
 		"      --no-vm         never run inside a guest kernel\n"
-		"      --strict        refuse QEMU options that do not affect memory\n"
+		"      --strict        refuse QEMU options that do not affect memory or\n"
+		"                      that change it in ways not modelled\n"
 		"  -h, --help          print this help\n");
 }
 
