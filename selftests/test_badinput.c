@@ -972,20 +972,6 @@ static void result_free(struct result *r)
 	r->out = r->err = NULL;
 }
 
-static int dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-	closedir(d);
-	return n;
-}
-
 /* The command a row runs: its first argument that is no global option. */
 static const char *row_cmd(const struct row *row)
 {

@@ -752,7 +752,6 @@ TEST(census_prometheus)
 	enum { NR_AS0 = 3, NR_AS1 = 5 };
 	static const char comm[] = "t\"e\\s\nt";
 	struct json_object *doc, *vm = NULL, *vms, *rows;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct ms_error err = { 0 };
 	static struct prom p;
 	struct cli_result r;
@@ -837,12 +836,8 @@ TEST(census_prometheus)
 	EXPECT_NE(NULL, strstr(r.out, vmid)) TH_LOG("%s", r.out);
 	cli_result_free(&r);
 	snprintf(sock, sizeof(sock), "/tmp/memslot-qmp-%d", getpid());
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	unlink(sock);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = unix_listen(sock);
 	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sun, sizeof(sun)));
-	ASSERT_EQ(0, listen(lfd, 1));
 	ASSERT_EQ(0, CLI_RUN(&r, "-j", "census", "--qmp", sock));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	doc = parse_one(r.out);

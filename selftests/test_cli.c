@@ -1632,7 +1632,6 @@ TEST(vm_selection)
 {
 	char guest[64], guest2[64], want[512], sock[64], dir[] = "/tmp/memslot-vmsel.XXXXXX";
 	char comm[32], exe[96], qname[80];
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int in1, in2, in3, lfd;
 	struct cli_result r;
 	pid_t a, b, c;
@@ -1698,11 +1697,8 @@ TEST(vm_selection)
 
 	/* --qmp: this process listens; with -p of the comm-named one, two processes */
 	snprintf(sock, sizeof(sock), "%s/qmp", dir);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = unix_listen(sock);
 	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sun, sizeof(sun)));
-	ASSERT_EQ(0, listen(lfd, 1));
 	snprintf(qname, sizeof(qname), "%d", c);
 	ASSERT_EQ(0, CLI_RUN(&r, "verify", "--qmp", sock, "-p", qname, "-n", comm, "--expect",
 			     "/nonexistent/plan.json"));

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,16 +109,15 @@ static char *answer_of(struct json_object *o)
  */
 static void fake_qemu(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char tmp[PATH_MAX];
 	int lfd;
 
 	if (!*path)
 		for (;;)
 			pause();
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.tmp", path);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (void *)&sa, sizeof(sa)) || listen(lfd, 4) ||
-	    rename(sa.sun_path, path))
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	lfd = unix_listen(tmp);
+	if (lfd < 0 || rename(tmp, path))
 		_exit(1);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
@@ -353,7 +353,6 @@ TEST_F(live, errors)
 	struct cli_result r;
 	char me[16], what[300];
 	int lfd;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	pid_t child;
 
 	/* not QEMU: this test program */
@@ -392,11 +391,8 @@ TEST_F(live, errors)
 	cli_result_free(&r);
 
 	/* a socket that says something else */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", self->sock);
-	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	lfd = unix_listen(self->sock);
 	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, bind(lfd, (void *)&sa, sizeof(sa)));
-	ASSERT_EQ(0, listen(lfd, 1));
 	child = fork();
 	ASSERT_LE(0, child);
 	if (!child) {

@@ -235,21 +235,6 @@ FIXTURE_TEARDOWN(svg)
 		TH_LOG("cannot remove %s", self->dir);
 }
 
-/* Files in @dir (besides . and ..). */
-static int dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-	closedir(d);
-	return n;
-}
-
 /*
  * Render @svg with headless Chromium into @dir/NAME.png, decode it. Return:
  * 0, 1 for "no chromium" (a SKIP), -1 after a failed check.

@@ -1133,7 +1133,6 @@ TEST_F_TIMEOUT(cli_load, summary_counts_lost, 600)
  */
 TEST(trace_json_vm_ids)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct json_object *objs[4] = { NULL }, *sum;
 	struct ms_error err = { 0 };
 	struct cli_result r;
@@ -1167,12 +1166,8 @@ TEST(trace_json_vm_ids)
 	cli_result_free(&r);
 
 	snprintf(sock, sizeof(sock), "/tmp/memslot-qmp-%d", getpid());
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	unlink(sock);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = unix_listen(sock);
 	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sun, sizeof(sun)));
-	ASSERT_EQ(0, listen(lfd, 1));
 	ASSERT_EQ(0, bg_trace_start(&b, args));
 	ASSERT_EQ(0, do_op(k, MS_SLOT_OP_CREATE, 0, 1, 1 * MiB, 2 * MiB, mem, 0));
 	sleep_ms(200);

@@ -112,17 +112,16 @@ static const char *spawn(struct qemu *qm, const char *const *argv)
 const char *qemu_start(struct qemu *qm, const char *const *args)
 {
 	static const char *const fixed[] = { "-nodefaults", "-display", "none", "-S", "-qmp" };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char **argv, *why;
 	struct json_object *ret;
 	size_t n = 0, nargs = 0;
 	struct pollfd pfd;
 	char qmp[160];
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp.sock", qm->dir);
-	qm->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (qm->listen_fd < 0 || bind(qm->listen_fd, (void *)&sa, sizeof(sa)) ||
-	    listen(qm->listen_fd, 1))
+	snprintf(sock, sizeof(sock), "%s/qmp.sock", qm->dir);
+	qm->listen_fd = unix_listen(sock);
+	if (qm->listen_fd < 0)
 		return "cannot listen on the QMP socket";
 
 	while (args[nargs])
@@ -130,7 +129,7 @@ const char *qemu_start(struct qemu *qm, const char *const *args)
 	argv = calloc(1 + sizeof(fixed) / sizeof(fixed[0]) + 1 + nargs + 1, sizeof(*argv));
 	if (!argv)
 		return "out of memory";
-	snprintf(qmp, sizeof(qmp), "unix:%s", sa.sun_path);
+	snprintf(qmp, sizeof(qmp), "unix:%s", sock);
 	argv[n++] = qemu_name();
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		argv[n++] = fixed[i];

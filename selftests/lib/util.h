@@ -162,6 +162,22 @@ char *render_str(struct ms_region *root);
 char *mtree_str(struct ms_ctx *ctx, unsigned int flags, ms_mtree_mem_fn fn, void *opaque);
 
 /**
+ * dir_entries() - count the entries of a directory
+ * @dir: directory
+ *
+ * Return: the number of entries besides "." and "..", -1 if it cannot be read.
+ */
+int dir_entries(const char *dir);
+
+/**
+ * unix_listen() - a listening unix stream socket
+ * @path: where to bind it; a file already there is removed first
+ *
+ * Return: the socket (close-on-exec), or -1 with errno set.
+ */
+int unix_listen(const char *path);
+
+/**
  * slurp() - read a whole text file, dropping every '\r'
  * @path: file
  *
